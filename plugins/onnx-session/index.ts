@@ -1,0 +1,36 @@
+/**
+ * onnx-session: ONNX Runtime session settings as a plugin, so a configuration says exactly how the
+ * session ran. `graphOptimizationLevel: disabled` gives a truly unoptimized baseline; the default `all`
+ * is what ONNX Runtime does when nothing is said.
+ */
+import { z } from 'zod';
+import { definePlugin } from '../../src/core/plugin.js';
+
+const options = z.strictObject({
+  graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+  executionMode: z.enum(['sequential', 'parallel']).default('sequential'),
+  /** Busy-waiting worker threads answer faster but burn a core while idle; off is kinder on shared machines. */
+  allowSpinning: z.boolean().default(true),
+  memoryArena: z.boolean().default(true),
+  memoryPattern: z.boolean().default(true),
+});
+
+export default definePlugin({
+  name: 'onnx-session',
+  version: '1.0.0',
+  description: 'ONNX Runtime session settings: graph optimisation level, execution mode, thread spinning, memory arena',
+  backends: ['onnx'],
+  options,
+  create(settings) {
+    return {
+      sessionOptions({ session }) {
+        session.extra.graphOptimizationLevel = settings.graphOptimizationLevel;
+        session.extra.executionMode = settings.executionMode;
+        session.extra.enableCpuMemArena = settings.memoryArena;
+        session.extra.enableMemPattern = settings.memoryPattern;
+        session.extra.sessionConfig = { 'session.intra_op.allow_spinning': settings.allowSpinning ? '1' : '0' };
+      },
+      describe: () => ({ ...settings }),
+    };
+  },
+});

@@ -1,0 +1,177 @@
+/** `optibench run`: one evaluation, then results.json and the HTML report under <outputDir>/<run-id>/. */
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { loadConfig, type ConfigOverrides } from '../../core/config.js';
+import { writeResultsFile } from '../../core/results-file.js';
+import type { Results } from '../../core/results.js';
+import { RunFailure, newRunId, runEvaluation } from '../../core/runner.js';
+import { writeRunReport } from '../../report/render-run.js';
+import { formatBytes, formatMs, formatPercentStderr } from '../../report/filters.js';
+import { EXIT } from '../exit-codes.js';
+import { collect, nonNegativeInteger, positiveInteger } from '../options.js';
+
+interface RunFlags {
+  config?: string;
+  model?: string;
+  dataset?: string;
+  backend?: 'onnx' | 'pytorch';
+  provider?: 'cpu' | 'cuda';
+  dtype?: 'fp32' | 'fp16';
+  threads?: number;
+  plugin?: string[];
+  limit?: number;
+  seed?: number;
+  batchSize?: number;
+  repeats?: number;
+  warmup?: number;
+  output?: string;
+  cacheDir?: string;
+  progress: boolean;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('Score a model on a task and write results.json and an HTML report (defaults: the embedded tiny LLaMA and tiny HellaSwag set)')
+    .option('-c, --config <file>', 'YAML or JSON config file (see `optibench schema config`)')
+    .option('-m, --model <dir>', 'Hugging Face LLaMA directory (config.json, *.safetensors, tokenizer.json)')
+    .option('-d, --dataset <file>', 'hellaswag_val.jsonl or the 6-line text form; .bz2 is read transparently')
+    .option('--backend <name>', 'onnx (pytorch comes later)')
+    .option('--provider <name>', 'ONNX Runtime execution provider: cpu or cuda')
+    .option('--dtype <dtype>', 'fp32 or fp16')
+    .option('--threads <n>', 'intra-op threads (0: one per core)', nonNegativeInteger)
+    .option('-p, --plugin <spec>', 'plugin by built-in name, npm package or path; repeat for several (replaces the config\'s list)', collect)
+    .option('-n, --limit <n>', 'score a deterministic subset of n items', positiveInteger)
+    .option('--seed <n>', 'seed of the --limit subset', nonNegativeInteger)
+    .option('-b, --batch-size <n>', 'requests per backend call', positiveInteger)
+    .option('-r, --repeats <n>', 'measured passes; the median time is reported', positiveInteger)
+    .option('--warmup <n>', 'untimed warm-up batches', nonNegativeInteger)
+    .option('-o, --output <dir>', 'where <run-id>/ is written (default: reports)')
+    .option('--cache-dir <dir>', 'cache for built graphs and the default model (default: ~/.cache/optibench)')
+    .option('--no-progress', 'no progress bar')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  optibench run\n  optibench run --model ~/models/llama-30b --dataset hellaswag_val.jsonl --limit 500\n  optibench run -c bench.yaml --plugin onnx-session --repeats 3\n',
+    )
+    .action(async (flags: RunFlags) => {
+      process.exitCode = await runCommand(flags);
+    });
+}
+
+function overridesFrom(flags: RunFlags): ConfigOverrides {
+  return {
+    model: flags.model,
+    dataset: flags.dataset,
+    plugins: flags.plugin,
+    limit: flags.limit,
+    seed: flags.seed,
+    batchSize: flags.batchSize,
+    repeats: flags.repeats,
+    warmupBatches: flags.warmup,
+    outputDir: flags.output,
+    cacheDir: flags.cacheDir,
+    backend: { name: flags.backend, executionProvider: flags.provider, dtype: flags.dtype, intraOpThreads: flags.threads },
+  };
+}
+
+async function runCommand(flags: RunFlags): Promise<number> {
+  const { config } = await loadConfig(flags.config, overridesFrom(flags));
+  const runId = newRunId(config.task);
+  const outDir = path.join(config.outputDir, runId);
+  const err = process.stderr;
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: err,
+      format: '  {bar} {percentage}% | {value}/{total} requests | {label} | eta {eta_formatted}',
+      hideCursor: err.isTTY,
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+      clearOnComplete: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let barActive = false;
+  const stopBar = () => {
+    if (barActive) bar.stop();
+    barActive = false;
+  };
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    err.write('\noptibench: stopping after the current batch (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+
+  let results: Results;
+  let exitCode: number = EXIT.ok;
+  try {
+    results = await runEvaluation(
+      config,
+      {
+        signal: controller.signal,
+        phase(phase, message) {
+          if (phase === 'inference') return;
+          stopBar();
+          err.write(`optibench: ${message}\n`);
+        },
+        progress(done, total, repeat, repeats) {
+          if (!flags.progress) return;
+          const label = repeats > 1 ? `repeat ${repeat + 1}/${repeats}` : 'measuring';
+          if (!barActive) {
+            bar.start(total, done, { label });
+            barActive = true;
+          }
+          bar.update(done, { label });
+          if (done === total) stopBar();
+        },
+      },
+      runId,
+    );
+  } catch (error) {
+    stopBar();
+    if (!(error instanceof RunFailure)) throw error;
+    results = error.partial;
+    exitCode = EXIT.runFailed;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+
+  const resultsFile = await writeResultsFile(results, outDir);
+  const reportFile = await writeRunReport(results, outDir);
+  if (results.status === 'incomplete') {
+    err.write(`optibench: error: the run stopped: ${results.error ?? 'unknown error'}\n`);
+    err.write(`optibench: ${results.items.length} finished items saved in ${displayPath(resultsFile)} (status: incomplete)\n`);
+    return exitCode;
+  }
+  process.stdout.write(summary(results, resultsFile, reportFile));
+  return exitCode;
+}
+
+/** Relative to the current directory when inside it, absolute otherwise. */
+function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') ? relative : file;
+}
+
+function summary(r: Results, resultsFile: string, reportFile: string): string {
+  const lines: string[] = [];
+  const ds = r.task.dataset;
+  const inf = r.timings.inference;
+  lines.push(`optibench ${r.runId}: ${r.task.name}, ${ds.selectedDocs} of ${ds.totalDocs} items, ${r.backend.name} (${String(r.backend.session.executionProvider)}, ${String(r.backend.build.dtype)})`);
+  const names = [r.headlineMetric, ...Object.keys(r.metrics).filter((n) => n !== r.headlineMetric)];
+  for (const name of names) {
+    const m = r.metrics[name];
+    if (m) lines.push(`  ${name.padEnd(10)} ${formatPercentStderr(m.value, m.stderr)} %${name === r.headlineMetric ? '   (headline)' : ''}`);
+  }
+  const repeats = inf.repeats.length;
+  lines.push(
+    `  inference  ${inf.medianMs === null ? 'not measured' : formatMs(inf.medianMs)} (median of ${repeats}) · ${r.throughput.itemsPerSecond.toFixed(2)} items/s · ${Math.round(r.throughput.tokensPerSecond)} tokens/s`,
+  );
+  const cache = r.backend.load.cacheHit === true ? 'graph from cache' : 'graph built now';
+  lines.push(`  load       ${formatMs(r.timings.loadMs)} (${cache}) · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${formatBytes(r.peakRssBytes)}`);
+  lines.push(`  results    ${displayPath(resultsFile)}`);
+  lines.push(`  report     ${displayPath(reportFile)}`);
+  return `${lines.join('\n')}\n`;
+}

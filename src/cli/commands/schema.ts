@@ -1,0 +1,31 @@
+/** `optibench schema [config|results]`: the JSON Schemas, for editors and for readers of results files. */
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { configJsonSchema } from '../../core/config.js';
+import { OptibenchError } from '../../core/errors.js';
+import { resultsSchema } from '../../core/results.js';
+
+export function schemaFor(which: string): Record<string, unknown> {
+  switch (which) {
+    case 'config':
+      return configJsonSchema();
+    case 'results':
+      return z.toJSONSchema(resultsSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
+    default:
+      throw new OptibenchError(`unknown schema "${which}" (expected config or results)`);
+  }
+}
+
+export function registerSchema(program: Command): void {
+  program
+    .command('schema')
+    .description('Print the JSON Schema of the config file or of results.json')
+    .argument('[which]', 'config or results', 'config')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .action(async (which: string, flags: { output?: string }) => {
+      const text = `${JSON.stringify(schemaFor(which), null, 2)}\n`;
+      if (flags.output) await writeFile(flags.output, text);
+      else process.stdout.write(text);
+    });
+}

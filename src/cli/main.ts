@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * The `optibench` command. Commands are thin: they parse flags, call into src/, and print. Nothing imports
+ * the CLI.
+ */
+import { Command, CommanderError } from 'commander';
+import { isOptibenchError } from '../core/errors.js';
+import { packageVersion } from '../core/paths.js';
+import { registerGenerateModel } from './commands/generate-model.js';
+import { registerPlugins } from './commands/plugins.js';
+import { registerRescore } from './commands/rescore.js';
+import { registerRun } from './commands/run.js';
+import { registerSchema } from './commands/schema.js';
+import { EXIT } from './exit-codes.js';
+
+export function buildProgram(): Command {
+  const program = new Command('optibench')
+    .description('Runs and judges inference-optimization competitions: LLaMA on HellaSwag with pluggable optimizations.')
+    .version(packageVersion())
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerRun(program);
+  registerRescore(program);
+  registerGenerateModel(program);
+  registerSchema(program);
+  registerPlugins(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; commander has already printed usage errors.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (isOptibenchError(error)) {
+      process.stderr.write(`optibench: error: ${error.oneLine()}\n`);
+      return EXIT.badInput;
+    }
+    process.stderr.write(`optibench: internal error (please report it): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return EXIT.internal;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,83 @@
+/**
+ * The backend contract: load a model, answer log-likelihood requests, close.
+ *
+ * A backend only answers. The runner owns the dataset, the tokenizer, the order of requests and the clock:
+ * a backend never reads a clock for the figures optibench reports and never sees a label. The same
+ * contract serves an in-process backend (ONNX Runtime) and one in a child process (the PyTorch worker).
+ */
+
+export type BackendName = 'onnx' | 'pytorch';
+
+export type Dtype = 'fp32' | 'fp16';
+
+/** JSON-compatible values: what plugins may put into build and session settings (they key caches). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * One request in token form. `context` and `continuation` are already truncated on the left so that
+ * `context.length + continuation.length <= maxLength + 1`; the backend feeds `(context + continuation)[:-1]`
+ * and scores the continuation tokens, as lm-evaluation-harness does.
+ */
+export interface TokenRequest {
+  /** Unique within a run; answers are matched by it. */
+  readonly id: number;
+  /** Requests of one document share a group (they share the context, which a backend may exploit). */
+  readonly group: number;
+  readonly context: readonly number[];
+  readonly continuation: readonly number[];
+}
+
+export interface TokenAnswer {
+  readonly id: number;
+  /** Sum of log-probabilities of the continuation tokens. */
+  readonly logprob: number;
+  /** Whether every continuation token is the arg-max of its position. */
+  readonly isGreedy: boolean;
+}
+
+/** What the model build looks like; plugins change it in their `modelBuild` hook. Part of the cache key. */
+export interface BuildSettings {
+  dtype: Dtype;
+  /** Backend-specific settings added by plugins, e.g. `{ fusions: ["rmsnorm"] }`. */
+  extra: { [key: string]: JsonValue };
+}
+
+/** How the backend runs the model; plugins change it in their `sessionOptions` hook. */
+export interface SessionSettings {
+  executionProvider: 'cpu' | 'cuda';
+  /** 0 lets the runtime choose. */
+  intraOpThreads: number;
+  interOpThreads: number;
+  /** Backend-specific settings added by plugins, e.g. `{ graphOptimizationLevel: "all" }`. */
+  extra: { [key: string]: JsonValue };
+}
+
+export interface LoadRequest {
+  /** A Hugging Face LLaMA directory (config.json, *.safetensors, tokenizer.json). */
+  readonly modelDir: string;
+  readonly build: BuildSettings;
+  readonly session: SessionSettings;
+  /** Where built artefacts (ONNX graphs) are cached between runs. */
+  readonly cacheDir: string;
+  /** Progress of a long load (building a graph), for the user; optional. */
+  readonly onProgress?: (message: string) => void;
+}
+
+/** Facts about the loaded model, for results and reports. */
+export interface LoadInfo {
+  /** Sequence length the model accepts (requests are truncated to it). */
+  readonly maxLength: number;
+  readonly vocabSize: number;
+  /** Whether the load used an artefact from the cache or built it now. */
+  readonly cacheHit: boolean;
+  /** Backend-specific facts, e.g. the runtime version, the graph path, the fusions applied. */
+  readonly details: { [key: string]: JsonValue };
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  load(request: LoadRequest): Promise<LoadInfo>;
+  /** Answers one batch; the answers may come in any order and are matched by `id`. */
+  loglikelihood(batch: readonly TokenRequest[]): Promise<TokenAnswer[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,116 @@
+/**
+ * Facts about the machine a run happened on, for the results file and the report.
+ *
+ * systeminformation can stall for seconds on some hosts (it shells out to lspci, nvidia-smi, dmidecode…),
+ * and a benchmark must never hang or die for want of a GPU name: every source races one shared deadline,
+ * and whatever has not arrived by then comes from Node's `os` module instead.
+ */
+import os from 'node:os';
+import type { Systeminformation } from 'systeminformation';
+import { packageVersion } from './paths.js';
+import type { Environment } from './results.js';
+
+export const DEFAULT_ENVIRONMENT_TIMEOUT_MS = 10_000;
+
+export interface CaptureOptions {
+  /** Deadline for the whole capture; sources still pending then fall back to `os` values. */
+  readonly timeoutMs?: number;
+}
+
+export async function captureEnvironment(
+  extraVersions: Record<string, string> = {},
+  options: CaptureOptions = {},
+): Promise<Environment> {
+  const deadline = makeDeadline(options.timeoutMs ?? DEFAULT_ENVIRONMENT_TIMEOUT_MS);
+  try {
+    // The module import is raced too: loading it is part of what may be slow.
+    const si = import('systeminformation');
+    const [cpu, mem, graphics, osInfo, onnxruntime] = await Promise.all([
+      deadline.race(si.then((m) => m.cpu())),
+      deadline.race(si.then((m) => m.mem())),
+      deadline.race(si.then((m) => m.graphics())),
+      deadline.race(si.then((m) => m.osInfo())),
+      deadline.race(onnxruntimeVersion()),
+    ]);
+    const versions: Record<string, string> = { node: process.version, optibench: packageVersion() };
+    if (onnxruntime !== undefined) versions.onnxruntime = onnxruntime;
+    return {
+      cpu: cpuFacts(cpu),
+      memory: { totalBytes: mem?.total || os.totalmem() },
+      gpus: (graphics?.controllers ?? []).map(gpuFacts),
+      os: osFacts(osInfo),
+      hostname: os.hostname(),
+      versions: { ...versions, ...extraVersions },
+    };
+  } finally {
+    deadline.clear();
+  }
+}
+
+/** Peak resident set size of this process so far, in bytes. */
+export function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+interface Deadline {
+  /** The promise's value, or undefined if it rejects or the deadline passes first. */
+  race<T>(promise: Promise<T>): Promise<T | undefined>;
+  clear(): void;
+}
+
+function makeDeadline(ms: number): Deadline {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    // A stalled child process of systeminformation must not keep the CLI alive either.
+    timer.unref();
+  });
+  return {
+    race: (promise) => Promise.race([promise.catch(() => undefined), expired]),
+    clear: () => clearTimeout(timer),
+  };
+}
+
+function cpuFacts(cpu: Systeminformation.CpuData | undefined): Environment['cpu'] {
+  const cpus = os.cpus();
+  const osSpeedGHz = (cpus[0]?.speed ?? 0) / 1000;
+  if (!cpu) {
+    // Node cannot tell physical from logical cores; the logical count is the honest upper bound.
+    return { brand: cpus[0]?.model.trim() || 'unknown', manufacturer: 'unknown', cores: cpus.length, physicalCores: cpus.length, speedGHz: osSpeedGHz };
+  }
+  return {
+    brand: cpu.brand || cpus[0]?.model.trim() || 'unknown',
+    manufacturer: cpu.manufacturer || 'unknown',
+    cores: cpu.cores || cpus.length,
+    physicalCores: cpu.physicalCores || cpu.cores || cpus.length,
+    // Virtual machines often report 0 here; 0 then means "not known".
+    speedGHz: cpu.speed || cpu.speedMax || osSpeedGHz,
+  };
+}
+
+function gpuFacts(controller: Systeminformation.GraphicsControllerData): Environment['gpus'][number] {
+  const vram = controller.vram;
+  return {
+    model: controller.model || controller.name || 'unknown',
+    vendor: controller.vendor || 'unknown',
+    vramMB: typeof vram === 'number' && Number.isFinite(vram) && vram > 0 ? vram : null,
+  };
+}
+
+function osFacts(info: Systeminformation.OsData | undefined): Environment['os'] {
+  return {
+    platform: info?.platform || os.platform(),
+    distro: info?.distro || os.type(),
+    release: info?.release || os.release(),
+    kernel: info?.kernel || os.release(),
+    arch: info?.arch || os.arch(),
+  };
+}
+
+async function onnxruntimeVersion(): Promise<string | undefined> {
+  // Lazy: loading the native binding costs time and memory that callers of this module may not want.
+  const ort = await import('onnxruntime-node');
+  return ort.env.versions.node ?? ort.env.versions.common;
+}
+
+

@@ -1,0 +1,113 @@
+/**
+ * The versioned results file every evaluator writes (`results.json`). Readers check `schema` and
+ * `version` first; a change that removes or renames a field bumps the version.
+ */
+import { z } from 'zod';
+
+export const RESULTS_SCHEMA_ID = 'optibench/results';
+export const RESULTS_VERSION = 1;
+
+const jsonValue: z.ZodType<unknown> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
+);
+
+/** stderr is null when fewer than two items were scored (it is undefined then). */
+export const metricValueSchema = z.object({ value: z.number(), stderr: z.number().nullable() });
+
+export const itemResultSchema = z.object({
+  /** Index of the document in the dataset file. */
+  index: z.number().int().nonnegative(),
+  gold: z.number().int().nonnegative(),
+  choiceChars: z.array(z.number().int().nonnegative()),
+  loglikelihoods: z.array(z.number()),
+  isGreedy: z.array(z.boolean()),
+  contextTokens: z.number().int().nonnegative(),
+  continuationTokens: z.array(z.number().int().nonnegative()),
+  predictions: z.record(z.string(), z.number().int()),
+});
+
+/** Null when no repeat finished (an incomplete run). */
+const statsSchema = z.object({
+  repeats: z.array(z.number()),
+  medianMs: z.number().nullable(),
+  minMs: z.number().nullable(),
+  maxMs: z.number().nullable(),
+});
+
+export const environmentSchema = z.object({
+  cpu: z.object({ brand: z.string(), manufacturer: z.string(), cores: z.number(), physicalCores: z.number(), speedGHz: z.number() }),
+  memory: z.object({ totalBytes: z.number() }),
+  gpus: z.array(z.object({ model: z.string(), vendor: z.string(), vramMB: z.number().nullable() })),
+  os: z.object({ platform: z.string(), distro: z.string(), release: z.string(), kernel: z.string(), arch: z.string() }),
+  hostname: z.string(),
+  versions: z.record(z.string(), z.string()),
+});
+
+export const resultsSchema = z.object({
+  schema: z.literal(RESULTS_SCHEMA_ID),
+  version: z.literal(RESULTS_VERSION),
+  runId: z.string(),
+  createdAt: z.string(),
+  /** `incomplete` files hold what was computed before a failure; metrics then cover only those items. */
+  status: z.enum(['complete', 'incomplete']),
+  error: z.string().optional(),
+  task: z.object({
+    name: z.string(),
+    version: z.string(),
+    dataset: z.object({
+      path: z.string(),
+      sha256: z.string(),
+      totalDocs: z.number().int(),
+      selectedDocs: z.number().int(),
+      limit: z.number().int().nullable(),
+      seed: z.number().int(),
+    }),
+  }),
+  model: z.object({
+    dir: z.string(),
+    weightsSha256: z.string(),
+    config: z.record(z.string(), jsonValue),
+  }),
+  backend: z.object({
+    name: z.string(),
+    build: z.record(z.string(), jsonValue),
+    session: z.record(z.string(), jsonValue),
+    load: z.record(z.string(), jsonValue),
+  }),
+  plugins: z.array(
+    z.object({ name: z.string(), version: z.string(), source: z.string(), options: jsonValue, facts: z.record(z.string(), jsonValue) }),
+  ),
+  config: z.record(z.string(), jsonValue),
+  environment: environmentSchema,
+  timings: z.object({
+    /** Reading and tokenizing the dataset, building the requests and the schedule. */
+    prepareMs: z.number(),
+    /** Reading the model and building or loading the backend session. */
+    loadMs: z.number(),
+    /** Untimed warm-up batches run before the measured repeats. */
+    warmupMs: z.number(),
+    /** Every measured pass over all requests; the median is the headline inference time. */
+    inference: statsSchema,
+    totalMs: z.number(),
+  }),
+  throughput: z.object({
+    requests: z.number().int(),
+    batches: z.number().int(),
+    /** Token positions the model was run on per pass (padding excluded). */
+    tokensThroughModel: z.number().int(),
+    itemsPerSecond: z.number(),
+    tokensPerSecond: z.number(),
+  }),
+  /** Peak resident set size of the optibench process during the run. */
+  peakRssBytes: z.number(),
+  /** Largest difference between the log-likelihoods of repeats: 0 means the backend is deterministic. */
+  repeatMaxAbsDiff: z.number(),
+  /** The metric the run is judged by; a key of `metrics`. */
+  headlineMetric: z.string(),
+  metrics: z.record(z.string(), metricValueSchema),
+  items: z.array(itemResultSchema),
+});
+
+export type Results = z.infer<typeof resultsSchema>;
+export type ItemResult = z.infer<typeof itemResultSchema>;
+export type Environment = z.infer<typeof environmentSchema>;

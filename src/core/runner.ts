@@ -1,0 +1,304 @@
+/**
+ * One evaluation run, in the order data flows: config -> plan -> backend requests -> scores -> results.
+ *
+ * The runner owns the clock: model load, warm-up and each measured pass are timed here, around backend
+ * calls, and nowhere else. If the run fails part-way, the error carries the results computed so far
+ * (status `incomplete`) so nothing already computed is lost.
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { createBackend } from '../backends/index.js';
+import { readLlamaConfig } from '../models/llama/hf-model.js';
+import { sha256File } from '../models/llama/weights-hash.js';
+import { getTask } from '../tasks/index.js';
+import { loadTokenizer } from '../tokenizers/tokenizer.js';
+import type { Backend, BuildSettings, JsonValue, LoadInfo, SessionSettings, TokenAnswer, TokenRequest } from './backend.js';
+import type { RunConfig } from './config.js';
+import { defaultDatasetPath, ensureDefaultModel } from './embedded-default.js';
+import { captureEnvironment, peakRssBytes } from './environment.js';
+import { OptibenchError } from './errors.js';
+import { defaultCacheDir } from './paths.js';
+import { buildPlan, positionsOf, type Plan } from './plan.js';
+import { loadPlugins, type LoadedPlugin } from './plugin-loader.js';
+import { modelInfo } from '../models/llama/hf-model.js';
+import { RESULTS_SCHEMA_ID, RESULTS_VERSION, type Environment, type ItemResult, type Results } from './results.js';
+import { scheduleRequests } from './schedule.js';
+import type { DocOutcome, Task } from './task.js';
+import { repeatStats } from './timing.js';
+
+export type RunPhase = 'prepare' | 'load' | 'warmup' | 'inference';
+
+export interface RunObserver {
+  /** Aborting stops the run between batches; the results so far come back as a RunFailure. */
+  signal?: AbortSignal;
+  /** A new phase, with a line for the user. */
+  phase?(phase: RunPhase, message: string): void;
+  /** Requests answered so far in the current measured repeat. */
+  progress?(done: number, total: number, repeat: number, repeats: number): void;
+}
+
+/** A run that failed after computing something: `partial` holds it, with status `incomplete`. */
+export class RunFailure extends Error {
+  constructor(
+    readonly partial: Results,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'RunFailure';
+  }
+}
+
+export function newRunId(task: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return `${stamp}-${task}-${randomBytes(3).toString('hex')}`;
+}
+
+interface Prepared {
+  task: Task;
+  plan: Plan;
+  batches: TokenRequest[][];
+  plugins: LoadedPlugin[];
+  modelDir: string;
+  modelConfig: Record<string, JsonValue>;
+  datasetPath: string;
+  datasetSha256: string;
+  totalDocs: number;
+  build: BuildSettings;
+  session: SessionSettings;
+  cacheDir: string;
+}
+
+async function prepare(config: RunConfig, observer: RunObserver): Promise<Prepared> {
+  const cacheDir = config.cacheDir ?? defaultCacheDir();
+  const task = getTask(config.task);
+  const plugins = await loadPlugins(config.plugins, config.backend.name);
+  const modelDir = config.model ?? (await ensureDefaultModel(cacheDir, (m) => observer.phase?.('prepare', m)));
+  const llama = await readLlamaConfig(modelDir);
+  const tokenizer = await loadTokenizer(modelDir);
+  const datasetPath = config.dataset ?? defaultDatasetPath();
+  observer.phase?.('prepare', `reading ${datasetPath}`);
+  const allDocs = await task.load(datasetPath, { seed: config.seed });
+  const docs = config.limit === null ? allDocs : await task.load(datasetPath, { seed: config.seed, limit: config.limit });
+  if (docs.length === 0) throw new OptibenchError('the dataset has no items', { file: datasetPath });
+
+  const build: BuildSettings = { dtype: config.backend.dtype, extra: {} };
+  const session: SessionSettings = {
+    executionProvider: config.backend.executionProvider,
+    intraOpThreads: config.backend.intraOpThreads,
+    interOpThreads: config.backend.interOpThreads,
+    extra: {},
+  };
+  const info = modelInfo(llama);
+  for (const plugin of plugins) plugin.hooks.modelBuild?.({ backend: config.backend.name, model: info, build });
+  for (const plugin of plugins) plugin.hooks.sessionOptions?.({ backend: config.backend.name, session });
+
+  observer.phase?.('prepare', `tokenizing ${docs.length} items`);
+  const plan = buildPlan(task, docs, tokenizer, llama.max_position_embeddings);
+  const batches = scheduleRequests(plan.requests, config.batchSize, plugins);
+  return {
+    task,
+    plan,
+    batches,
+    plugins,
+    modelDir,
+    modelConfig: llama as unknown as Record<string, JsonValue>,
+    datasetPath,
+    datasetSha256: await sha256File(datasetPath),
+    totalDocs: allDocs.length,
+    build,
+    session,
+    cacheDir,
+  };
+}
+
+async function answerAll(
+  backend: Backend,
+  batches: readonly TokenRequest[][],
+  signal: AbortSignal | undefined,
+  onBatch: (answers: TokenAnswer[], batch: readonly TokenRequest[]) => void,
+): Promise<void> {
+  for (const batch of batches) {
+    if (signal?.aborted) throw new OptibenchError('interrupted by the user');
+    const answers = await backend.loglikelihood(batch);
+    if (answers.length !== batch.length) {
+      throw new Error(`backend answered ${answers.length} of ${batch.length} requests in a batch`);
+    }
+    onBatch(answers, batch);
+  }
+}
+
+export async function runEvaluation(config: RunConfig, observer: RunObserver = {}, runId = newRunId(config.task)): Promise<Results> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  observer.phase?.('prepare', 'reading the configuration, plugins, model and dataset');
+  const prepared = await prepare(config, observer);
+  const prepareMs = performance.now() - t0;
+  const environment = await captureEnvironment();
+
+  const { plan, batches } = prepared;
+  const answers = new Map<number, TokenAnswer>();
+  const repeatMs: number[] = [];
+  let repeatMaxAbsDiff = 0;
+  let loadMs = 0;
+  let warmupMs = 0;
+  let loadInfo: LoadInfo | undefined;
+  const backend = createBackend(config.backend.name);
+
+  const results = (status: Results['status'], error?: string): Results =>
+    assembleResults({ config, runId, startedAt, status, error, prepared, environment, loadInfo, answers, repeatMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0 });
+
+  try {
+    observer.phase?.('load', `loading ${prepared.modelDir} on ${config.backend.name}`);
+    let t = performance.now();
+    loadInfo = await backend.load({
+      modelDir: prepared.modelDir,
+      build: prepared.build,
+      session: prepared.session,
+      cacheDir: prepared.cacheDir,
+      onProgress: (m) => observer.phase?.('load', m),
+    });
+    loadMs = performance.now() - t;
+
+    const warmup = batches.slice(0, config.warmupBatches);
+    if (warmup.length) {
+      observer.phase?.('warmup', `warming up on ${warmup.length} batch${warmup.length > 1 ? 'es' : ''}`);
+      t = performance.now();
+      await answerAll(backend, warmup, observer.signal, () => {});
+      warmupMs = performance.now() - t;
+    }
+
+    const total = plan.requests.length;
+    for (let repeat = 0; repeat < config.repeats; repeat++) {
+      observer.phase?.('inference', config.repeats > 1 ? `measuring, repeat ${repeat + 1} of ${config.repeats}` : 'measuring');
+      let done = 0;
+      observer.progress?.(0, total, repeat, config.repeats);
+      t = performance.now();
+      await answerAll(backend, batches, observer.signal, (batchAnswers) => {
+        for (const answer of batchAnswers) {
+          const first = answers.get(answer.id);
+          if (!first) answers.set(answer.id, answer);
+          else repeatMaxAbsDiff = Math.max(repeatMaxAbsDiff, Math.abs(first.logprob - answer.logprob));
+        }
+        done += batchAnswers.length;
+        observer.progress?.(done, total, repeat, config.repeats);
+      });
+      repeatMs.push(performance.now() - t);
+    }
+  } catch (error) {
+    const message = error instanceof OptibenchError ? error.oneLine() : error instanceof Error ? error.message : String(error);
+    throw new RunFailure(results('incomplete', message), error);
+  } finally {
+    await backend.close();
+  }
+  return results('complete');
+}
+
+interface AssembleInput {
+  config: RunConfig;
+  runId: string;
+  startedAt: Date;
+  status: Results['status'];
+  error: string | undefined;
+  prepared: Prepared;
+  environment: Environment;
+  loadInfo: LoadInfo | undefined;
+  answers: ReadonlyMap<number, TokenAnswer>;
+  repeatMs: number[];
+  repeatMaxAbsDiff: number;
+  prepareMs: number;
+  loadMs: number;
+  warmupMs: number;
+  totalMs: number;
+}
+
+/** Scores every document whose requests were all answered and assembles the results file. */
+function assembleResults(input: AssembleInput): Results {
+  const { prepared, answers } = input;
+  const { task, plan } = prepared;
+  const items: ItemResult[] = [];
+  const outcomes: DocOutcome[] = [];
+  plan.docs.forEach((doc, position) => {
+    const ids = plan.requestsByDoc[position]!;
+    const docAnswers = ids.map((id) => answers.get(id));
+    if (docAnswers.some((a) => a === undefined)) return;
+    const scored = task.toScored(doc, docAnswers as TokenAnswer[]);
+    const outcome = task.score(scored);
+    outcomes.push(outcome);
+    items.push({
+      index: doc.index,
+      gold: scored.gold,
+      choiceChars: [...scored.choiceChars],
+      loglikelihoods: [...scored.loglikelihoods],
+      isGreedy: docAnswers.map((a) => a!.isGreedy),
+      contextTokens: plan.requests[ids[0]!]!.context.length,
+      continuationTokens: ids.map((id) => plan.requests[id]!.continuation.length),
+      predictions: { ...outcome.predictions },
+    });
+  });
+  const metrics = outcomes.length ? task.aggregate(outcomes) : {};
+  const inference = repeatStats(input.repeatMs);
+  const tokensThroughModel = plan.requests.reduce((sum, r) => sum + positionsOf(r), 0);
+  const seconds = inference.medianMs === null ? null : inference.medianMs / 1000;
+  const c = input.config;
+  return {
+    schema: RESULTS_SCHEMA_ID,
+    version: RESULTS_VERSION,
+    runId: input.runId,
+    createdAt: input.startedAt.toISOString(),
+    status: input.status,
+    ...(input.error === undefined ? {} : { error: input.error }),
+    task: {
+      name: task.name,
+      version: task.version,
+      dataset: {
+        path: prepared.datasetPath,
+        sha256: prepared.datasetSha256,
+        totalDocs: prepared.totalDocs,
+        selectedDocs: plan.docs.length,
+        limit: c.limit,
+        seed: c.seed,
+      },
+    },
+    model: {
+      dir: prepared.modelDir,
+      weightsSha256: String(input.loadInfo?.details.weightsSha256 ?? ''),
+      config: prepared.modelConfig,
+    },
+    backend: {
+      name: c.backend.name,
+      build: prepared.build as unknown as Record<string, JsonValue>,
+      session: prepared.session as unknown as Record<string, JsonValue>,
+      load: input.loadInfo
+        ? { maxLength: input.loadInfo.maxLength, vocabSize: input.loadInfo.vocabSize, cacheHit: input.loadInfo.cacheHit, ...input.loadInfo.details }
+        : {},
+    },
+    plugins: prepared.plugins.map((p) => ({
+      name: p.definition.name,
+      version: p.definition.version,
+      source: p.source,
+      options: (p.options ?? null) as JsonValue,
+      facts: p.hooks.describe?.() ?? {},
+    })),
+    config: c as unknown as Record<string, JsonValue>,
+    environment: input.environment,
+    timings: {
+      prepareMs: input.prepareMs,
+      loadMs: input.loadMs,
+      warmupMs: input.warmupMs,
+      inference,
+      totalMs: input.totalMs,
+    },
+    throughput: {
+      requests: plan.requests.length,
+      batches: prepared.batches.length,
+      tokensThroughModel,
+      itemsPerSecond: seconds ? plan.docs.length / seconds : 0,
+      tokensPerSecond: seconds ? tokensThroughModel / seconds : 0,
+    },
+    peakRssBytes: peakRssBytes(),
+    repeatMaxAbsDiff: input.repeatMaxAbsDiff,
+    headlineMetric: task.headlineMetric,
+    metrics,
+    items,
+  };
+}

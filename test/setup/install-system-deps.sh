@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use as independent references (run as root, or with sudo):
+#   python3-torch, python3-numpy   the PyTorch reference for the forward pass
+#   libopenblas0-pthread           without it Debian's PyTorch uses a reference BLAS (~60x slower matmuls)
+#   python3-sentencepiece          the reference for the LLaMA tokenizer
+#   bzip2                          an independent bz2 decoder the dataset loader is checked against
+set -euo pipefail
+packages=(python3 python3-torch python3-numpy libopenblas0-pthread python3-sentencepiece bzip2)
+if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update
+"${sudo[@]}" apt-get install -y --no-install-recommends "${packages[@]}" </dev/null
