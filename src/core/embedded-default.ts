@@ -18,7 +18,7 @@ export function defaultDatasetPath(): string {
 
 /** The text the default tokenizer learns its merges from: the embedded dataset's queries and endings. */
 export async function defaultCorpus(): Promise<string> {
-  const docs = await hellaswagTask.load(defaultDatasetPath(), { seed: 0 });
+  const docs = await hellaswagTask.load(defaultDatasetPath());
   return docs.map((doc) => [doc.query, ...doc.choices].join('\n')).join('\n');
 }
 

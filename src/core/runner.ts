@@ -23,6 +23,7 @@ import { loadPlugins, type LoadedPlugin } from './plugin-loader.js';
 import { modelInfo } from '../models/llama/hf-model.js';
 import { RESULTS_SCHEMA_ID, RESULTS_VERSION, type Environment, type ItemResult, type Results } from './results.js';
 import { scheduleRequests } from './schedule.js';
+import { selectSubset } from './subset.js';
 import type { DocOutcome, Task } from './task.js';
 import { repeatStats } from './timing.js';
 
@@ -77,8 +78,8 @@ async function prepare(config: RunConfig, observer: RunObserver): Promise<Prepar
   const tokenizer = await loadTokenizer(modelDir);
   const datasetPath = config.dataset ?? defaultDatasetPath();
   observer.phase?.('prepare', `reading ${datasetPath}`);
-  const allDocs = await task.load(datasetPath, { seed: config.seed });
-  const docs = config.limit === null ? allDocs : await task.load(datasetPath, { seed: config.seed, limit: config.limit });
+  const allDocs = await task.load(datasetPath);
+  const docs = selectSubset(allDocs, config.limit, config.seed);
   if (docs.length === 0) throw new OptibenchError('the dataset has no items', { file: datasetPath });
 
   const build: BuildSettings = { dtype: config.backend.dtype, extra: {} };

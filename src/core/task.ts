@@ -55,12 +55,6 @@ export interface DocOutcome {
   readonly correct: Readonly<Record<string, 0 | 1>>;
 }
 
-export interface LoadOptions {
-  /** Keep a deterministic subset of this many documents (see the task's README for how it is chosen). */
-  readonly limit?: number | undefined;
-  readonly seed: number;
-}
-
 export interface Task<Doc extends MultipleChoiceDoc = MultipleChoiceDoc> {
   readonly name: string;
   /** Bumped whenever preprocessing, requests or metrics change, so results say which rules scored them. */
@@ -69,7 +63,8 @@ export interface Task<Doc extends MultipleChoiceDoc = MultipleChoiceDoc> {
   readonly metrics: readonly string[];
   /** The metric a run is judged by (the accuracy gate, the report's first figure). */
   readonly headlineMetric: string;
-  load(path: string, options: LoadOptions): Promise<Doc[]>;
+  /** Every document of the dataset file, in file order (the runner picks `--limit` subsets). */
+  load(path: string): Promise<Doc[]>;
   requests(doc: Doc, docPosition: number): TextRequest[];
   /** Facts to keep per document so `score` can run again offline (rescore). */
   toScored(doc: Doc, answers: readonly LoglikelihoodAnswer[]): ScoredDoc;

@@ -10,6 +10,7 @@ import { OnnxBackend } from '../../src/backends/onnx/backend.js';
 import type { Dtype, TokenAnswer, TokenRequest } from '../../src/core/backend.js';
 import { defaultCorpus, ensureDefaultModel } from '../../src/core/embedded-default.js';
 import { buildPlan } from '../../src/core/plan.js';
+import { selectSubset } from '../../src/core/subset.js';
 import { lengthSortedBatches } from '../../src/core/schedule.js';
 import { PRESETS, generateLlama } from '../../src/models/llama/generate.js';
 import { readLlamaConfig } from '../../src/models/llama/hf-model.js';
@@ -34,7 +35,7 @@ beforeAll(async () => {
 });
 
 async function realRequests(modelDir: string, limit: number): Promise<TokenRequest[]> {
-  const docs = await hellaswagTask.load(sharedFile(HELLASWAG_FULL), { limit, seed: 11 });
+  const docs = selectSubset(await hellaswagTask.load(sharedFile(HELLASWAG_FULL)), limit, 11);
   const tokenizer = await loadTokenizer(modelDir);
   const config = await readLlamaConfig(modelDir);
   return [...buildPlan(hellaswagTask, docs, tokenizer, config.max_position_embeddings).requests];

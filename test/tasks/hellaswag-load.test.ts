@@ -6,11 +6,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OptibenchError } from '../../src/core/errors.js';
+import { selectSubset } from '../../src/core/subset.js';
 import {
   loadHellaswag,
   parseJsonl,
   readDatasetBytes,
-  selectSubset,
   type HellaswagDoc,
 } from '../../src/tasks/hellaswag/index.js';
 import { asJsonl, REAL_ITEMS } from './hellaswag-fixtures.js';
@@ -30,7 +30,7 @@ describe('the full validation set (text form, bzip2)', () => {
   let rawLines: string[];
 
   beforeAll(async () => {
-    docs = await loadHellaswag(VAL_BZ2, { seed: 1234 });
+    docs = await loadHellaswag(VAL_BZ2);
     rawLines = (await readDatasetBytes(VAL_BZ2)).toString('utf8').split('\n');
   });
 
@@ -122,7 +122,7 @@ describe('the full validation set (text form, bzip2)', () => {
 
 describe('the embedded tiny dataset', () => {
   it('loads as 40 valid items, ten per gold label', async () => {
-    const docs = await loadHellaswag(TINY, { seed: 1234 });
+    const docs = await loadHellaswag(TINY);
     expect(docs).toHaveLength(40);
     expect([0, 1, 2, 3].map((g) => docs.filter((d) => d.gold === g).length)).toEqual([10, 10, 10, 10]);
     for (const doc of docs) expect(doc.choices).toHaveLength(4);
@@ -139,7 +139,7 @@ describe('the embedded tiny dataset', () => {
   });
 
   it('exercises the preprocessing (expectations worked by hand)', async () => {
-    const docs = await loadHellaswag(TINY, { seed: 1234 });
+    const docs = await loadHellaswag(TINY);
     // Item 7: ctx_b "the woman in the white Visor".capitalize() -> "The woman in the white visor".
     expect(docs[6]!.query).toBe(
       'Playing tennis: Two women stand on opposite sides of a clay court. One of them bounces a yellow ball several times. The woman in the white visor',
@@ -155,13 +155,6 @@ describe('the embedded tiny dataset', () => {
     expect(docs[19]!.choices[2]).toBe(' Glue the button to the needle instead. Let it dry overnight.');
     // Item 37: "after tuning, the Man" -> "After tuning, the man".
     expect(docs[36]!.query.endsWith('while listening closely. After tuning, the man')).toBe(true);
-  });
-
-  it('honours --limit through load()', async () => {
-    const docs = await loadHellaswag(TINY, { seed: 9, limit: 5 });
-    expect(docs).toHaveLength(5);
-    const all = await loadHellaswag(TINY, { seed: 9 });
-    expect(docs.map((d) => d.index)).toEqual(selectSubset(all, 5, 9).map((d) => d.index));
   });
 });
 
@@ -179,9 +172,8 @@ describe('bad input', () => {
   async function expectFailure(
     file: string,
     where: { line?: number; key?: string; message: RegExp },
-    options: { limit?: number; seed: number } = { seed: 1 },
   ): Promise<void> {
-    const error = await loadHellaswag(file, options).then(
+    const error = await loadHellaswag(file).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -253,7 +245,7 @@ describe('bad input', () => {
   });
 
   it('accepts the Hugging Face string labels', async () => {
-    const docs = await loadHellaswag(write('label-string.jsonl', asJsonl([{ ...good, label: '2' }])), { seed: 1 });
+    const docs = await loadHellaswag(write('label-string.jsonl', asJsonl([{ ...good, label: '2' }])));
     expect(docs[0]!.gold).toBe(2);
   });
 
@@ -287,21 +279,23 @@ describe('bad input', () => {
 
   it('reads bzip2 transparently and refuses a broken one', async () => {
     const compressed = spawnSync('bzip2', ['-c'], { input: asJsonl([good, good]) }).stdout;
-    const docs = await loadHellaswag(write('two.jsonl.bz2', compressed), { seed: 1 });
+    const docs = await loadHellaswag(write('two.jsonl.bz2', compressed));
     expect(docs).toHaveLength(2);
     expect(docs[1]!.source).toBe(`${path.join(dir, 'two.jsonl.bz2')}:2`);
     // Detected by its magic bytes even without the extension.
-    expect(await loadHellaswag(write('two-compressed.jsonl', compressed), { seed: 1 })).toHaveLength(2);
+    expect(await loadHellaswag(write('two-compressed.jsonl', compressed))).toHaveLength(2);
     await expectFailure(write('plain.txt.bz2', sixLines.join('\n')), { message: /not a valid bzip2 file/ });
     await expectFailure(write('cut.jsonl.bz2', compressed.subarray(0, compressed.length - 20)), { message: /not a valid bzip2 file/ });
   });
 
-  it('refuses a --limit that is not a positive integer', async () => {
-    const file = write('ok.jsonl', asJsonl([good]));
+  it('refuses a --limit that is not a positive integer', () => {
     for (const limit of [0, -3, 1.5, Number.NaN]) {
-      const error = await loadHellaswag(file, { seed: 1, limit }).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(OptibenchError);
-      expect((error as OptibenchError).location?.key).toBe('limit');
+      expect(() => selectSubset([1, 2, 3], limit, 1)).toThrow(OptibenchError);
+      try {
+        selectSubset([1, 2, 3], limit, 1);
+      } catch (error) {
+        expect((error as OptibenchError).location?.key).toBe('limit');
+      }
     }
   });
 });

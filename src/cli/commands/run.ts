@@ -132,6 +132,8 @@ async function runCommand(flags: RunFlags): Promise<number> {
   } catch (error) {
     stopBar();
     if (!(error instanceof RunFailure)) throw error;
+    // Nothing computed yet (e.g. the weights were unreadable): a plain error, and no file at all.
+    if (error.partial.items.length === 0) throw error.cause;
     results = error.partial;
     exitCode = EXIT.runFailed;
   } finally {

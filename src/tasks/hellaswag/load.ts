@@ -6,8 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import unbzip2 from 'unbzip2-stream';
 import { OptibenchError } from '../../core/errors.js';
-import { seededPermutation } from '../../core/random.js';
-import type { LoadOptions, MultipleChoiceDoc } from '../../core/task.js';
+import type { MultipleChoiceDoc } from '../../core/task.js';
 import { choiceFromTextForm, processItem, pyStrip, queryFromTextForm } from './preprocess.js';
 
 export type HellaswagDoc = MultipleChoiceDoc;
@@ -17,12 +16,11 @@ export type DatasetFormat = 'jsonl' | 'text';
 export const ENDINGS = 4;
 const TEXT_LINES_PER_ITEM = 2 + ENDINGS;
 
-export async function loadHellaswag(file: string, options: LoadOptions): Promise<HellaswagDoc[]> {
-  checkOptions(options);
+export async function loadHellaswag(file: string): Promise<HellaswagDoc[]> {
   const text = decodeUtf8(await readDatasetBytes(file), file);
   const docs = detectFormat(file, text) === 'jsonl' ? parseJsonl(text, file) : parseTextForm(text, file);
   if (docs.length === 0) throw new OptibenchError('no HellaSwag items in the file (it is empty)', { file });
-  return selectSubset(docs, options.limit, options.seed);
+  return docs;
 }
 
 /** The file's bytes, decompressed when it is bzip2 (by its `.bz2` name or its `BZh` magic). */
@@ -192,26 +190,6 @@ export function parseTextForm(text: string, file: string): HellaswagDoc[] {
     });
   }
   return docs;
-}
-
-/**
- * `limit` documents chosen by a seeded Fisher-Yates permutation of all indices, kept in dataset order.
- * Taking a prefix of one permutation makes the subset for N a subset of the one for N+1 (same seed).
- */
-export function selectSubset<T>(docs: readonly T[], limit: number | undefined, seed: number): T[] {
-  if (limit === undefined || limit >= docs.length) return [...docs];
-  return seededPermutation(docs.length, seed)
-    .slice(0, limit)
-    .sort((a, b) => a - b)
-    .map((i) => docs[i]!);
-}
-
-function checkOptions(options: LoadOptions): void {
-  const { limit, seed } = options;
-  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
-    throw new OptibenchError(`--limit must be a positive integer, got ${String(limit)}`, { key: 'limit' });
-  }
-  if (!Number.isSafeInteger(seed)) throw new OptibenchError(`the seed must be an integer, got ${String(seed)}`, { key: 'seed' });
 }
 
 function describe(value: unknown): string {
