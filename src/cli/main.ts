@@ -11,6 +11,7 @@ import { registerPlugins } from './commands/plugins.js';
 import { registerRescore } from './commands/rescore.js';
 import { registerRun } from './commands/run.js';
 import { registerSchema } from './commands/schema.js';
+import { registerTokenizer } from './commands/tokenizer.js';
 import { EXIT } from './exit-codes.js';
 
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerGenerateModel(program);
   registerSchema(program);
   registerPlugins(program);
+  registerTokenizer(program);
   return program;
 }
 

@@ -15,6 +15,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { OptibenchError } from '../core/errors.js';
+import { sentencePieceToTokenizerJson } from './sentencepiece-convert.js';
+import { readSentencePieceModel } from './sentencepiece-model.js';
 
 export interface TextTokenizer {
   /** Number of ids the tokenizer can produce: the largest id in the vocabulary (added tokens included) + 1. */
@@ -45,9 +47,11 @@ export interface TokenizerOptions {
 
 export const TOKENIZER_JSON = 'tokenizer.json';
 export const TOKENIZER_CONFIG_JSON = 'tokenizer_config.json';
+export const SENTENCEPIECE_MODEL = 'tokenizer.model';
 
 /**
- * Loads `<modelDir>/tokenizer.json` and, when present, `<modelDir>/tokenizer_config.json`.
+ * Loads `<modelDir>/tokenizer.json` (or, when there is none, converts SentencePiece's `tokenizer.model`) and,
+ * when present, `<modelDir>/tokenizer_config.json`.
  * Every failure a user can fix (missing directory or file, invalid JSON, a file the library rejects, a
  * `bos_token` that is not in the vocabulary, ...) is an {@link OptibenchError} naming the file.
  */
@@ -55,21 +59,24 @@ export async function loadTokenizer(modelDir: string, options: TokenizerOptions 
   const tokenizerPath = path.join(modelDir, TOKENIZER_JSON);
   const configPath = path.join(modelDir, TOKENIZER_CONFIG_JSON);
 
-  const tokenizerText = await readTextFile(tokenizerPath);
-  if (tokenizerText === undefined) {
-    let why = `${modelDir} has no ${TOKENIZER_JSON}`;
-    if (!(await exists(modelDir))) why = `the model directory ${modelDir} does not exist`;
-    else if (await exists(path.join(modelDir, 'tokenizer.model'))) {
-      why += ' (it has a SentencePiece tokenizer.model, which optibench cannot read yet)';
-    }
-    throw new OptibenchError(`tokenizer not found: ${why}`, { file: tokenizerPath });
-  }
-  const json = parseJson(tokenizerText, tokenizerPath);
-
   const configText = await readTextFile(configPath);
   const config = configText === undefined ? undefined : parseJson(configText, configPath);
+  const withConfigSource = { ...options, configSource: options.configSource ?? configPath };
 
-  return tokenizerFromJson(json, config, tokenizerPath, { ...options, configSource: options.configSource ?? configPath });
+  const tokenizerText = await readTextFile(tokenizerPath);
+  if (tokenizerText === undefined) {
+    // Meta's original checkpoints carry only SentencePiece's tokenizer.model: convert it in memory.
+    const sentencePiecePath = path.join(modelDir, SENTENCEPIECE_MODEL);
+    if (await exists(sentencePiecePath)) {
+      const converted = sentencePieceToTokenizerJson(await readSentencePieceModel(sentencePiecePath), sentencePiecePath);
+      return tokenizerFromJson(converted.tokenizerJson, config ?? converted.tokenizerConfig, sentencePiecePath, withConfigSource);
+    }
+    const why = (await exists(modelDir))
+      ? `${modelDir} has neither ${TOKENIZER_JSON} nor a SentencePiece ${SENTENCEPIECE_MODEL}`
+      : `the model directory ${modelDir} does not exist`;
+    throw new OptibenchError(`tokenizer not found: ${why}`, { file: tokenizerPath });
+  }
+  return tokenizerFromJson(parseJson(tokenizerText, tokenizerPath), config, tokenizerPath, withConfigSource);
 }
 
 /**
@@ -164,7 +171,9 @@ export function tokenizerFromJson(
     eosToken,
     addBos,
     encode(text: string): number[] {
-      const ids = library.encode(text, { add_special_tokens: false }).ids;
+      // Empty text has no tokens (SentencePiece, and Hugging Face's Prepend normalizer, skip it); the
+      // JavaScript library would still prepend the "▁" of a dummy prefix to it.
+      const ids = text === '' ? [] : library.encode(text, { add_special_tokens: false }).ids;
       for (const id of ids) {
         if (!Number.isInteger(id)) throw new Error(`tokenizer produced a token with no id for ${JSON.stringify(text)}`);
       }

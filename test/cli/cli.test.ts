@@ -10,7 +10,8 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultModel } from '../../src/core/embedded-default.js';
 import { resultsSchema, type Results } from '../../src/core/results.js';
-import { HELLASWAG_FULL, REPO_ROOT, sharedFile } from '../helpers/shared.js';
+import { loadTokenizer } from '../../src/tokenizers/tokenizer.js';
+import { HELLASWAG_FULL, LLAMA_TOKENIZER_MODEL, REPO_ROOT, sharedFile } from '../helpers/shared.js';
 
 const CLI = path.join(REPO_ROOT, 'dist/src/cli/main.js');
 let work: string;
@@ -135,7 +136,7 @@ describe('help and the other commands', () => {
   it('--help lists the commands and run --help its flags', () => {
     const top = optibench(['--help']);
     expect(top.code).toBe(0);
-    for (const command of ['run', 'rescore', 'generate-model', 'schema', 'plugins']) expect(top.stdout).toContain(command);
+    for (const command of ['run', 'rescore', 'generate-model', 'schema', 'plugins', 'tokenizer']) expect(top.stdout).toContain(command);
     const run = optibench(['run', '--help']);
     expect(run.code).toBe(0);
     for (const flag of ['--config', '--model', '--dataset', '--plugin', '--limit', '--repeats', '--output']) expect(run.stdout).toContain(flag);
@@ -179,5 +180,45 @@ describe('a run interrupted part-way', () => {
     expect(await readFile(path.join(output, id!, 'index.html'), 'utf8')).toMatch(/incomplete/i);
     // Rescoring works on what was saved.
     expect(optibench(['rescore', path.join(output, id!, 'results.incomplete.json')]).code).toBe(0);
+  });
+});
+
+describe('SentencePiece tokenizers', () => {
+  it('a model directory with only tokenizer.model (as Meta ships LLaMA) runs end to end', async () => {
+    const model = path.join(work, 'sp-model');
+    const generated = optibench(['generate-model', model, '--sentencepiece', sharedFile(LLAMA_TOKENIZER_MODEL)]);
+    expect(generated.code).toBe(0);
+    expect((await readdir(model)).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.model']);
+    const output = path.join(work, 'sp-run');
+    const { code, stderr } = optibench(['run', '--model', model, '--dataset', sharedFile(HELLASWAG_FULL), '--limit', '6', '-o', output]);
+    expect(stderr).not.toMatch(/error/);
+    expect(code).toBe(0);
+    const [id] = await readdir(output);
+    const results = resultsSchema.parse(JSON.parse(await readFile(path.join(output, id!, 'results.json'), 'utf8')));
+    expect(results.model.config.vocab_size).toBe(32_000);
+    expect(results.items).toHaveLength(6);
+  });
+
+  it('tokenizer convert writes a tokenizer.json that loads and encodes as sentencepiece does', async () => {
+    const dir = path.join(work, 'converted');
+    const { code, stdout } = optibench(['tokenizer', 'convert', sharedFile(LLAMA_TOKENIZER_MODEL), '-o', path.join(dir, 'tokenizer.json')]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/32000 pieces, \d+ merges/);
+    const tokenizer = await loadTokenizer(dir);
+    const text = 'Roof shingle removal: A man is sitting on a roof. he is using wrap';
+    expect(tokenizer.encode(text)).toEqual([1, 1528, 974, 528, 292, 280, 28744, 29901, 319, 767, 338, 16246, 373, 263, 17526, 29889, 540, 338, 773, 12244]);
+  });
+
+  it('tokenizer bench times both tokenizers on the same strings and checks their ids agree', async () => {
+    const json = path.join(work, 'tokenizer-bench.json');
+    const { code, stdout } = optibench([
+      'tokenizer', 'bench', '-t', sharedFile(LLAMA_TOKENIZER_MODEL), '-d', sharedFile(HELLASWAG_FULL), '--limit', '20', '--repeats', '1', '--json', json,
+    ]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('identical ids           180 of 180 strings');
+    const figures = JSON.parse(await readFile(json, 'utf8')) as { strings: number; equal: number; optibench: { tokensPerSecond: number }; sentencepiece: { tokensPerSecond: number } };
+    expect(figures).toMatchObject({ strings: 180, equal: 180 });
+    expect(figures.optibench.tokensPerSecond).toBeGreaterThan(0);
+    expect(figures.sentencepiece.tokensPerSecond).toBeGreaterThan(0);
   });
 });

@@ -84,14 +84,17 @@ describe('loadTokenizer', () => {
     expect(error.message).toContain('does not exist');
   });
 
-  it('names tokenizer.json when it is missing, and mentions a tokenizer.model', async () => {
+  it('names tokenizer.json when it is missing, mentioning tokenizer.model; reads a tokenizer.model instead', async () => {
     const empty = await modelDir('empty', {});
-    expect((await optibenchError(loadTokenizer(empty))).location?.file).toBe(path.join(empty, 'tokenizer.json'));
+    const missing = await optibenchError(loadTokenizer(empty));
+    expect(missing.location?.file).toBe(path.join(empty, 'tokenizer.json'));
+    expect(missing.message).toContain('tokenizer.model');
 
+    // Without tokenizer.json, tokenizer.model is what gets read: a broken one is named as the culprit.
     const sentencePiece = await modelDir('sp', { 'tokenizer.model': 'not really' });
     const error = await optibenchError(loadTokenizer(sentencePiece));
-    expect(error.location?.file).toBe(path.join(sentencePiece, 'tokenizer.json'));
-    expect(error.message).toContain('tokenizer.model');
+    expect(error.location?.file).toBe(path.join(sentencePiece, 'tokenizer.model'));
+    expect(error.message).toMatch(/not a usable SentencePiece model/);
   });
 
   it('names tokenizer.json when it is not JSON, with the line', async () => {

@@ -16,8 +16,9 @@ export function registerGenerateModel(program: Command): void {
     .option('--shards <n>', 'split the weights over n safetensors files with an index', positiveInteger, 1)
     .option('--bf16', 'store the weights as bfloat16')
     .option('--tie-embeddings', 'share the embedding and LM head weights')
-    .option('--corpus <file>', 'text the tokenizer learns its merges from (default: the embedded dataset)')
-    .action(async (dir: string, flags: { preset: string; seed: number; shards: number; bf16?: boolean; tieEmbeddings?: boolean; corpus?: string }) => {
+    .option('--corpus <file>', 'text the byte-level tokenizer learns its merges from (default: the embedded dataset)')
+    .option('--sentencepiece <tokenizer.model>', "ship this SentencePiece model (e.g. LLaMA's) instead of a generated tokenizer; the vocabulary follows it")
+    .action(async (dir: string, flags: { preset: string; seed: number; shards: number; bf16?: boolean; tieEmbeddings?: boolean; corpus?: string; sentencepiece?: string }) => {
       if (!(flags.preset in PRESETS)) {
         throw new OptibenchError(`unknown preset "${flags.preset}" (expected one of ${Object.keys(PRESETS).join(', ')})`, { key: '--preset' });
       }
@@ -29,6 +30,7 @@ export function registerGenerateModel(program: Command): void {
         shards: flags.shards,
         weightDtype: flags.bf16 ? 'BF16' : 'F32',
         tieWordEmbeddings: flags.tieEmbeddings ?? false,
+        ...(flags.sentencepiece ? { sentencePieceModel: flags.sentencepiece } : {}),
       });
       process.stdout.write(`wrote a ${flags.preset} LLaMA to ${dir}\n`);
     });
