@@ -27,10 +27,22 @@ export function buildPlan<Doc extends MultipleChoiceDoc>(
   const requests: TokenRequest[] = [];
   const requestsByDoc: number[][] = [];
   let truncated = 0;
+  // Every choice of a document encodes the same context: encode it once.
+  const encoded = new Map<string, number[]>();
+  const memoized: TextTokenizer = Object.assign(Object.create(tokenizer) as TextTokenizer, {
+    encode(text: string): number[] {
+      let ids = encoded.get(text);
+      if (!ids) {
+        ids = tokenizer.encode(text);
+        encoded.set(text, ids);
+      }
+      return ids;
+    },
+  });
   docs.forEach((doc, position) => {
     const ids: number[] = [];
     for (const text of task.requests(doc, position)) {
-      const pair = encodePair(tokenizer, text.context, text.continuation);
+      const pair = encodePair(memoized, text.context, text.continuation);
       const fitted = truncateLeft(pair, maxLength);
       if (fitted.context.length === 0) {
         throw new OptibenchError(
@@ -44,6 +56,7 @@ export function buildPlan<Doc extends MultipleChoiceDoc>(
       ids.push(id);
     }
     requestsByDoc.push(ids);
+    encoded.clear();
   });
   return { docs, requests, requestsByDoc, truncated };
 }
