@@ -164,10 +164,8 @@ export async function loadConfig(file: string | undefined, overrides: ConfigOver
   for (const key of ['model', 'dataset', 'outputDir', 'cacheDir'] as const) {
     if (overrides[key] === undefined) (config as Record<string, unknown>)[key] = resolvedFile[key];
   }
-  config.plugins = config.plugins.map((entry, i) => {
-    const fromFlags = overrides.plugins !== undefined;
-    return resolvePluginPath(entry, fromFlags ? cwd : baseDir, i);
-  });
+  const pluginBase = overrides.plugins !== undefined ? cwd : baseDir;
+  config.plugins = config.plugins.map((entry) => resolvePluginPath(entry, pluginBase));
   return { config, file };
 }
 
@@ -196,7 +194,7 @@ function resolvePaths(config: RunConfig, baseDir: string): RunConfig {
 }
 
 /** Plugin specs that look like paths are resolved like other paths; names stay names. */
-function resolvePluginPath(entry: PluginEntry, baseDir: string, _index: number): PluginEntry {
+function resolvePluginPath(entry: PluginEntry, baseDir: string): PluginEntry {
   const name = typeof entry === 'string' ? entry : entry.name;
   const isPath = name.startsWith('.') || name.startsWith('/') || /\.(m?js|ts)$/.test(name);
   if (!isPath) return entry;

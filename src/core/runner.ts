@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createBackend } from '../backends/index.js';
-import { readLlamaConfig } from '../models/llama/hf-model.js';
+import { modelInfo, readLlamaConfig } from '../models/llama/hf-model.js';
 import { sha256File } from '../models/llama/weights-hash.js';
 import { getTask } from '../tasks/index.js';
 import { loadTokenizer } from '../tokenizers/tokenizer.js';
@@ -20,7 +20,6 @@ import { OptibenchError } from './errors.js';
 import { defaultCacheDir } from './paths.js';
 import { buildPlan, positionsOf, type Plan } from './plan.js';
 import { loadPlugins, type LoadedPlugin } from './plugin-loader.js';
-import { modelInfo } from '../models/llama/hf-model.js';
 import { RESULTS_SCHEMA_ID, RESULTS_VERSION, type Environment, type ItemResult, type Results } from './results.js';
 import { scheduleRequests } from './schedule.js';
 import { selectSubset } from './subset.js';
