@@ -27,6 +27,18 @@ export interface TokenRequest {
   readonly continuation: readonly number[];
 }
 
+/** What a backend returns for one batch. */
+export interface BatchAnswer {
+  readonly answers: TokenAnswer[];
+  /**
+   * Token positions the model computed for the batch, padding excluded: "tokens through the model". A
+   * backend that shares contexts between requests counts each shared position once.
+   */
+  readonly positions: number;
+  /** Positions computed including padding (the padding's share is wasted work). */
+  readonly paddedPositions: number;
+}
+
 export interface TokenAnswer {
   readonly id: number;
   /** Sum of log-probabilities of the continuation tokens. */
@@ -78,6 +90,6 @@ export interface Backend {
   readonly name: BackendName;
   load(request: LoadRequest): Promise<LoadInfo>;
   /** Answers one batch; the answers may come in any order and are matched by `id`. */
-  loglikelihood(batch: readonly TokenRequest[]): Promise<TokenAnswer[]>;
+  loglikelihood(batch: readonly TokenRequest[]): Promise<BatchAnswer>;
   close(): Promise<void>;
 }

@@ -93,10 +93,16 @@ export const resultsSchema = z.object({
   throughput: z.object({
     requests: z.number().int(),
     batches: z.number().int(),
-    /** Token positions the model was run on per pass (padding excluded). */
+    /** Token positions the model computed per pass, padding excluded (shared prefixes counted once). */
     tokensThroughModel: z.number().int(),
+    /** The same, padding included. */
+    paddedTokens: z.number().int(),
+    /** What lm-evaluation-harness computes for the same requests: every request as its own sequence. */
+    pairwiseTokens: z.number().int(),
     itemsPerSecond: z.number(),
     tokensPerSecond: z.number(),
+    /** lm-eval-equivalent throughput: pairwiseTokens over the median inference time. */
+    pairwiseTokensPerSecond: z.number(),
   }),
   /** Peak resident set size of the optibench process during the run. */
   peakRssBytes: z.number(),

@@ -12,7 +12,7 @@ import { modelInfo, readLlamaConfig } from '../models/llama/hf-model.js';
 import { sha256File } from '../models/llama/weights-hash.js';
 import { getTask } from '../tasks/index.js';
 import { loadTokenizer } from '../tokenizers/tokenizer.js';
-import type { Backend, BuildSettings, JsonValue, LoadInfo, SessionSettings, TokenAnswer, TokenRequest } from './backend.js';
+import type { Backend, BatchAnswer, BuildSettings, JsonValue, LoadInfo, SessionSettings, TokenAnswer, TokenRequest } from './backend.js';
 import type { RunConfig } from './config.js';
 import { defaultDatasetPath, ensureDefaultModel } from './embedded-default.js';
 import { captureEnvironment, peakRssBytes } from './environment.js';
@@ -115,15 +115,16 @@ async function answerAll(
   backend: Backend,
   batches: readonly TokenRequest[][],
   signal: AbortSignal | undefined,
-  onBatch: (answers: TokenAnswer[], batch: readonly TokenRequest[]) => void,
+  onBatch: (answer: BatchAnswer, batch: readonly TokenRequest[]) => void,
 ): Promise<void> {
   for (const batch of batches) {
     if (signal?.aborted) throw new OptibenchError('interrupted by the user');
-    const answers = await backend.loglikelihood(batch);
-    if (answers.length !== batch.length) {
-      throw new Error(`backend answered ${answers.length} of ${batch.length} requests in a batch`);
+    const answer = await backend.loglikelihood(batch);
+    const expected = new Set(batch.map((r) => r.id));
+    if (answer.answers.length !== batch.length || !answer.answers.every((a) => expected.delete(a.id))) {
+      throw new Error(`backend answered ${answer.answers.length} requests for a batch of ${batch.length}, or answered other ids`);
     }
-    onBatch(answers, batch);
+    onBatch(answer, batch);
   }
 }
 
@@ -139,13 +140,15 @@ export async function runEvaluation(config: RunConfig, observer: RunObserver = {
   const answers = new Map<number, TokenAnswer>();
   const repeatMs: number[] = [];
   let repeatMaxAbsDiff = 0;
+  /** What the model computed in one pass, as the backend counts it. */
+  const work = { positions: 0, paddedPositions: 0 };
   let loadMs = 0;
   let warmupMs = 0;
   let loadInfo: LoadInfo | undefined;
   const backend = createBackend(config.backend.name);
 
   const results = (status: Results['status'], error?: string): Results =>
-    assembleResults({ config, runId, startedAt, status, error, prepared, environment, loadInfo, answers, repeatMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0 });
+    assembleResults({ config, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, repeatMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0 });
 
   try {
     observer.phase?.('load', `loading ${prepared.modelDir} on ${config.backend.name}`);
@@ -173,13 +176,17 @@ export async function runEvaluation(config: RunConfig, observer: RunObserver = {
       let done = 0;
       observer.progress?.(0, total, repeat, config.repeats);
       t = performance.now();
-      await answerAll(backend, batches, observer.signal, (batchAnswers) => {
-        for (const answer of batchAnswers) {
+      await answerAll(backend, batches, observer.signal, (batchAnswer) => {
+        for (const answer of batchAnswer.answers) {
           const first = answers.get(answer.id);
           if (!first) answers.set(answer.id, answer);
           else repeatMaxAbsDiff = Math.max(repeatMaxAbsDiff, Math.abs(first.logprob - answer.logprob));
         }
-        done += batchAnswers.length;
+        if (repeat === 0) {
+          work.positions += batchAnswer.positions;
+          work.paddedPositions += batchAnswer.paddedPositions;
+        }
+        done += batchAnswer.answers.length;
         observer.progress?.(done, total, repeat, config.repeats);
       });
       repeatMs.push(performance.now() - t);
@@ -203,6 +210,7 @@ interface AssembleInput {
   environment: Environment;
   loadInfo: LoadInfo | undefined;
   answers: ReadonlyMap<number, TokenAnswer>;
+  work: { positions: number; paddedPositions: number };
   repeatMs: number[];
   repeatMaxAbsDiff: number;
   prepareMs: number;
@@ -237,7 +245,8 @@ function assembleResults(input: AssembleInput): Results {
   });
   const metrics = outcomes.length ? task.aggregate(outcomes) : {};
   const inference = repeatStats(input.repeatMs);
-  const tokensThroughModel = plan.requests.reduce((sum, r) => sum + positionsOf(r), 0);
+  // lm-evaluation-harness runs every request as its own sequence: the count every speed-up is measured against.
+  const pairwiseTokens = plan.requests.reduce((sum, r) => sum + positionsOf(r), 0);
   const seconds = inference.medianMs === null ? null : inference.medianMs / 1000;
   const c = input.config;
   return {
@@ -291,9 +300,12 @@ function assembleResults(input: AssembleInput): Results {
     throughput: {
       requests: plan.requests.length,
       batches: prepared.batches.length,
-      tokensThroughModel,
+      tokensThroughModel: input.work.positions,
+      paddedTokens: input.work.paddedPositions,
+      pairwiseTokens,
       itemsPerSecond: seconds ? plan.docs.length / seconds : 0,
-      tokensPerSecond: seconds ? tokensThroughModel / seconds : 0,
+      tokensPerSecond: seconds ? input.work.positions / seconds : 0,
+      pairwiseTokensPerSecond: seconds ? pairwiseTokens / seconds : 0,
     },
     peakRssBytes: peakRssBytes(),
     repeatMaxAbsDiff: input.repeatMaxAbsDiff,

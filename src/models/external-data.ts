@@ -25,13 +25,14 @@ export class ExternalDataWriter {
   }
 
   async append(bytes: Uint8Array): Promise<ExternalLocation> {
+    // The range is reserved before the first await, so overlapping calls cannot be given the same offset.
     const start = Math.ceil(this.offset / ALIGNMENT) * ALIGNMENT;
+    this.offset = start + bytes.byteLength;
     let done = 0;
     while (done < bytes.byteLength) {
       const { bytesWritten } = await this.handle.write(bytes, done, bytes.byteLength - done, start + done);
       done += bytesWritten;
     }
-    this.offset = start + bytes.byteLength;
     return { location: this.location, offset: start, length: bytes.byteLength };
   }
 

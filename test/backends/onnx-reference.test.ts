@@ -58,7 +58,7 @@ async function onnxAnswers(modelDir: string, requests: readonly TokenRequest[], 
   });
   const answers = new Map<number, TokenAnswer>();
   try {
-    for (const batch of lengthSortedBatches(requests, batchSize)) for (const a of await backend.loglikelihood(batch)) answers.set(a.id, a);
+    for (const batch of lengthSortedBatches(requests, batchSize)) for (const a of (await backend.loglikelihood(batch)).answers) answers.set(a.id, a);
   } finally {
     await backend.close();
   }

@@ -4,12 +4,14 @@
  * the longest request in the batch.
  */
 import * as ort from 'onnxruntime-node';
-import type { Backend, LoadInfo, LoadRequest, SessionSettings, TokenAnswer, TokenRequest } from '../../core/backend.js';
+import type { Backend, BatchAnswer, LoadInfo, LoadRequest, SessionSettings, TokenRequest } from '../../core/backend.js';
 import { OptibenchError } from '../../core/errors.js';
 import { checkWeights, listWeights, readLlamaConfig } from '../../models/llama/hf-model.js';
-import { LLAMA_GRAPH_VERSION, buildLlamaGraph } from '../../models/llama/onnx-graph.js';
+import { parseOnnxBuildExtra } from '../../models/llama/graph/build-settings.js';
+import { LLAMA_GRAPH_VERSION, buildLlamaGraph, pastName, presentName } from '../../models/llama/onnx-graph.js';
 import { weightsSha256 } from '../../models/llama/weights-hash.js';
 import { cachedGraph, graphCacheKey } from './graph-cache.js';
+import { groupByPrefix, packContinuationPass, packPairwise, packPrefixPass, sumRow, type Pass } from './pack.js';
 
 const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 
@@ -46,6 +48,12 @@ export function toOrtSessionOptions(session: SessionSettings): ort.InferenceSess
         }
         options.extra = { ...(options.extra ?? {}), ...(value as Record<string, unknown>) };
         break;
+      case 'profileFilePrefix':
+        // ONNX Runtime's per-operator trace (Chrome trace JSON), written when the session is released.
+        if (typeof value !== 'string' || value === '') throw new OptibenchError('session setting profileFilePrefix must be a file path prefix');
+        options.enableProfiling = true;
+        options.profileFilePrefix = value;
+        break;
       default:
         throw new OptibenchError(`session setting "${key}" is not supported by the ONNX backend (a plugin for another backend?)`);
     }
@@ -53,36 +61,17 @@ export function toOrtSessionOptions(session: SessionSettings): ort.InferenceSess
   return options;
 }
 
-/** Input tensors for one right-padded batch; `lengths[b]` is how many positions row b really uses. */
-export function packBatch(batch: readonly TokenRequest[]): {
-  inputIds: BigInt64Array;
-  attentionMask: BigInt64Array;
-  targetIds: BigInt64Array;
-  seqLen: number;
-  lengths: number[];
-} {
-  const lengths = batch.map((r) => r.context.length + r.continuation.length - 1);
-  const seqLen = Math.max(...lengths);
-  const size = batch.length * seqLen;
-  const inputIds = new BigInt64Array(size);
-  const attentionMask = new BigInt64Array(size);
-  const targetIds = new BigInt64Array(size);
-  batch.forEach((request, b) => {
-    const whole = [...request.context, ...request.continuation];
-    const row = b * seqLen;
-    for (let t = 0; t < lengths[b]!; t++) {
-      inputIds[row + t] = BigInt(whole[t]!);
-      targetIds[row + t] = BigInt(whole[t + 1]!);
-      attentionMask[row + t] = 1n;
-    }
-  });
-  return { inputIds, attentionMask, targetIds, seqLen, lengths };
-}
-
 export class OnnxBackend implements Backend {
   readonly name = 'onnx' as const;
   private session: ort.InferenceSession | undefined;
   private maxLength = 0;
+  /** Set when the graph was built with a key/value cache (the prefix-sharing plugin). */
+  private kvCache = false;
+  private layers = 0;
+  private kvHeads = 0;
+  private headDim = 0;
+  private floatType: 'float32' | 'float16' = 'float32';
+  private profiling = false;
 
   async load(request: LoadRequest): Promise<LoadInfo> {
     const config = await readLlamaConfig(request.modelDir);
@@ -105,6 +94,12 @@ export class OnnxBackend implements Backend {
       throw new OptibenchError(`ONNX Runtime could not open the model: ${message}${hint}`, { file: graph.modelFile });
     }
     this.maxLength = config.max_position_embeddings;
+    this.kvCache = parseOnnxBuildExtra(request.build.extra).kvCache;
+    this.layers = config.num_hidden_layers;
+    this.kvHeads = config.num_key_value_heads;
+    this.headDim = config.head_dim;
+    this.floatType = request.build.dtype === 'fp16' ? 'float16' : 'float32';
+    this.profiling = sessionOptions.enableProfiling === true;
     return {
       maxLength: this.maxLength,
       vocabSize: config.vocab_size,
@@ -119,10 +114,9 @@ export class OnnxBackend implements Backend {
     };
   }
 
-  async loglikelihood(batch: readonly TokenRequest[]): Promise<TokenAnswer[]> {
-    const session = this.session;
-    if (!session) throw new Error('OnnxBackend.loglikelihood called before load');
-    if (batch.length === 0) return [];
+  async loglikelihood(batch: readonly TokenRequest[]): Promise<BatchAnswer> {
+    if (!this.session) throw new Error('OnnxBackend.loglikelihood called before load');
+    if (batch.length === 0) return { answers: [], positions: 0, paddedPositions: 0 };
     for (const r of batch) {
       if (r.continuation.length === 0 || r.context.length === 0) {
         throw new Error(`request ${r.id}: context and continuation must each hold at least one token`);
@@ -131,30 +125,87 @@ export class OnnxBackend implements Backend {
         throw new Error(`request ${r.id}: ${r.context.length + r.continuation.length - 1} positions exceed the model's ${this.maxLength}`);
       }
     }
-    const packed = packBatch(batch);
-    const dims = [batch.length, packed.seqLen];
-    const outputs = await session.run({
-      input_ids: new ort.Tensor('int64', packed.inputIds, dims),
-      attention_mask: new ort.Tensor('int64', packed.attentionMask, dims),
-      target_ids: new ort.Tensor('int64', packed.targetIds, dims),
-    });
+    return this.kvCache ? this.shared(batch) : this.pairwise(batch);
+  }
+
+  private feeds(pass: Pass): Record<string, ort.Tensor> {
+    return {
+      input_ids: new ort.Tensor('int64', pass.inputIds, [pass.rows, pass.seq]),
+      position_ids: new ort.Tensor('int64', pass.positionIds, [pass.rows, pass.seq]),
+      attention_mask: new ort.Tensor('int64', pass.attentionMask, [pass.rows, pass.total]),
+      score_positions: new ort.Tensor('int64', pass.scorePositions, [pass.rows, pass.scored]),
+      target_ids: new ort.Tensor('int64', pass.targetIds, [pass.rows, pass.scored]),
+      ...(this.kvCache ? { key_order: new ort.Tensor('int64', pass.keyOrder, [pass.rows, pass.total]) } : {}),
+    };
+  }
+
+  private async pairwise(batch: readonly TokenRequest[]): Promise<BatchAnswer> {
+    const pass = packPairwise(batch);
+    const outputs = await this.session!.run(this.feeds(pass));
     const logprobs = outputs.target_logprobs!.data as Float32Array;
-    const greedy = outputs.target_is_greedy!.data as Uint8Array | boolean[];
-    const answers = batch.map((request, b) => {
-      const end = b * packed.seqLen + packed.lengths[b]!;
-      let sum = 0;
-      let isGreedy = true;
-      for (let i = end - request.continuation.length; i < end; i++) {
-        sum += logprobs[i]!;
-        if (!greedy[i]) isGreedy = false;
-      }
-      return { id: request.id, logprob: sum, isGreedy };
-    });
+    const greedy = outputs.target_is_greedy!.data as Uint8Array;
+    const answers = batch.map((request, row) => ({ id: request.id, ...sumRow(pass, logprobs, greedy, row) }));
     for (const output of Object.values(outputs)) output.dispose();
-    return answers;
+    return { answers, positions: pass.positions, paddedPositions: pass.rows * pass.seq };
+  }
+
+  /** Each document's shared prefix once, then every ending on its cache (see pack.ts). */
+  private async shared(batch: readonly TokenRequest[]): Promise<BatchAnswer> {
+    const session = this.session!;
+    const groups = groupByPrefix(batch);
+    const layers = this.layers;
+    const first = packPrefixPass(groups);
+    const pastRows = (rows: number[]) => new ort.Tensor('int64', BigInt64Array.from(rows.map(BigInt)), [rows.length]);
+    const emptyPast = new ort.Tensor(this.floatType, this.floatType === 'float16' ? new Uint16Array(0) : new Float32Array(0), [groups.length, this.kvHeads, 0, this.headDim]);
+    const pastFeeds = (source: (layer: number, which: 'key' | 'value') => ort.Tensor) => {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (let layer = 0; layer < layers; layer++) {
+        for (const which of ['key', 'value'] as const) feeds[pastName(layer, which)] = source(layer, which);
+      }
+      return feeds;
+    };
+
+    // First pass: the prefixes (skipped when every prefix is a single token: nothing to cache).
+    let firstOutputs: ort.InferenceSession.OnnxValueMapType | undefined;
+    const sharedSums = groups.map(() => ({ logprob: 0, isGreedy: true }));
+    if (first.seq > 0) {
+      firstOutputs = await session.run({
+        ...this.feeds(first),
+        past_rows: pastRows(groups.map((_, g) => g)),
+        ...pastFeeds(() => emptyPast),
+      });
+      const logprobs = firstOutputs.target_logprobs!.data as Float32Array;
+      const greedy = firstOutputs.target_is_greedy!.data as Uint8Array;
+      groups.forEach((_, g) => (sharedSums[g] = sumRow(first, logprobs, greedy, g)));
+    }
+
+    // Second pass: every request's own tokens on its group's cache.
+    const { pass: second, requests, rowGroup } = packContinuationPass(groups, first.seq);
+    const secondOutputs = await session.run(
+      {
+        ...this.feeds(second),
+        past_rows: pastRows(rowGroup),
+        ...pastFeeds((layer, which) => (firstOutputs ? (firstOutputs[presentName(layer, which)] as ort.Tensor) : emptyPast)),
+      },
+      ['target_logprobs', 'target_is_greedy'],
+    );
+    const logprobs = secondOutputs.target_logprobs!.data as Float32Array;
+    const greedy = secondOutputs.target_is_greedy!.data as Uint8Array;
+    const answers = requests.map((request, row) => {
+      const own = sumRow(second, logprobs, greedy, row);
+      const prefix = sharedSums[rowGroup[row]!]!;
+      return { id: request.id, logprob: prefix.logprob + own.logprob, isGreedy: prefix.isGreedy && own.isGreedy };
+    });
+    for (const output of [...Object.values(firstOutputs ?? {}), ...Object.values(secondOutputs)]) output.dispose();
+    return {
+      answers,
+      positions: first.positions + second.positions,
+      paddedPositions: first.rows * first.seq + second.rows * second.seq,
+    };
   }
 
   async close(): Promise<void> {
+    if (this.profiling) this.session?.endProfiling();
     await this.session?.release();
     this.session = undefined;
   }

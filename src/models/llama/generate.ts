@@ -26,6 +26,11 @@ export interface ModelShape {
 export const PRESETS = {
   /** The embedded default: small enough to build and run in seconds, with grouped-query attention. */
   tiny: { hiddenSize: 64, intermediateSize: 172, numHeads: 4, numKeyValueHeads: 2, numLayers: 2, maxPositions: 1024, bpeMerges: 253 },
+  /**
+   * The benchmark model (never used by CI): LLaMA's layer shapes scaled down, ~106M parameters with LLaMA's
+   * 32,000-piece vocabulary (generate it with --sentencepiece pointing at LLaMA's tokenizer.model).
+   */
+  medium: { hiddenSize: 768, intermediateSize: 2048, numHeads: 12, numKeyValueHeads: 12, numLayers: 8, maxPositions: 2048, bpeMerges: 253 },
 } as const satisfies Record<string, ModelShape>;
 
 export type PresetName = keyof typeof PRESETS;
