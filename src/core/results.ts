@@ -108,6 +108,8 @@ export const resultsSchema = z.object({
   peakRssBytes: z.number(),
   /** Largest difference between the log-likelihoods of repeats: 0 means the backend is deterministic. */
   repeatMaxAbsDiff: z.number(),
+  /** Micro-benchmarks taken on the loaded model after the measured repeats (optibench bench). */
+  micro: z.record(z.string(), jsonValue).optional(),
   /** The metric the run is judged by; a key of `metrics`. */
   headlineMetric: z.string(),
   metrics: z.record(z.string(), metricValueSchema),

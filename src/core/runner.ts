@@ -28,7 +28,18 @@ import { repeatStats } from './timing.js';
 
 export type RunPhase = 'prepare' | 'load' | 'warmup' | 'inference';
 
+/** What a caller may measure on the loaded backend once the measured repeats are done (see `afterInference`). */
+export interface LoadedRun {
+  readonly backend: Backend;
+  readonly batches: readonly (readonly TokenRequest[])[];
+}
+
 export interface RunObserver {
+  /**
+   * Called after the measured repeats, before the backend closes: a benchmark can time single batches here
+   * (tinybench) without loading the model again. What it returns is stored in the results as `micro`.
+   */
+  afterInference?(run: LoadedRun): Promise<{ [key: string]: JsonValue }>;
   /** Aborting stops the run between batches; the results so far come back as a RunFailure. */
   signal?: AbortSignal;
   /** A new phase, with a line for the user. */
@@ -142,13 +153,14 @@ export async function runEvaluation(config: RunConfig, observer: RunObserver = {
   let repeatMaxAbsDiff = 0;
   /** What the model computed in one pass, as the backend counts it. */
   const work = { positions: 0, paddedPositions: 0 };
+  let micro: { [key: string]: JsonValue } | undefined;
   let loadMs = 0;
   let warmupMs = 0;
   let loadInfo: LoadInfo | undefined;
   const backend = createBackend(config.backend.name);
 
   const results = (status: Results['status'], error?: string): Results =>
-    assembleResults({ config, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, repeatMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0 });
+    assembleResults({ config, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, repeatMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0 });
 
   try {
     observer.phase?.('load', `loading ${prepared.modelDir} on ${config.backend.name}`);
@@ -191,6 +203,10 @@ export async function runEvaluation(config: RunConfig, observer: RunObserver = {
       });
       repeatMs.push(performance.now() - t);
     }
+    if (observer.afterInference) {
+      observer.phase?.('inference', 'micro-benchmarks');
+      micro = await observer.afterInference({ backend, batches });
+    }
   } catch (error) {
     const message = error instanceof OptibenchError ? error.oneLine() : error instanceof Error ? error.message : String(error);
     throw new RunFailure(results('incomplete', message), error);
@@ -211,6 +227,7 @@ interface AssembleInput {
   loadInfo: LoadInfo | undefined;
   answers: ReadonlyMap<number, TokenAnswer>;
   work: { positions: number; paddedPositions: number };
+  micro: { [key: string]: JsonValue } | undefined;
   repeatMs: number[];
   repeatMaxAbsDiff: number;
   prepareMs: number;
@@ -309,6 +326,7 @@ function assembleResults(input: AssembleInput): Results {
     },
     peakRssBytes: peakRssBytes(),
     repeatMaxAbsDiff: input.repeatMaxAbsDiff,
+    ...(input.micro ? { micro: input.micro } : {}),
     headlineMetric: task.headlineMetric,
     metrics,
     items,
