@@ -1,14 +1,19 @@
 /**
- * prefix-sharing: the four endings of a HellaSwag item share one context. Run the context (and the endings'
- * common leading tokens) once, keep its keys and values, and score each ending from that cache, instead of
- * running four full sequences as lm-evaluation-harness does. Items are batched whole, longest first, so
- * padding stays small.
+ * prefix-sharing: the four endings of a HellaSwag item share one context. Run the context (and the tokens
+ * the endings share) once instead of four times as lm-evaluation-harness does: as a tree in one pass, or on
+ * a key/value cache in two. Items are batched whole, longest first, so padding stays small.
  */
 import { z } from 'zod';
 import type { TokenRequest } from '../../src/core/backend.js';
 import { definePlugin } from '../../src/core/plugin.js';
 
 const options = z.strictObject({
+  /**
+   * `tree`: one pass, each row a context and the trie of its endings under a tree attention mask (endings
+   * that begin alike share those tokens too). `kv-cache`: the context (and the endings' common leading
+   * tokens) in a first pass, each ending on its key/value cache in a second.
+   */
+  method: z.enum(['tree', 'kv-cache']).default('tree'),
   /** Items (documents) per batch; by default the run's batch size divided by four (the requests of an item). */
   itemsPerBatch: z.number().int().positive().optional(),
 });
@@ -31,20 +36,21 @@ export function documentBatches(requests: readonly TokenRequest[], itemsPerBatch
 export default definePlugin({
   name: 'prefix-sharing',
   version: '1.0.0',
-  description: "Runs each item's context once and scores its endings from the key/value cache; batches whole items, longest first",
+  description: "Runs each item's context once (a tree of its endings in one pass, or a key/value cache); batches whole items, longest first",
   backends: ['onnx'],
   options,
   create(settings) {
     let itemsPerBatch = settings.itemsPerBatch;
     return {
       modelBuild({ build }) {
-        build.extra.kvCache = true;
+        if (settings.method === 'tree') build.extra.treeMask = true;
+        else build.extra.kvCache = true;
       },
       schedule({ requests, batchSize }) {
         itemsPerBatch ??= Math.max(1, Math.round(batchSize / 4));
         return documentBatches(requests, itemsPerBatch);
       },
-      describe: () => ({ itemsPerBatch: itemsPerBatch ?? null, endingPrefixShared: true }),
+      describe: () => ({ method: settings.method, itemsPerBatch: itemsPerBatch ?? null }),
     };
   },
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import documentBatchesPlugin, { documentBatches } from '../../plugins/prefix-sharing/index.js';
 import { OnnxBackend } from '../../src/backends/onnx/backend.js';
-import { groupByPrefix, packContinuationPass, packPairwise, packPrefixPass } from '../../src/backends/onnx/pack.js';
+import { groupByPrefix, packContinuationPass, packPairwise, packPrefixPass, packTree } from '../../src/backends/onnx/pack.js';
 import type { TokenAnswer, TokenRequest } from '../../src/core/backend.js';
 import { ensureDefaultModel } from '../../src/core/embedded-default.js';
 import { buildPlan } from '../../src/core/plan.js';
@@ -67,6 +67,28 @@ describe('packing (worked by hand)', () => {
     expect(first.positions + second.positions).toBe(8);
   });
 
+  it('tree: the context and the trie of the endings in one row, each slot seeing its ancestors', () => {
+    const pass = packTree(requests);
+    // Row A: context slots 0-2 ([1, 5, 6]); the endings' inputs [7] and [7, 9] share slot 3 (token 7), and
+    // slot 4 (token 9) hangs under it. Row B: context [1, 3]; its ending [2] has no input slot.
+    expect([pass.rows, pass.seq]).toEqual([2, 5]);
+    expect([...pass.inputIds].map(Number)).toEqual([1, 5, 6, 7, 9, 1, 3, 0, 0, 0]);
+    expect([...pass.positionIds].map(Number)).toEqual([0, 1, 2, 3, 4, 0, 1, 0, 0, 0]);
+    const mask = (row: number) => Array.from({ length: 5 }, (_, i) => [...pass.treeMask.subarray((row * 5 + i) * 5, (row * 5 + i + 1) * 5)].join(''));
+    expect(mask(0)).toEqual(['10000', '11000', '11100', '11110', '11111']);
+    expect(mask(1)).toEqual(['10000', '11000', '00100', '00010', '00001']);
+    // Scored (slot, target) pairs, deduplicated: A's 7 at slot 2 serves both endings; 8 and 9 at slot 3; 4 at slot 4.
+    expect([...pass.scorePositions].map(Number)).toEqual([2, 3, 3, 4, 1, 0, 0, 0]);
+    expect([...pass.targetIds].map(Number)).toEqual([7, 8, 9, 4, 2, 0, 0, 0]);
+    expect(pass.requestSlots).toEqual([
+      { id: 0, row: 0, scored: [0, 1] },
+      { id: 1, row: 0, scored: [0, 2, 3] },
+      { id: 2, row: 1, scored: [0] },
+    ]);
+    // 5 + 2 slots computed, against 11 pairwise and 8 with the two-pass cache.
+    expect(pass.positions).toBe(7);
+  });
+
   it('batches whole documents, longest first', () => {
     expect(documentBatches(requests, 1).map((b) => b.map((r) => r.id))).toEqual([[0, 1], [2]]);
     expect(documentBatchesPlugin.name).toBe('prefix-sharing');
@@ -75,8 +97,11 @@ describe('packing (worked by hand)', () => {
 
 interface Mode {
   kvCache: boolean;
+  treeMask: boolean;
   head: 'all' | 'scored';
 }
+
+const shares = (mode: Mode) => mode.kvCache || mode.treeMask;
 
 let modelDir: string;
 let cacheDir: string;
@@ -124,14 +149,16 @@ function maxDifference(a: Map<number, TokenAnswer>, b: Map<number, TokenAnswer>)
 }
 
 describe('optimized runs equal the plain graph (fp32, real HellaSwag requests)', () => {
-  it('head pruning, prefix sharing and both: log-probs within 1e-4, same predictions, greedy flags equal', async () => {
-    const plain = await answers({ kvCache: false, head: 'all' }, lengthSortedBatches(requests, 8));
+  it('head pruning, prefix sharing (tree, key/value cache) and both: log-probs within 1e-4, same predictions and greedy flags', async () => {
+    const plain = await answers({ kvCache: false, treeMask: false, head: 'all' }, lengthSortedBatches(requests, 8));
     for (const mode of [
-      { kvCache: false, head: 'scored' },
-      { kvCache: true, head: 'all' },
-      { kvCache: true, head: 'scored' },
+      { kvCache: false, treeMask: false, head: 'scored' },
+      { kvCache: true, treeMask: false, head: 'all' },
+      { kvCache: true, treeMask: false, head: 'scored' },
+      { kvCache: false, treeMask: true, head: 'all' },
+      { kvCache: false, treeMask: true, head: 'scored' },
     ] as Mode[]) {
-      const batches = mode.kvCache ? documentBatches(requests, 2) : lengthSortedBatches(requests, 8);
+      const batches = shares(mode) ? documentBatches(requests, 2) : lengthSortedBatches(requests, 8);
       const run = await answers(mode, batches);
       expect([mode, maxDifference(plain.byId, run.byId)]).toEqual([mode, expect.any(Number)]);
       expect(maxDifference(plain.byId, run.byId)).toBeLessThan(1e-4);
@@ -140,7 +167,20 @@ describe('optimized runs equal the plain graph (fp32, real HellaSwag requests)',
     }
   });
 
-  it('prefix sharing computes exactly the shared-prefix count of positions', async () => {
+  it('the tree computes each item\'s context once and every distinct ending prefix once', async () => {
+    // Independently: per document, the context plus the number of distinct proper prefixes of the endings'
+    // inputs (ending[:-1]), i.e. the trie's nodes.
+    let expected = 0;
+    for (const doc of new Set(requests.map((r) => r.group))) {
+      const own = requests.filter((r) => r.group === doc);
+      const prefixes = new Set(own.flatMap((r) => r.continuation.slice(0, -1).map((_, j) => r.continuation.slice(0, j + 1).join(','))));
+      expected += own[0]!.context.length + prefixes.size;
+    }
+    const tree = await answers({ kvCache: false, treeMask: true, head: 'scored' }, documentBatches(requests, 4));
+    expect(tree.positions).toBe(expected);
+  });
+
+  it('prefix sharing with the cache computes exactly the shared-prefix count of positions', async () => {
     const pairwise = requests.reduce((sum, r) => sum + r.context.length + r.continuation.length - 1, 0);
     // Independently: per document, (context + the endings' common leading tokens, short of the shortest) - 1
     // once, plus each ending's remaining tokens.
@@ -151,7 +191,7 @@ describe('optimized runs equal the plain graph (fp32, real HellaSwag requests)',
       while (common < Math.min(...own.map((r) => r.continuation.length)) - 1 && own.every((r) => r.continuation[common] === own[0]!.continuation[common])) common++;
       expected += own[0]!.context.length + common - 1 + own.reduce((sum, r) => sum + r.continuation.length - common, 0);
     }
-    const shared = await answers({ kvCache: true, head: 'scored' }, documentBatches(requests, 4));
+    const shared = await answers({ kvCache: true, treeMask: false, head: 'scored' }, documentBatches(requests, 4));
     expect(shared.positions).toBe(expected);
     expect(shared.positions / pairwise).toBeLessThan(0.6);
   });
@@ -159,11 +199,11 @@ describe('optimized runs equal the plain graph (fp32, real HellaSwag requests)',
 
 describe('batch-size invariance', () => {
   it.each([
-    ['without prefix sharing', false],
-    ['with prefix sharing', true],
-  ] as const)('%s: predictions identical and log-probs within 1e-5 for batch sizes 1, 3, 8 and 32', async (_, kvCache) => {
-    const mode: Mode = { kvCache, head: 'all' };
-    const batchesOf = (size: number) => (kvCache ? documentBatches(requests, size) : lengthSortedBatches(requests, size));
+    ['without prefix sharing', { kvCache: false, treeMask: false, head: 'all' }],
+    ['with prefix sharing as a tree', { kvCache: false, treeMask: true, head: 'all' }],
+    ['with prefix sharing on a key/value cache', { kvCache: true, treeMask: false, head: 'all' }],
+  ] as [string, Mode][])('%s: predictions identical and log-probs within 1e-5 for batch sizes 1, 3, 8 and 32', async (_, mode) => {
+    const batchesOf = (size: number) => (shares(mode) ? documentBatches(requests, size) : lengthSortedBatches(requests, size));
     const reference = await answers(mode, batchesOf(1));
     for (const size of [3, 8, 32]) {
       const run = await answers(mode, batchesOf(size));

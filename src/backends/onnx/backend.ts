@@ -11,7 +11,7 @@ import { parseOnnxBuildExtra } from '../../models/llama/graph/build-settings.js'
 import { LLAMA_GRAPH_VERSION, buildLlamaGraph, pastName, presentName } from '../../models/llama/onnx-graph.js';
 import { weightsSha256 } from '../../models/llama/weights-hash.js';
 import { cachedGraph, graphCacheKey } from './graph-cache.js';
-import { groupByPrefix, packContinuationPass, packPairwise, packPrefixPass, sumRow, type Pass } from './pack.js';
+import { groupByPrefix, packContinuationPass, packPairwise, packPrefixPass, packTree, sumRow, type Pass } from './pack.js';
 
 const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 
@@ -67,6 +67,8 @@ export class OnnxBackend implements Backend {
   private maxLength = 0;
   /** Set when the graph was built with a key/value cache (the prefix-sharing plugin). */
   private kvCache = false;
+  /** Set when the graph takes a tree mask (the prefix-sharing plugin's default method). */
+  private treeMask = false;
   private layers = 0;
   private kvHeads = 0;
   private headDim = 0;
@@ -94,7 +96,9 @@ export class OnnxBackend implements Backend {
       throw new OptibenchError(`ONNX Runtime could not open the model: ${message}${hint}`, { file: graph.modelFile });
     }
     this.maxLength = config.max_position_embeddings;
-    this.kvCache = parseOnnxBuildExtra(request.build.extra).kvCache;
+    const extra = parseOnnxBuildExtra(request.build.extra);
+    this.kvCache = extra.kvCache;
+    this.treeMask = extra.treeMask;
     this.layers = config.num_hidden_layers;
     this.kvHeads = config.num_key_value_heads;
     this.headDim = config.head_dim;
@@ -125,7 +129,33 @@ export class OnnxBackend implements Backend {
         throw new Error(`request ${r.id}: ${r.context.length + r.continuation.length - 1} positions exceed the model's ${this.maxLength}`);
       }
     }
+    if (this.treeMask) return this.tree(batch);
     return this.kvCache ? this.shared(batch) : this.pairwise(batch);
+  }
+
+  /** Each document's context and the trie of its endings in one row (see pack.ts). */
+  private async tree(batch: readonly TokenRequest[]): Promise<BatchAnswer> {
+    const pass = packTree(batch);
+    const outputs = await this.session!.run({
+      input_ids: new ort.Tensor('int64', pass.inputIds, [pass.rows, pass.seq]),
+      position_ids: new ort.Tensor('int64', pass.positionIds, [pass.rows, pass.seq]),
+      tree_mask: new ort.Tensor('bool', pass.treeMask, [pass.rows, pass.seq, pass.seq]),
+      score_positions: new ort.Tensor('int64', pass.scorePositions, [pass.rows, pass.scored]),
+      target_ids: new ort.Tensor('int64', pass.targetIds, [pass.rows, pass.scored]),
+    });
+    const logprobs = outputs.target_logprobs!.data as Float32Array;
+    const greedy = outputs.target_is_greedy!.data as Uint8Array;
+    const answers = pass.requestSlots.map(({ id, row, scored }) => {
+      let logprob = 0;
+      let isGreedy = true;
+      for (const k of scored) {
+        logprob += logprobs[row * pass.scored + k]!;
+        if (!greedy[row * pass.scored + k]) isGreedy = false;
+      }
+      return { id, logprob, isGreedy };
+    });
+    for (const output of Object.values(outputs)) output.dispose();
+    return { answers, positions: pass.positions, paddedPositions: pass.rows * pass.seq };
   }
 
   private feeds(pass: Pass): Record<string, ort.Tensor> {

@@ -201,3 +201,109 @@ export function sumRow(pass: Pass, logprobs: Float32Array, greedy: ArrayLike<num
   }
   return { logprob, isGreedy };
 }
+
+/** One pass where each row holds a document's context and the trie of its endings (see packTree). */
+export interface TreePass {
+  readonly rows: number;
+  readonly seq: number;
+  readonly scored: number;
+  readonly inputIds: BigInt64Array;
+  readonly positionIds: BigInt64Array;
+  /** [rows, seq, seq]: 1 where the slot (row index) may attend to the slot (column index). */
+  readonly treeMask: Uint8Array;
+  readonly scorePositions: BigInt64Array;
+  readonly targetIds: BigInt64Array;
+  /** For each request, in batch order: its row and the scored slots (indices into [row, scored]) it sums. */
+  readonly requestSlots: readonly { readonly id: number; readonly row: number; readonly scored: readonly number[] }[];
+  /** Real slots (positions computed): context tokens plus trie nodes. */
+  readonly positions: number;
+}
+
+/**
+ * The context once, then the endings as a trie in the same row: each ending's tokens but its last are
+ * slots whose parent is the previous token, so endings that begin alike share slots, and each slot attends
+ * only to its ancestors (the tree mask). Ending token j is predicted at its parent's slot, exactly as in
+ * `(context + ending)[:-1]`. The row's count of slots is the exact shared-prefix count, lower still where
+ * endings share leading tokens. No key/value cache is needed: one pass per batch.
+ */
+export function packTree(batch: readonly TokenRequest[]): TreePass {
+  const groups = new Map<string, TokenRequest[]>();
+  for (const request of batch) {
+    // Requests of a document share the context; truncation can make it differ, and then they part.
+    const key = `${request.group}:${request.context.join(',')}`;
+    groups.set(key, [...(groups.get(key) ?? []), request]);
+  }
+  interface Slot {
+    token: number;
+    parent: number;
+    position: number;
+  }
+  const rows = [...groups.values()].map((requests) => {
+    const context = requests[0]!.context;
+    const slots: Slot[] = context.map((token, i) => ({ token, parent: i - 1, position: i }));
+    const children = new Map<string, number>();
+    const scoredPairs: [number, number][] = [];
+    const pairIndex = new Map<string, number>();
+    const requestPairs = requests.map((request) => {
+      let parent = context.length - 1;
+      return request.continuation.map((target, j) => {
+        // Token j is predicted at its parent's slot; then (but for the last token) it becomes a slot itself.
+        const pairKey = `${parent}:${target}`;
+        let pair = pairIndex.get(pairKey);
+        if (pair === undefined) {
+          pair = scoredPairs.length;
+          scoredPairs.push([parent, target]);
+          pairIndex.set(pairKey, pair);
+        }
+        if (j < request.continuation.length - 1) {
+          const childKey = `${parent}:${target}`;
+          let child = children.get(childKey);
+          if (child === undefined) {
+            child = slots.length;
+            slots.push({ token: target, parent, position: slots[parent]!.position + 1 });
+            children.set(childKey, child);
+          }
+          parent = child;
+        }
+        return pair;
+      });
+    });
+    return { requests, slots, scoredPairs, requestPairs };
+  });
+
+  const seq = Math.max(1, ...rows.map((r) => r.slots.length));
+  // At least one scored slot (a padding one), because ONNX Runtime's ArgMax fails on an empty axis.
+  const scored = Math.max(1, ...rows.map((r) => r.scoredPairs.length));
+  const inputIds = new BigInt64Array(rows.length * seq);
+  const positionIds = new BigInt64Array(rows.length * seq);
+  const treeMask = new Uint8Array(rows.length * seq * seq);
+  const scorePositions = new BigInt64Array(rows.length * scored);
+  const targetIds = new BigInt64Array(rows.length * scored);
+  const requestSlots: { id: number; row: number; scored: number[] }[] = [];
+  rows.forEach((row, r) => {
+    row.slots.forEach((slot, i) => {
+      inputIds[r * seq + i] = BigInt(slot.token);
+      positionIds[r * seq + i] = BigInt(slot.position);
+      for (let ancestor = i; ancestor >= 0; ancestor = row.slots[ancestor]!.parent) treeMask[(r * seq + i) * seq + ancestor] = 1;
+    });
+    // Padding slots attend to themselves only, so their softmax has something to normalise.
+    for (let i = row.slots.length; i < seq; i++) treeMask[(r * seq + i) * seq + i] = 1;
+    row.scoredPairs.forEach(([slot, target], k) => {
+      scorePositions[r * scored + k] = BigInt(slot);
+      targetIds[r * scored + k] = BigInt(target);
+    });
+    row.requests.forEach((request, i) => requestSlots.push({ id: request.id, row: r, scored: row.requestPairs[i]! }));
+  });
+  return {
+    rows: rows.length,
+    seq,
+    scored,
+    inputIds,
+    positionIds,
+    treeMask,
+    scorePositions,
+    targetIds,
+    requestSlots,
+    positions: rows.reduce((sum, r) => sum + r.slots.length, 0),
+  };
+}

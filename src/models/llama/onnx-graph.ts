@@ -14,6 +14,9 @@
  * slot of concat(past, current) each key slot takes, so every row's keys sit in position order from slot 0,
  * exactly as when the row runs alone: that keeps answers independent of the batch), and returns
  * `present.N.key|value` (past and current keys and values, unordered), so a shared context runs once.
+ *
+ * With `treeMask`, `attention_mask` gives way to `tree_mask` ([batch, seq, seq]: which slot may attend to
+ * which), so one row holds a context and the trie of its endings, each ending seeing only its own branch.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -27,7 +30,7 @@ import { PLAIN_PARTS } from './graph/plain.js';
 import type { LlamaConfig, WeightLocation } from './hf-model.js';
 
 /** Bumped whenever the graph changes, so cached graphs from an older builder are not reused. */
-export const LLAMA_GRAPH_VERSION = 4;
+export const LLAMA_GRAPH_VERSION = 5;
 
 export interface BuiltGraph {
   readonly modelFile: string;
@@ -62,15 +65,18 @@ export async function buildLlamaGraph(
   try {
     const inputIds = g.input('input_ids', ElemType.INT64, ['batch', 'seq']);
     const positions = g.input('position_ids', ElemType.INT64, ['batch', 'seq']);
-    const attentionMask = g.input('attention_mask', ElemType.INT64, ['batch', 'total']);
+    const attentionMask = extra.treeMask ? undefined : g.input('attention_mask', ElemType.INT64, ['batch', 'total']);
+    const treeMask = extra.treeMask ? g.input('tree_mask', ElemType.BOOL, ['batch', 'seq', 'seq']) : undefined;
     const scorePositions = g.input('score_positions', ElemType.INT64, ['batch', 'scored']);
     const targetIds = g.input('target_ids', ElemType.INT64, ['batch', 'scored']);
     const pastRows = extra.kvCache ? g.input('past_rows', ElemType.INT64, ['batch']) : undefined;
     const keyOrder = extra.kvCache ? g.input('key_order', ElemType.INT64, ['batch', 'total']) : undefined;
 
-    // allowed[b, 0, q, k]: key slot k holds a real token whose position is at or before query q's. Key slots
-    // are laid out by position (the backend orders past and current keys so), so slot k holds position k.
+    // allowed[b, 0, q, k]: with a tree mask, as it says; otherwise key slot k holds a real token whose position
+    // is at or before query q's (the backend lays key slots out by position, so slot k holds position k).
     const allowed = g.within('mask', () => {
+      if (treeMask) return g.op('Unsqueeze', [treeMask, g.int64s([1])]);
+      if (!attentionMask) throw new Error('unreachable: a graph has a tree mask or an attention mask');
       const totalLen = g.op('Gather', [g.op('Shape', [attentionMask]), g.scalarInt64(1)], { axis: attr.int(0) });
       const keys = g.op('Unsqueeze', [g.op('Range', [g.scalarInt64(0), totalLen, g.scalarInt64(1)]), g.int64s([0, 1, 2])]);
       const queries = g.op('Unsqueeze', [positions, g.int64s([1, 3])]);
@@ -172,6 +178,7 @@ export async function buildLlamaGraph(
       dtype: build.dtype,
       opset: 17,
       kvCache: extra.kvCache,
+      treeMask: extra.treeMask,
       head: extra.head,
       externalDataBytes: writer.bytesWritten,
       operators: g.operatorCounts(),

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { OptibenchError } from '../../../core/errors.js';
 
-export const onnxBuildExtraSchema = z.strictObject({
+export const onnxBuildExtraSchema = z
+  .strictObject({
   /**
    * Key/value cache inputs and outputs (`past_rows`, `past.N.key|value`, `present.N.key|value`), so a shared
    * context can be run once and each continuation scored from its cache (the prefix-sharing plugin).
@@ -16,7 +17,14 @@ export const onnxBuildExtraSchema = z.strictObject({
    * them (the faithful baseline), or only at the positions whose next token is scored (the head-pruning plugin).
    */
   head: z.enum(['all', 'scored']).default('all'),
-});
+  /**
+   * Attention follows an explicit `tree_mask` input ([batch, seq, seq]: which slot each slot may attend to)
+   * instead of causal order, so one row can hold a context and all its endings as a tree (the
+   * prefix-sharing plugin's default method).
+   */
+  treeMask: z.boolean().default(false),
+})
+  .refine((extra) => !(extra.kvCache && extra.treeMask), { message: 'kvCache and treeMask are two ways of sharing a prefix: choose one' });
 
 export type OnnxBuildExtra = z.infer<typeof onnxBuildExtraSchema>;
 
