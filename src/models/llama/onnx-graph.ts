@@ -41,8 +41,15 @@ export interface BuiltGraph {
 export const pastName = (layer: number, which: 'key' | 'value') => `past.${layer}.${which}`;
 export const presentName = (layer: number, which: 'key' | 'value') => `present.${layer}.${which}`;
 
+/**
+ * The parts this build uses: plain unless a plugin's build setting chose another implementation. Each
+ * optimization replaces only its own part (quantization the linear layers, fusion the norms and attention).
+ */
 function partsFor(_extra: ReturnType<typeof parseOnnxBuildExtra>): GraphParts {
-  return PLAIN_PARTS;
+  const linear = PLAIN_PARTS.linear;
+  const norm = PLAIN_PARTS.norm;
+  const attention = PLAIN_PARTS.attention;
+  return { linear, norm, attention };
 }
 
 export async function buildLlamaGraph(
