@@ -173,8 +173,9 @@ describe('renderRunReport', () => {
   it('shows timings and throughput', () => {
     expect(text).toContain('inference wall time1.30 s median of 3 repeats; min 1.23 s, max 1.50 s');
     expect(text).toContain('items/s2.31');
-    expect(text).toContain('tokens/s9,496');
-    expect(text).toContain('tokens through the model12,345 per pass; 12 requests in 3 batches');
+    // 12,345 / 1.3 s and 20,000 / 1.3 s, rounded.
+    expect(text).toContain('tokens/s9,496 lm-eval-equivalent 15,385');
+    expect(text).toContain('tokens through the model12,345 per pass (13,000 with padding; lm-eval computes 20,000); 12 requests in 3 batches');
     expect(text).toContain('model load12.3 ms');
     expect(text).toContain('warm-up456 ms');
     expect(text).toContain('total run time1 min 5 s');
