@@ -9,6 +9,8 @@ export const EXIT = {
   runFailed: 3,
   /** A check the command makes failed (e.g. rescore found stored metrics that do not match). */
   checkFailed: 4,
+  /** The accuracy gate failed: the candidate lost more of the metric than allowed (optibench compare). */
+  gateFailed: 5,
   /** A bug in optibench. */
   internal: 70,
 } as const;

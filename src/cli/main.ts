@@ -6,6 +6,8 @@
 import { Command, CommanderError } from 'commander';
 import { isOptibenchError } from '../core/errors.js';
 import { packageVersion } from '../core/paths.js';
+import { registerBench } from './commands/bench.js';
+import { registerCompare } from './commands/compare.js';
 import { registerGenerateModel } from './commands/generate-model.js';
 import { registerPlugins } from './commands/plugins.js';
 import { registerRescore } from './commands/rescore.js';
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerRun(program);
   registerRescore(program);
+  registerCompare(program);
+  registerBench(program);
   registerGenerateModel(program);
   registerSchema(program);
   registerPlugins(program);

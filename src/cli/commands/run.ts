@@ -2,80 +2,36 @@
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { loadConfig, type ConfigOverrides } from '../../core/config.js';
+import { loadConfig } from '../../core/config.js';
 import { writeResultsFile } from '../../core/results-file.js';
 import type { Results } from '../../core/results.js';
 import { RunFailure, newRunId, runEvaluation } from '../../core/runner.js';
 import { writeRunReport } from '../../report/render-run.js';
 import { formatBytes, formatMs, formatPercentStderr } from '../../report/filters.js';
 import { EXIT } from '../exit-codes.js';
-import { collect, nonNegativeInteger, positiveInteger } from '../options.js';
+import { addRunFlags, overridesFrom, type RunFlags } from '../run-flags.js';
+import { displayPath, interruptible } from '../terminal.js';
 
-interface RunFlags {
-  config?: string;
-  model?: string;
-  dataset?: string;
-  backend?: 'onnx' | 'pytorch';
-  provider?: 'cpu' | 'cuda';
-  dtype?: 'fp32' | 'fp16';
-  threads?: number;
-  plugin?: string[];
-  limit?: number;
-  seed?: number;
-  batchSize?: number;
-  repeats?: number;
-  warmup?: number;
-  output?: string;
-  cacheDir?: string;
+interface RunCommandFlags extends RunFlags {
   progress: boolean;
 }
 
 export function registerRun(program: Command): void {
-  program
+  const command = program
     .command('run')
-    .description('Score a model on a task and write results.json and an HTML report (defaults: the embedded tiny LLaMA and tiny HellaSwag set)')
-    .option('-c, --config <file>', 'YAML or JSON config file (see `optibench schema config`)')
-    .option('-m, --model <dir>', 'Hugging Face LLaMA directory (config.json, *.safetensors, tokenizer.json)')
-    .option('-d, --dataset <file>', 'hellaswag_val.jsonl or the 6-line text form; .bz2 is read transparently')
-    .option('--backend <name>', 'onnx (pytorch comes later)')
-    .option('--provider <name>', 'ONNX Runtime execution provider: cpu or cuda')
-    .option('--dtype <dtype>', 'fp32 or fp16')
-    .option('--threads <n>', 'intra-op threads (0: one per core)', nonNegativeInteger)
-    .option('-p, --plugin <spec>', 'plugin by built-in name, npm package or path; repeat for several (replaces the config\'s list)', collect)
-    .option('-n, --limit <n>', 'score a deterministic subset of n items', positiveInteger)
-    .option('--seed <n>', 'seed of the --limit subset', nonNegativeInteger)
-    .option('-b, --batch-size <n>', 'requests per backend call', positiveInteger)
-    .option('-r, --repeats <n>', 'measured passes; the median time is reported', positiveInteger)
-    .option('--warmup <n>', 'untimed warm-up batches', nonNegativeInteger)
-    .option('-o, --output <dir>', 'where <run-id>/ is written (default: reports)')
-    .option('--cache-dir <dir>', 'cache for built graphs and the default model (default: ~/.cache/optibench)')
+    .description('Score a model on a task and write results.json and an HTML report (defaults: the embedded tiny LLaMA and tiny HellaSwag set)');
+  addRunFlags(command)
     .option('--no-progress', 'no progress bar')
     .addHelpText(
       'after',
       '\nExamples:\n  optibench run\n  optibench run --model ~/models/llama-30b --dataset hellaswag_val.jsonl --limit 500\n  optibench run -c bench.yaml --plugin onnx-session --repeats 3\n',
     )
-    .action(async (flags: RunFlags) => {
+    .action(async (flags: RunCommandFlags) => {
       process.exitCode = await runCommand(flags);
     });
 }
 
-function overridesFrom(flags: RunFlags): ConfigOverrides {
-  return {
-    model: flags.model,
-    dataset: flags.dataset,
-    plugins: flags.plugin,
-    limit: flags.limit,
-    seed: flags.seed,
-    batchSize: flags.batchSize,
-    repeats: flags.repeats,
-    warmupBatches: flags.warmup,
-    outputDir: flags.output,
-    cacheDir: flags.cacheDir,
-    backend: { name: flags.backend, executionProvider: flags.provider, dtype: flags.dtype, intraOpThreads: flags.threads },
-  };
-}
-
-async function runCommand(flags: RunFlags): Promise<number> {
+async function runCommand(flags: RunCommandFlags): Promise<number> {
   const { config } = await loadConfig(flags.config, overridesFrom(flags));
   const runId = newRunId(config.task);
   const outDir = path.join(config.outputDir, runId);
@@ -96,21 +52,13 @@ async function runCommand(flags: RunFlags): Promise<number> {
     if (barActive) bar.stop();
     barActive = false;
   };
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    err.write('\noptibench: stopping after the current batch (Ctrl-C again to quit at once)\n');
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
-
   let results: Results;
   let exitCode: number = EXIT.ok;
   try {
-    results = await runEvaluation(
+    results = await interruptible((signal) => runEvaluation(
       config,
       {
-        signal: controller.signal,
+        signal,
         phase(phase, message) {
           if (phase === 'inference') return;
           stopBar();
@@ -128,7 +76,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
         },
       },
       runId,
-    );
+    ));
   } catch (error) {
     stopBar();
     if (!(error instanceof RunFailure)) throw error;
@@ -136,8 +84,6 @@ async function runCommand(flags: RunFlags): Promise<number> {
     if (error.partial.items.length === 0) throw error.cause;
     results = error.partial;
     exitCode = EXIT.runFailed;
-  } finally {
-    process.off('SIGINT', onSigint);
   }
 
   const resultsFile = await writeResultsFile(results, outDir);
@@ -149,12 +95,6 @@ async function runCommand(flags: RunFlags): Promise<number> {
   }
   process.stdout.write(summary(results, resultsFile, reportFile));
   return exitCode;
-}
-
-/** Relative to the current directory when inside it, absolute otherwise. */
-function displayPath(file: string): string {
-  const relative = path.relative(process.cwd(), file);
-  return relative && !relative.startsWith('..') ? relative : file;
 }
 
 function summary(r: Results, resultsFile: string, reportFile: string): string {

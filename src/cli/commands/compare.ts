@@ -1,0 +1,73 @@
+/** `optibench compare`: the accuracy gate, on two fresh runs or on two existing results files. */
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../../core/config.js';
+import { compareResultsFiles, compareRuns, compareSummary, baselineOf, type CompareOutcome } from '../../evaluators/inference/compare.js';
+import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS } from '../../evaluators/inference/gate.js';
+import { StoppedRun } from '../../evaluators/inference/run-one.js';
+import { EXIT } from '../exit-codes.js';
+import { nonNegativeNumber } from '../options.js';
+import { addRunFlags, overridesFrom, type RunFlags } from '../run-flags.js';
+import { displayPath, interruptible, stderrObserver } from '../terminal.js';
+
+interface CompareFlags extends RunFlags {
+  baseline?: string;
+  metric: string;
+  maxDrop: number;
+  submission?: boolean;
+  results?: string[];
+}
+
+export function registerCompare(program: Command): void {
+  const command = program
+    .command('compare')
+    .description('The accuracy gate: run a baseline and a candidate on the same items (or read two results files) and judge the candidate');
+  addRunFlags(command)
+    .option('--baseline <config>', "the baseline's config file; run flags apply to it too, except --plugin (default: the candidate's config without plugins)")
+    .option('--metric <name>', 'the metric the gate judges', DEFAULT_GATE_METRIC)
+    .option('--max-drop <points>', 'largest allowed drop of the metric, in points', nonNegativeNumber, DEFAULT_MAX_DROP_POINTS)
+    .option('--submission', 'judge a submission: refuse a --limit subset')
+    .option('--results <files...>', 'judge two existing results files (baseline, candidate) instead of running anything')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 the gate passed, 5 it failed, 1 bad input, 2 usage, 3 a run stopped part-way.\n' +
+        '\nExamples:\n  optibench compare --plugin head-pruning --limit 500\n  optibench compare -c submission.yaml --baseline baseline.yaml --submission\n' +
+        '  optibench compare --results reports/<a>/results.json reports/<b>/results.json\n',
+    )
+    .action(async (flags: CompareFlags) => {
+      process.exitCode = await compareCommand(flags, command);
+    });
+}
+
+async function compareCommand(flags: CompareFlags, command: Command): Promise<number> {
+  const gate = { metric: flags.metric, maxDropPoints: flags.maxDrop };
+  const argv = ['optibench', ...process.argv.slice(2)];
+  let outcome: CompareOutcome;
+  if (flags.results) {
+    if (flags.results.length !== 2) command.error('error: --results takes two files: the baseline and the candidate', { exitCode: EXIT.usage });
+    if (flags.config || flags.baseline || flags.plugin) command.error('error: --results judges existing files: it takes no --config, --baseline or --plugin', { exitCode: EXIT.usage });
+    outcome = await compareResultsFiles({
+      baselineFile: flags.results[0]!,
+      candidateFile: flags.results[1]!,
+      outputDir: path.resolve(flags.output ?? 'reports'),
+      gate,
+      submission: flags.submission === true,
+      command: argv,
+    });
+  } else {
+    const overrides = overridesFrom(flags);
+    const { config: candidate } = await loadConfig(flags.config, overrides);
+    const baseline = flags.baseline ? (await loadConfig(flags.baseline, { ...overrides, plugins: undefined })).config : baselineOf(candidate);
+    try {
+      outcome = await interruptible((signal) =>
+        compareRuns({ candidate, baseline, gate, submission: flags.submission === true, command: argv, observer: (side) => stderrObserver(side, signal) }),
+      );
+    } catch (error) {
+      if (!(error instanceof StoppedRun)) throw error;
+      process.stderr.write(`optibench: error: ${error.message}\noptibench: what it finished is saved in ${displayPath(error.resultsFile)} (status: incomplete)\n`);
+      return EXIT.runFailed;
+    }
+  }
+  process.stdout.write(compareSummary(outcome.compare, { file: displayPath(outcome.file), report: displayPath(outcome.report) }));
+  return outcome.compare.verdict.pass ? EXIT.ok : EXIT.gateFailed;
+}

@@ -1,0 +1,90 @@
+/**
+ * bench.json: the plugin ablation of `optibench bench`. Versioned like results.json: readers check `schema`
+ * and `version`; removing or renaming a field bumps the version.
+ */
+import { z } from 'zod';
+import { environmentSchema, metricValueSchema } from '../../core/results.js';
+import { gateOptionsSchema } from './compare-schema.js';
+import { microBatchSchema } from './micro.js';
+import { peakSchema } from './peak.js';
+
+export const BENCH_SCHEMA_ID = 'optibench/bench';
+export const BENCH_VERSION = 1;
+
+export const benchConfigurationSchema = z.object({
+  /** `baseline`, a plugin's name (that plugin alone), or `all` (every plugin together). */
+  label: z.string(),
+  plugins: z.array(z.string()),
+  runId: z.string(),
+  /** Paths relative to the folder of bench.json. */
+  resultsFile: z.string(),
+  report: z.string(),
+  inference: z.object({ medianMs: z.number(), minMs: z.number(), maxMs: z.number(), repeats: z.array(z.number()) }),
+  tokensThroughModel: z.number().int(),
+  paddedTokens: z.number().int(),
+  pairwiseTokens: z.number().int(),
+  tokensPerSecond: z.number(),
+  /** lm-eval-equivalent throughput: pairwiseTokens over the median inference time. */
+  pairwiseTokensPerSecond: z.number(),
+  itemsPerSecond: z.number(),
+  /** The baseline's median inference time over this configuration's, both measured in this invocation. */
+  speedup: z.number(),
+  headlineMetric: z.string(),
+  metrics: z.record(z.string(), metricValueSchema),
+  /** The accuracy gate against the baseline; null for the baseline itself. */
+  gate: z
+    .object({
+      pass: z.boolean(),
+      differencePoints: z.number(),
+      pairedStderrPoints: z.number().nullable(),
+      mcnemarP: z.number(),
+      reason: z.string(),
+    })
+    .nullable(),
+  flops: z.object({
+    /** Positions through the attention and MLP weights per pass (tokensThroughModel). */
+    tokens: z.number().int(),
+    /** Positions the LM head ran at: every position, or only the scored ones (head-pruning). */
+    headPositions: z.number().int(),
+    headAt: z.enum(['all', 'scored']),
+    /** Forward FLOPs of one pass (see `formula`). */
+    flops: z.number(),
+    gflopsPerSecond: z.number(),
+    /** Achieved GFLOP/s over the MatMul peak measured in this invocation. */
+    fractionOfPeak: z.number(),
+  }),
+  /** tinybench on representative batches of this configuration's schedule, model loaded once. */
+  micro: z.array(microBatchSchema),
+});
+
+export const benchFileSchema = z.object({
+  schema: z.literal(BENCH_SCHEMA_ID),
+  version: z.literal(BENCH_VERSION),
+  id: z.string(),
+  createdAt: z.string(),
+  command: z.array(z.string()),
+  environment: environmentSchema,
+  task: z.string(),
+  items: z.object({
+    count: z.number().int(),
+    totalDocs: z.number().int(),
+    datasetPath: z.string(),
+    datasetSha256: z.string(),
+    limit: z.number().int().nullable(),
+    seed: z.number().int(),
+    /** Set when the items are a subset: figures are then of that subset only. */
+    subsetNote: z.string().nullable(),
+  }),
+  model: z.object({ dir: z.string(), weightsSha256: z.string(), layerWeightParameters: z.number().int(), vocabSize: z.number().int(), hiddenSize: z.number().int() }),
+  backend: z.object({ name: z.string(), executionProvider: z.string(), dtype: z.string(), intraOpThreads: z.number().int(), interOpThreads: z.number().int() }),
+  repeats: z.number().int(),
+  batchSize: z.number().int(),
+  peak: peakSchema,
+  /** How `flops` is computed, in words. */
+  formula: z.string(),
+  gate: gateOptionsSchema,
+  configurations: z.array(benchConfigurationSchema).min(1),
+});
+
+export type BenchFile = z.infer<typeof benchFileSchema>;
+export type BenchConfiguration = z.infer<typeof benchConfigurationSchema>;

@@ -1,0 +1,196 @@
+/**
+ * `optibench bench`: the plugin ablation in one invocation. The baseline (no plugins), each plugin alone and
+ * all together run on the same items with the same repeats; every speedup is against the baseline measured
+ * here, never against a figure from another invocation or machine.
+ */
+import path from 'node:path';
+import type { PluginEntry, RunConfig } from '../../core/config.js';
+import { captureEnvironment } from '../../core/environment.js';
+import { OptibenchError } from '../../core/errors.js';
+import type { RunObserver } from '../../core/runner.js';
+import { newRunId } from '../../core/runner.js';
+import { BENCH_SCHEMA_ID, BENCH_VERSION, benchFileSchema, type BenchConfiguration, type BenchFile } from './bench-schema.js';
+import { relativeLink, writeJsonAtomic } from './files.js';
+import { layerWeightParameters, runFlops, shapeFromConfig } from './flops.js';
+import { judge, subsetNote, type GateOptions } from './gate.js';
+import { microFromResults, microObserver, type MicroOptions } from './micro.js';
+import { measureMatmulPeak, type Peak } from './peak.js';
+import { writeBenchReport } from './render.js';
+import { checkPlugins, folderName, pluginLabel, runAndWrite, type WrittenRun } from './run-one.js';
+
+export const FLOPS_FORMULA =
+  'FLOPs per pass = 2 x L x (q + k + v + o + gate + up + down weights of one layer) x tokensThroughModel + 2 x hidden x vocab x headPositions ' +
+  '(headPositions: every computed position, or the scored positions with head-pruning); padding, attention scores, norms and softmax excluded';
+
+export interface Ablation {
+  readonly label: string;
+  readonly plugins: readonly PluginEntry[];
+}
+
+/** Baseline, each plugin alone, then all together (when there are two or more). */
+export function ablation(plugins: readonly PluginEntry[]): Ablation[] {
+  const out: Ablation[] = [{ label: 'baseline', plugins: [] }];
+  for (const p of plugins) out.push({ label: pluginLabel(p), plugins: [p] });
+  if (plugins.length > 1) out.push({ label: 'all', plugins: [...plugins] });
+  return out;
+}
+
+/** `--plugins a,b`: names pick the config's entry (with its options) when it lists that plugin. */
+export function selectPlugins(config: RunConfig, names: readonly string[] | undefined): PluginEntry[] {
+  if (names === undefined) return [...config.plugins];
+  return names.map((name) => config.plugins.find((entry) => (typeof entry === 'string' ? entry : entry.name) === name) ?? name);
+}
+
+export interface BenchInput {
+  readonly config: RunConfig;
+  readonly plugins: readonly PluginEntry[];
+  readonly gate: GateOptions;
+  readonly micro: MicroOptions;
+  readonly command: readonly string[];
+  /** Progress for the user: a line per step, and an observer per configuration. */
+  readonly onMessage?: (message: string) => void;
+  readonly observer?: (label: string, position: number, count: number) => RunObserver;
+}
+
+export interface BenchOutcome {
+  readonly bench: BenchFile;
+  readonly dir: string;
+  readonly file: string;
+  readonly report: string;
+}
+
+export async function runBench(input: BenchInput): Promise<BenchOutcome> {
+  const { config } = input;
+  const configs = ablation(input.plugins).map((a) => ({ ...a, config: { ...config, plugins: [...a.plugins] } }));
+  const labels = configs.map((c) => c.label);
+  const duplicate = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (duplicate !== undefined) throw new OptibenchError(`plugin "${duplicate}" is listed twice`, { key: 'plugins' });
+  await checkPlugins(configs);
+
+  const id = newRunId('bench');
+  const dir = path.join(config.outputDir, id);
+  input.onMessage?.(`measuring the ${config.backend.executionProvider} fp32 MatMul peak`);
+  const peak = await measureMatmulPeak(config.backend, input.micro);
+  input.onMessage?.(`MatMul peak: ${peak.gflopsPerSecond.toFixed(1)} GFLOP/s`);
+
+  const runs: { label: string; folder: string; run: WrittenRun }[] = [];
+  for (const [position, c] of configs.entries()) {
+    const folder = `${position}-${folderName(c.label)}`;
+    input.onMessage?.(`[${position + 1}/${configs.length}] ${c.label}${c.plugins.length ? ` (${c.plugins.map(pluginLabel).join(', ')})` : ' (no plugins)'}`);
+    const observer = { ...input.observer?.(c.label, position, configs.length), afterInference: microObserver(input.micro) };
+    runs.push({ label: c.label, folder, run: await runAndWrite(c.config, path.join(dir, folder), c.label, observer) });
+  }
+
+  const bench = assemble(input, id, dir, peak, runs, await captureEnvironment());
+  const file = await writeJsonAtomic(path.join(dir, 'bench.json'), bench);
+  const report = await writeBenchReport(bench, dir);
+  return { bench, dir, file, report };
+}
+
+function assemble(input: BenchInput, id: string, dir: string, peak: Peak, runs: { label: string; folder: string; run: WrittenRun }[], environment: BenchFile['environment']): BenchFile {
+  const base = runs[0]!.run.results;
+  const baseMs = base.timings.inference.medianMs!;
+  const shape = shapeFromConfig(base.model.config);
+  const ds = base.task.dataset;
+  const configurations = runs.map(({ label, run }, position): BenchConfiguration => {
+    const r = run.results;
+    const inf = r.timings.inference;
+    const gate = position === 0 ? null : judge(base, r, input.gate);
+    const judged = gate?.metrics.find((m) => m.name === input.gate.metric);
+    const flops = runFlops(r);
+    return {
+      label,
+      plugins: r.plugins.map((p) => p.name),
+      runId: r.runId,
+      resultsFile: relativeLink(dir, run.resultsFile),
+      report: relativeLink(dir, run.reportFile),
+      inference: { medianMs: inf.medianMs!, minMs: inf.minMs!, maxMs: inf.maxMs!, repeats: inf.repeats },
+      tokensThroughModel: r.throughput.tokensThroughModel,
+      paddedTokens: r.throughput.paddedTokens,
+      pairwiseTokens: r.throughput.pairwiseTokens,
+      tokensPerSecond: r.throughput.tokensPerSecond,
+      pairwiseTokensPerSecond: r.throughput.pairwiseTokensPerSecond,
+      itemsPerSecond: r.throughput.itemsPerSecond,
+      speedup: baseMs / inf.medianMs!,
+      headlineMetric: r.headlineMetric,
+      metrics: r.metrics,
+      gate:
+        gate && judged
+          ? { pass: gate.verdict.pass, differencePoints: judged.differencePoints, pairedStderrPoints: judged.pairedStderrPoints, mcnemarP: judged.mcnemarP, reason: gate.verdict.reason }
+          : null,
+      flops: { ...flops, gflopsPerSecond: flops.gflopsPerSecond!, fractionOfPeak: flops.gflopsPerSecond! / peak.gflopsPerSecond },
+      micro: microFromResults(r.micro),
+    };
+  });
+  const c = input.config;
+  return benchFileSchema.parse({
+    schema: BENCH_SCHEMA_ID,
+    version: BENCH_VERSION,
+    id,
+    createdAt: new Date().toISOString(),
+    command: [...input.command],
+    environment,
+    task: base.task.name,
+    items: {
+      count: base.items.length,
+      totalDocs: ds.totalDocs,
+      datasetPath: ds.path,
+      datasetSha256: ds.sha256,
+      limit: ds.limit,
+      seed: ds.seed,
+      subsetNote: subsetNote(base.items.length, ds.totalDocs),
+    },
+    model: { dir: base.model.dir, weightsSha256: base.model.weightsSha256, layerWeightParameters: layerWeightParameters(shape), vocabSize: shape.vocabSize, hiddenSize: shape.hiddenSize },
+    backend: { name: c.backend.name, executionProvider: c.backend.executionProvider, dtype: c.backend.dtype, intraOpThreads: c.backend.intraOpThreads, interOpThreads: c.backend.interOpThreads },
+    repeats: c.repeats,
+    batchSize: c.batchSize,
+    peak,
+    formula: FLOPS_FORMULA,
+    gate: input.gate,
+    configurations,
+  } satisfies BenchFile);
+}
+
+/** The table `optibench bench` prints: one row per configuration, aligned columns. */
+export function benchTable(b: BenchFile): string {
+  const header = ['configuration', 'median', 'tokens', 'padded', 'tok/s', 'lm-eval tok/s', 'speedup', b.configurations[0]!.headlineMetric, 'gate', 'GFLOP/s', 'of peak', 'batch p50', 'p99', 'n'];
+  const rows = b.configurations.map((c) => {
+    const m = c.metrics[c.headlineMetric];
+    const micro = c.micro.find((x) => x.batch === 'median');
+    const gate = c.gate ? `${c.gate.pass ? 'PASS' : 'FAIL'} ${c.gate.differencePoints >= 0 ? '+' : ''}${c.gate.differencePoints.toFixed(2)}` : '—';
+    return [
+      c.label,
+      `${c.inference.medianMs.toFixed(1)} ms`,
+      String(c.tokensThroughModel),
+      String(c.paddedTokens),
+      c.tokensPerSecond.toFixed(0),
+      c.pairwiseTokensPerSecond.toFixed(0),
+      `${c.speedup.toFixed(2)}x`,
+      m ? `${(100 * m.value).toFixed(2)} %` : '—',
+      gate,
+      c.flops.gflopsPerSecond.toFixed(2),
+      `${(100 * c.flops.fractionOfPeak).toFixed(1)} %`,
+      micro ? `${micro.latency.p50Ms.toFixed(2)} ms` : '—',
+      micro ? `${micro.latency.p99Ms.toFixed(2)} ms` : '—',
+      micro ? String(micro.latency.samples) : '—',
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+export function benchSummary(b: BenchFile, files: { file: string; report: string }): string {
+  const p = b.peak;
+  const lines = [
+    `optibench bench ${b.id}: ${b.task}, ${b.items.count} of ${b.items.totalDocs} items, ${b.backend.name} (${b.backend.executionProvider}, ${b.backend.dtype}), median of ${b.repeats} repeat${b.repeats === 1 ? '' : 's'}`,
+    '',
+    benchTable(b),
+    '',
+    `MatMul peak: ${p.gflopsPerSecond.toFixed(2)} GFLOP/s ([${p.shape.m},${p.shape.k}]x[${p.shape.k},${p.shape.n}] fp32, p50 ${p.latency.p50Ms.toFixed(2)} ms of ${p.latency.samples} samples, ${p.intraOpThreads || 'default'} threads)`,
+    `gate: ${b.gate.metric} may drop at most ${b.gate.maxDropPoints.toFixed(2)} points against the baseline`,
+  ];
+  if (b.items.subsetNote) lines.push(`note: ${b.items.subsetNote}`);
+  lines.push(`bench      ${files.file}`, `report     ${files.report}`);
+  return `${lines.join('\n')}\n`;
+}

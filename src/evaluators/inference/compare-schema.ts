@@ -1,0 +1,63 @@
+/**
+ * compare.json: what `optibench compare` decided and from what. Versioned like results.json: readers check
+ * `schema` and `version`; removing or renaming a field bumps the version.
+ */
+import { z } from 'zod';
+
+export const COMPARE_SCHEMA_ID = 'optibench/compare';
+export const COMPARE_VERSION = 1;
+
+const tableSchema = z.object({
+  bothCorrect: z.number().int().nonnegative(),
+  baselineOnly: z.number().int().nonnegative(),
+  candidateOnly: z.number().int().nonnegative(),
+  neitherCorrect: z.number().int().nonnegative(),
+});
+
+export const metricComparisonSchema = z.object({
+  name: z.string(),
+  baseline: z.number().min(0).max(1),
+  candidate: z.number().min(0).max(1),
+  differencePoints: z.number(),
+  pairedStderrPoints: z.number().nullable(),
+  table: tableSchema,
+  mcnemarP: z.number().min(0).max(1),
+});
+
+export const verdictSchema = z.object({ pass: z.boolean(), reason: z.string(), subsetNote: z.string().nullable() });
+
+export const gateOptionsSchema = z.object({ metric: z.string(), maxDropPoints: z.number().nonnegative() });
+
+const sideSchema = z.object({
+  runId: z.string(),
+  /** Paths relative to the folder of compare.json. */
+  resultsFile: z.string(),
+  report: z.string().nullable(),
+  plugins: z.array(z.string()),
+  /** Median inference wall time of the run; null when it was not measured. */
+  inferenceMedianMs: z.number().nullable(),
+  tokensPerSecond: z.number(),
+});
+
+export const compareFileSchema = z.object({
+  schema: z.literal(COMPARE_SCHEMA_ID),
+  version: z.literal(COMPARE_VERSION),
+  id: z.string(),
+  createdAt: z.string(),
+  /** `runs`: both configurations were run by this invocation; `results`: two existing results files were judged. */
+  mode: z.enum(['runs', 'results']),
+  command: z.array(z.string()),
+  /** Whether --submission was given (a subset is then refused). */
+  submission: z.boolean(),
+  items: z.object({ count: z.number().int(), totalDocs: z.number().int(), datasetSha256: z.string(), datasetPath: z.string() }),
+  baseline: sideSchema,
+  candidate: sideSchema,
+  /** Baseline median time over the candidate's, measured in the same invocation; null in `results` mode or when unmeasured. */
+  speedup: z.number().nullable(),
+  gate: gateOptionsSchema,
+  metrics: z.array(metricComparisonSchema),
+  verdict: verdictSchema,
+  warnings: z.array(z.string()),
+});
+
+export type CompareFile = z.infer<typeof compareFileSchema>;

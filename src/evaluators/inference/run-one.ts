@@ -1,0 +1,86 @@
+/**
+ * Running one configuration of a comparison or a benchmark and writing its results.json and report into
+ * its own folder, exactly as `optibench run` would; a run that stops part-way keeps what it computed.
+ */
+import path from 'node:path';
+import type { PluginEntry, RunConfig } from '../../core/config.js';
+import { OptibenchError } from '../../core/errors.js';
+import { loadPlugins } from '../../core/plugin-loader.js';
+import { writeResultsFile } from '../../core/results-file.js';
+import type { Results } from '../../core/results.js';
+import { RunFailure, newRunId, runEvaluation, type RunObserver } from '../../core/runner.js';
+import { writeRunReport } from '../../report/render-run.js';
+
+export interface WrittenRun {
+  readonly results: Results;
+  readonly resultsFile: string;
+  readonly reportFile: string;
+}
+
+/** A configuration stopped part-way; its partial results were written to `resultsFile`. */
+export class StoppedRun extends Error {
+  constructor(
+    readonly label: string,
+    readonly resultsFile: string,
+    override readonly cause: unknown,
+  ) {
+    super(`the ${label} run stopped: ${cause instanceof OptibenchError ? cause.oneLine() : cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'StoppedRun';
+  }
+}
+
+export async function runAndWrite(config: RunConfig, dir: string, label: string, observer: RunObserver = {}): Promise<WrittenRun> {
+  let results: Results;
+  try {
+    results = await runEvaluation(config, observer, newRunId(config.task));
+  } catch (error) {
+    if (!(error instanceof RunFailure)) throw error;
+    // Nothing computed (e.g. unreadable weights): the plain error, and no file, as `optibench run` does.
+    if (error.partial.items.length === 0) throw error.cause;
+    const resultsFile = await writeResultsFile(error.partial, dir);
+    await writeRunReport(error.partial, dir);
+    throw new StoppedRun(label, resultsFile, error.cause);
+  }
+  return { results, resultsFile: await writeResultsFile(results, dir), reportFile: await writeRunReport(results, dir) };
+}
+
+export function pluginName(entry: PluginEntry): string {
+  return typeof entry === 'string' ? entry : entry.name;
+}
+
+/** A short label for a plugin in tables: the built-in name, or a path's file name. */
+export function pluginLabel(entry: PluginEntry): string {
+  const name = pluginName(entry);
+  return name.includes('/') ? path.basename(name).replace(/\.(m?js|ts)$/, '') : name;
+}
+
+/** A folder name safe on every file system. */
+export function folderName(label: string): string {
+  return label.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+/** Loads every configuration's plugins before anything runs: a bad plugin list must not cost a finished baseline. */
+export async function checkPlugins(configs: readonly { label: string; config: RunConfig }[]): Promise<void> {
+  for (const { label, config } of configs) {
+    try {
+      await loadPlugins(config.plugins, config.backend.name);
+    } catch (error) {
+      if (error instanceof OptibenchError) {
+        throw new OptibenchError(`the ${label} configuration: ${error.message}`, error.location);
+      }
+      throw error;
+    }
+  }
+}
+
+/** Refuses a pair of configurations that would score different items. */
+export function checkSameSelection(a: { label: string; config: RunConfig }, b: { label: string; config: RunConfig }): void {
+  for (const key of ['task', 'dataset', 'limit', 'seed'] as const) {
+    if (a.config[key] !== b.config[key]) {
+      throw new OptibenchError(
+        `the ${a.label} and the ${b.label} would score different items: ${key} is ${JSON.stringify(a.config[key])} and ${JSON.stringify(b.config[key])}`,
+        { key },
+      );
+    }
+  }
+}
