@@ -11,7 +11,8 @@ import { parseOnnxBuildExtra } from '../../models/llama/graph/build-settings.js'
 import { LLAMA_GRAPH_VERSION, buildLlamaGraph, pastName, presentName } from '../../models/llama/onnx-graph.js';
 import { weightsSha256 } from '../../models/llama/weights-hash.js';
 import { cachedGraph, graphCacheKey } from './graph-cache.js';
-import { groupByPrefix, packContinuationPass, packPairwise, packPrefixPass, packTree, sumRow, type Pass } from './pack.js';
+import { checkRequests, scorePairwise, scoreTree, type Forward } from '../scoring.js';
+import { groupByPrefix, packContinuationPass, packPrefixPass, sumRow, type Pass } from './pack.js';
 
 const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 
@@ -121,42 +122,20 @@ export class OnnxBackend implements Backend {
   async loglikelihood(batch: readonly TokenRequest[]): Promise<BatchAnswer> {
     if (!this.session) throw new Error('OnnxBackend.loglikelihood called before load');
     if (batch.length === 0) return { answers: [], positions: 0, paddedPositions: 0 };
-    for (const r of batch) {
-      if (r.continuation.length === 0 || r.context.length === 0) {
-        throw new Error(`request ${r.id}: context and continuation must each hold at least one token`);
-      }
-      if (r.context.length + r.continuation.length - 1 > this.maxLength) {
-        throw new Error(`request ${r.id}: ${r.context.length + r.continuation.length - 1} positions exceed the model's ${this.maxLength}`);
-      }
-    }
-    if (this.treeMask) return this.tree(batch);
-    return this.kvCache ? this.shared(batch) : this.pairwise(batch);
+    checkRequests(batch, this.maxLength);
+    if (this.treeMask) return scoreTree(this.forward, batch);
+    return this.kvCache ? this.shared(batch) : scorePairwise(this.forward, batch);
   }
 
-  /** Each document's context and the trie of its endings in one row (see pack.ts). */
-  private async tree(batch: readonly TokenRequest[]): Promise<BatchAnswer> {
-    const pass = packTree(batch);
-    const outputs = await this.session!.run({
-      input_ids: new ort.Tensor('int64', pass.inputIds, [pass.rows, pass.seq]),
-      position_ids: new ort.Tensor('int64', pass.positionIds, [pass.rows, pass.seq]),
-      tree_mask: new ort.Tensor('bool', pass.treeMask, [pass.rows, pass.seq, pass.seq]),
-      score_positions: new ort.Tensor('int64', pass.scorePositions, [pass.rows, pass.scored]),
-      target_ids: new ort.Tensor('int64', pass.targetIds, [pass.rows, pass.scored]),
-    });
+  /** One session run on backend-neutral inputs (see scoring.ts). */
+  private readonly forward: Forward = async (inputs) => {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(inputs)) feeds[name] = new ort.Tensor(tensor.type, tensor.data, [...tensor.dims]);
+    const outputs = await this.session!.run(feeds, ['target_logprobs', 'target_is_greedy']);
     const logprobs = outputs.target_logprobs!.data as Float32Array;
     const greedy = outputs.target_is_greedy!.data as Uint8Array;
-    const answers = pass.requestSlots.map(({ id, row, scored }) => {
-      let logprob = 0;
-      let isGreedy = true;
-      for (const k of scored) {
-        logprob += logprobs[row * pass.scored + k]!;
-        if (!greedy[row * pass.scored + k]) isGreedy = false;
-      }
-      return { id, logprob, isGreedy };
-    });
-    for (const output of Object.values(outputs)) output.dispose();
-    return { answers, positions: pass.positions, paddedPositions: pass.rows * pass.seq };
-  }
+    return { logprobs, greedy };
+  };
 
   private feeds(pass: Pass): Record<string, ort.Tensor> {
     return {
@@ -165,18 +144,8 @@ export class OnnxBackend implements Backend {
       attention_mask: new ort.Tensor('int64', pass.attentionMask, [pass.rows, pass.total]),
       score_positions: new ort.Tensor('int64', pass.scorePositions, [pass.rows, pass.scored]),
       target_ids: new ort.Tensor('int64', pass.targetIds, [pass.rows, pass.scored]),
-      ...(this.kvCache ? { key_order: new ort.Tensor('int64', pass.keyOrder, [pass.rows, pass.total]) } : {}),
+      key_order: new ort.Tensor('int64', pass.keyOrder, [pass.rows, pass.total]),
     };
-  }
-
-  private async pairwise(batch: readonly TokenRequest[]): Promise<BatchAnswer> {
-    const pass = packPairwise(batch);
-    const outputs = await this.session!.run(this.feeds(pass));
-    const logprobs = outputs.target_logprobs!.data as Float32Array;
-    const greedy = outputs.target_is_greedy!.data as Uint8Array;
-    const answers = batch.map((request, row) => ({ id: request.id, ...sumRow(pass, logprobs, greedy, row) }));
-    for (const output of Object.values(outputs)) output.dispose();
-    return { answers, positions: pass.positions, paddedPositions: pass.rows * pass.seq };
   }
 
   /** Each document's shared prefix once, then every ending on its cache (see pack.ts). */
