@@ -8,7 +8,7 @@
 
 export type BackendName = 'onnx' | 'pytorch';
 
-export type Dtype = 'fp32' | 'fp16';
+export type Dtype = 'fp32' | 'fp16' | 'bf16';
 
 /** JSON-compatible values: what plugins may put into build and session settings (they key caches). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

@@ -19,8 +19,10 @@ const pluginEntrySchema = z.union([
 
 export const backendConfigSchema = z.strictObject({
   name: z.enum(['onnx', 'pytorch']).default('onnx').describe('Which backend runs the model'),
-  executionProvider: z.enum(['cpu', 'cuda']).default('cpu').describe('ONNX Runtime execution provider'),
-  dtype: z.enum(['fp32', 'fp16']).default('fp32').describe('Precision the model is built and run in'),
+  executionProvider: z.enum(['cpu', 'cuda']).default('cpu').describe('Where the model runs: the ONNX Runtime execution provider, or the PyTorch device'),
+  dtype: z.enum(['fp32', 'fp16', 'bf16']).default('fp32').describe('Precision the model is built and run in (bf16: PyTorch only)'),
+  python: z.string().min(1).nullable().default(null).describe('PyTorch backend: the Python executable (default: /usr/bin/python3 if present, else python3)'),
+  workerTimeoutSeconds: z.number().positive().default(600).describe('PyTorch backend: how long the worker may take to load or to answer one batch'),
   intraOpThreads: z.number().int().min(0).default(0).describe('Threads inside one operator; 0 lets the runtime choose (one per core)'),
   interOpThreads: z.number().int().min(0).default(1).describe('Operators run at once; 0 lets the runtime choose'),
 });

@@ -26,7 +26,7 @@ describe('config', () => {
       task: 'hellaswag',
       model: null,
       dataset: null,
-      backend: { name: 'onnx', executionProvider: 'cpu', dtype: 'fp32', intraOpThreads: 0, interOpThreads: 1 },
+      backend: { name: 'onnx', executionProvider: 'cpu', dtype: 'fp32', python: null, workerTimeoutSeconds: 600, intraOpThreads: 0, interOpThreads: 1 },
       plugins: [],
       limit: null,
       seed: 1234,
@@ -62,7 +62,7 @@ describe('config', () => {
   it('names the file, the line and the key of a wrong value', async () => {
     const file = await configFile('bad.yaml', 'seed: 1\nbackend:\n  name: onnx\n  dtype: int3\n');
     const error = await loadError(file);
-    expect(error.oneLine()).toBe(`${file}:4: backend.dtype: Invalid option: expected one of "fp32"|"fp16"`);
+    expect(error.oneLine()).toBe(`${file}:4: backend.dtype: Invalid option: expected one of "fp32"|"fp16"|"bf16"`);
   });
 
   it('names an unknown key (a typo) with its line', async () => {

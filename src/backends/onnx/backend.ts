@@ -77,6 +77,9 @@ export class OnnxBackend implements Backend {
   private profiling = false;
 
   async load(request: LoadRequest): Promise<LoadInfo> {
+    if (request.build.dtype === 'bf16') {
+      throw new OptibenchError('the ONNX backend runs fp32 or fp16 (bf16 is for the PyTorch backend)', { key: 'backend.dtype' });
+    }
     const config = await readLlamaConfig(request.modelDir);
     const { files, weights } = await listWeights(request.modelDir);
     checkWeights(config, weights, request.modelDir);
