@@ -3,7 +3,7 @@
  * builds. Code runs both from `src/` (tests) and `dist/src/` (the CLI), so the package root is found by
  * walking up to optibench's package.json rather than by a fixed relative path.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,4 +43,12 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.OPTIBENCH_CACHE_DIR) return path.resolve(env.OPTIBENCH_CACHE_DIR);
   const base = env.XDG_CACHE_HOME ? path.resolve(env.XDG_CACHE_HOME) : path.join(os.homedir(), '.cache');
   return path.join(base, 'optibench');
+}
+
+/**
+ * The Python that runs PyTorch work: Debian's /usr/bin/python3 when present (its python3-torch is what CI
+ * installs, and a pyenv or venv python3 earlier on PATH usually lacks it), else python3 from PATH.
+ */
+export function defaultPython(): string {
+  return existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 }

@@ -17,7 +17,7 @@ import type { RunConfig } from './config.js';
 import { defaultDatasetPath, ensureDefaultModel } from './embedded-default.js';
 import { captureEnvironment, peakRssBytes } from './environment.js';
 import { OptibenchError } from './errors.js';
-import { defaultCacheDir } from './paths.js';
+import { defaultCacheDir, defaultPython } from './paths.js';
 import { buildPlan, positionsOf, type Plan } from './plan.js';
 import { loadPlugins, type LoadedPlugin } from './plugin-loader.js';
 import { RESULTS_SCHEMA_ID, RESULTS_VERSION, type Environment, type ItemResult, type Results } from './results.js';
@@ -97,7 +97,11 @@ async function prepare(config: RunConfig, observer: RunObserver): Promise<Prepar
     executionProvider: config.backend.executionProvider,
     intraOpThreads: config.backend.intraOpThreads,
     interOpThreads: config.backend.interOpThreads,
-    extra: {},
+    // The PyTorch worker's own settings; the ONNX backend refuses keys it does not know, so they go only there.
+    extra:
+      config.backend.name === 'pytorch'
+        ? { python: config.backend.python ?? defaultPython(), workerTimeoutSeconds: config.backend.workerTimeoutSeconds }
+        : {},
   };
   const info = modelInfo(llama);
   for (const plugin of plugins) plugin.hooks.modelBuild?.({ backend: config.backend.name, model: info, build });
