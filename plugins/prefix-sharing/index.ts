@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { TokenRequest } from '../../src/core/backend.js';
+import { OptibenchError } from '../../src/core/errors.js';
 import { definePlugin } from '../../src/core/plugin.js';
 
 const options = z.strictObject({
@@ -37,12 +38,15 @@ export default definePlugin({
   name: 'prefix-sharing',
   version: '1.0.0',
   description: "Runs each item's context once (a tree of its endings in one pass, or a key/value cache); batches whole items, longest first",
-  backends: ['onnx'],
+  backends: ['onnx', 'pytorch'],
   options,
   create(settings) {
     let itemsPerBatch = settings.itemsPerBatch;
     return {
-      modelBuild({ build }) {
+      modelBuild({ backend, build }) {
+        if (settings.method === 'kv-cache' && backend === 'pytorch') {
+          throw new OptibenchError('prefix-sharing method "kv-cache" needs the ONNX graph\'s key/value cache; the PyTorch backend shares prefixes as a tree: use method "tree" (the default)', { key: 'plugins' });
+        }
         if (settings.method === 'tree') build.extra.treeMask = true;
         else build.extra.kvCache = true;
       },

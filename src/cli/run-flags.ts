@@ -27,9 +27,9 @@ export function addRunFlags(command: Command, plugins = true): Command {
     .option('-c, --config <file>', 'YAML or JSON config file (see `optibench schema config`)')
     .option('-m, --model <dir>', 'Hugging Face LLaMA directory')
     .option('-d, --dataset <file>', 'hellaswag_val.jsonl or the 6-line text form; .bz2 is read transparently')
-    .option('--backend <name>', 'onnx (pytorch comes later)')
-    .option('--provider <name>', 'ONNX Runtime execution provider: cpu or cuda')
-    .option('--dtype <dtype>', 'fp32 or fp16')
+    .option('--backend <name>', 'onnx or pytorch')
+    .option('--provider <name>', 'where the model runs: cpu or cuda (ONNX Runtime execution provider, or torch device)')
+    .option('--dtype <dtype>', 'fp32, fp16, or bf16 (PyTorch only)')
     .option('--threads <n>', 'intra-op threads (0: one per core)', nonNegativeInteger);
   if (plugins) command.option('-p, --plugin <spec>', "plugin by built-in name, npm package or path; repeat for several (replaces the config's list)", collect);
   return command

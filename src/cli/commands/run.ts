@@ -111,8 +111,8 @@ function summary(r: Results, resultsFile: string, reportFile: string): string {
   lines.push(
     `  inference  ${inf.medianMs === null ? 'not measured' : formatMs(inf.medianMs)} (median of ${repeats}) · ${r.throughput.itemsPerSecond.toFixed(2)} items/s · ${Math.round(r.throughput.tokensPerSecond)} tokens/s`,
   );
-  const cache = r.backend.load.cacheHit === true ? 'graph from cache' : 'graph built now';
-  lines.push(`  load       ${formatMs(r.timings.loadMs)} (${cache}) · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${formatBytes(r.peakRssBytes)}`);
+  const cache = r.backend.name !== 'onnx' ? '' : r.backend.load.cacheHit === true ? ' (graph from cache)' : ' (graph built now)';
+  lines.push(`  load       ${formatMs(r.timings.loadMs)}${cache} · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${formatBytes(r.peakRssBytes)}`);
   lines.push(`  results    ${displayPath(resultsFile)}`);
   lines.push(`  report     ${displayPath(reportFile)}`);
   return `${lines.join('\n')}\n`;

@@ -3,6 +3,7 @@
  * `schema` and `version`; removing or renaming a field bumps the version.
  */
 import { z } from 'zod';
+import { agreementSchema } from './agreement.js';
 
 export const COMPARE_SCHEMA_ID = 'optibench/compare';
 export const COMPARE_VERSION = 1;
@@ -58,6 +59,8 @@ export const compareFileSchema = z.object({
   metrics: z.array(metricComparisonSchema),
   verdict: verdictSchema,
   warnings: z.array(z.string()),
+  /** With `--backends a,b`: how closely the two backends agree (absent otherwise; added in version 1, optional). */
+  agreement: agreementSchema.optional(),
 });
 
 export type CompareFile = z.infer<typeof compareFileSchema>;

@@ -10,6 +10,7 @@ import { readResultsFile } from '../../core/results-file.js';
 import type { Results } from '../../core/results.js';
 import { newRunId, type RunObserver } from '../../core/runner.js';
 import { getTask } from '../../tasks/index.js';
+import { agreementLine, agreementOf } from './agreement.js';
 import { COMPARE_SCHEMA_ID, COMPARE_VERSION, compareFileSchema, type CompareFile } from './compare-schema.js';
 import { relativeLink, writeJsonAtomic } from './files.js';
 import { formatP, judge, type GateOptions } from './gate.js';
@@ -37,6 +38,8 @@ export interface CompareRunsInput extends Common {
   readonly candidate: RunConfig;
   readonly baseline: RunConfig;
   readonly observer?: (side: Side) => RunObserver;
+  /** The two configs differ only in backend (`--backends`): also report the cross-backend agreement. */
+  readonly agreement?: boolean;
 }
 
 export interface CompareFilesInput extends Common {
@@ -122,6 +125,7 @@ interface Judged extends Common {
   readonly baseline: { results: Results; resultsFile: string; report: string | null };
   readonly candidate: { results: Results; resultsFile: string; report: string | null };
   readonly speedup: number | null;
+  readonly agreement?: boolean;
 }
 
 async function finish(j: Judged): Promise<CompareOutcome> {
@@ -150,6 +154,7 @@ async function finish(j: Judged): Promise<CompareOutcome> {
     metrics: [...gate.metrics],
     verdict: gate.verdict,
     warnings: [...gate.warnings],
+    ...(j.agreement ? { agreement: agreementOf(j.baseline.results, j.candidate.results) } : {}),
   } satisfies CompareFile);
   const file = await writeJsonAtomic(path.join(j.dir, 'compare.json'), compare);
   const report = await writeCompareReport(compare, j.dir);
@@ -171,6 +176,7 @@ export function compareSummary(c: CompareFile, files: { file: string; report: st
         `McNemar p = ${formatP(m.mcnemarP)} (${m.table.baselineOnly} lost, ${m.table.candidateOnly} gained)`,
     );
   }
+  if (c.agreement) lines.push(`  ${agreementLine(c.agreement)}`);
   lines.push(`  ${c.verdict.reason}`);
   if (c.verdict.subsetNote) lines.push(`  note: ${c.verdict.subsetNote}`);
   for (const w of c.warnings) lines.push(`  warning: ${w}`);
