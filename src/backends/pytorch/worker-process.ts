@@ -15,6 +15,8 @@ import type { ReadyLine } from './protocol.js';
 const STDERR_LINES = 20;
 /** How long `close` waits for the worker to answer `close` and exit before killing it. */
 const CLOSE_GRACE_MS = 5000;
+/** How long a failing worker's stderr may take to reach its end after the kill. */
+const STDERR_DRAIN_MS = 1000;
 
 export interface WorkerOptions {
   /** The Python executable (backend.python). */
@@ -45,6 +47,11 @@ export class WorkerProcess {
   private timer: NodeJS.Timeout | undefined;
   private nextId = 1;
   private failure: OptibenchError | undefined;
+  /** Set as soon as the worker is being ended; `failure` follows once its stderr has been read to the end. */
+  private failing = false;
+  private failureSettled: Promise<void> = Promise.resolve();
+  private readonly stderrClosed: Promise<void>;
+  private markStderrClosed!: () => void;
   private closing = false;
   private exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private readonly streamsOpen = new Set<'stdout' | 'stderr'>(['stdout', 'stderr']);
@@ -63,6 +70,7 @@ export class WorkerProcess {
     promise.catch(() => {});
     this.pendingReady = { resolve, reject, promise };
     this.exited = new Promise((res) => (this.markExited = res));
+    this.stderrClosed = new Promise((res) => (this.markStderrClosed = res));
 
     this.child = execa(options.python, [...options.args], {
       // Its own process group: killing -pid takes torchrun and every rank with it.
@@ -104,6 +112,7 @@ export class WorkerProcess {
       const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
       rl.on('line', onLine);
       rl.on('close', () => {
+        if (which === 'stderr') this.markStderrClosed();
         this.streamsOpen.delete(which);
         if (this.streamsOpen.size === 0 && this.exitStatus) this.onGone();
       });
@@ -144,7 +153,10 @@ export class WorkerProcess {
   /** Sends one request and resolves with its `result`; `onProgress` receives the worker's progress lines. */
   async request(op: string, body: Record<string, unknown> = {}, onProgress?: (message: string) => void): Promise<unknown> {
     await this.ready();
-    if (this.failure) throw this.failure;
+    if (this.failing) {
+      await this.failureSettled;
+      throw this.failure;
+    }
     if (this.pending) throw new Error(`WorkerProcess: ${op} requested while ${this.pending.op} is in flight (one request at a time)`);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -158,7 +170,7 @@ export class WorkerProcess {
   async close(): Promise<void> {
     if (!this.closing) {
       this.closing = true;
-      if (!this.failure && !this.gone && this.readyLine && !this.pending) {
+      if (!this.failing && !this.gone && this.readyLine && !this.pending) {
         const asked = this.request('close').catch(() => {});
         await Promise.race([asked, this.exited, delay(CLOSE_GRACE_MS)]);
       }
@@ -206,14 +218,21 @@ export class WorkerProcess {
 
   /** Ends the worker: one error for the pending call and every later one. */
   private fail(message: string, withTail = true): void {
-    if (this.failure) return;
-    this.failure = new OptibenchError(withTail ? `${message}${this.tail()}` : message);
+    if (this.failing) return;
+    this.failing = true;
     this.disarm();
     this.killTree();
-    this.pendingReady.reject(this.failure);
-    const pending = this.pending;
-    this.pending = undefined;
-    pending?.reject(this.failure);
+    const settle = () => {
+      this.failure = new OptibenchError(withTail ? `${message}${this.tail()}` : message);
+      this.pendingReady.reject(this.failure);
+      const pending = this.pending;
+      this.pending = undefined;
+      pending?.reject(this.failure);
+    };
+    if (!withTail) return settle();
+    // The worker's last stderr lines may still sit in the pipe (it wrote them just before the fault): read them
+    // to the end, which comes at once now that the group is killed, before composing the message.
+    this.failureSettled = Promise.race([this.stderrClosed, delay(STDERR_DRAIN_MS)]).then(settle);
   }
 
   private onGone(): void {
@@ -245,7 +264,7 @@ export class WorkerProcess {
   }
 
   private onStdout(line: string): void {
-    if (this.failure) return;
+    if (this.failing) return;
     if (line.trim() === '') return;
     let message: Record<string, unknown>;
     try {
