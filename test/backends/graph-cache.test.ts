@@ -88,6 +88,9 @@ describe('the ONNX backend with the cache', () => {
         cacheDir: path.join(work, 'cache'),
       });
     await expect(attempt({ extra: { torchCompile: true } }, {})).rejects.toThrow('build setting "torchCompile" is not supported by the ONNX LLaMA builder');
+    await expect(attempt({ extra: { fusions: { rmsNorm: true, rmsnorm: true } } }, {})).rejects.toThrow(
+      'build setting "fusions.rmsnorm" is not supported by the ONNX LLaMA builder (known: rmsNorm, skipRmsNorm, rotary, attention)',
+    );
     await expect(attempt({}, { extra: { compileMode: 'max' } })).rejects.toThrow('session setting "compileMode" is not supported by the ONNX backend');
   });
 });

@@ -25,8 +25,10 @@ import { ExternalDataWriter } from '../external-data.js';
 import { ElemType, GraphBuilder, attr } from '../onnx-builder.js';
 import { parseOnnxBuildExtra } from './graph/build-settings.js';
 import { WeightWriter, toFloat, type BuildContext } from './graph/context.js';
+import { fusedAttention, fusedNorm } from './graph/fused.js';
 import type { GraphParts } from './graph/parts.js';
 import { PLAIN_PARTS } from './graph/plain.js';
+import { quantizedLinear } from './graph/quantized-linear.js';
 import type { LlamaConfig, WeightLocation } from './hf-model.js';
 
 /** Bumped whenever the graph changes, so cached graphs from an older builder are not reused. */
@@ -45,10 +47,10 @@ export const presentName = (layer: number, which: 'key' | 'value') => `present.$
  * The parts this build uses: plain unless a plugin's build setting chose another implementation. Each
  * optimization replaces only its own part (quantization the linear layers, fusion the norms and attention).
  */
-function partsFor(_extra: ReturnType<typeof parseOnnxBuildExtra>): GraphParts {
-  const linear = PLAIN_PARTS.linear;
-  const norm = PLAIN_PARTS.norm;
-  const attention = PLAIN_PARTS.attention;
+function partsFor(extra: ReturnType<typeof parseOnnxBuildExtra>): GraphParts {
+  const linear = extra.quantization ? quantizedLinear(extra.quantization) : PLAIN_PARTS.linear;
+  const norm = extra.fusions ? fusedNorm(extra.fusions) : PLAIN_PARTS.norm;
+  const attention = extra.fusions ? fusedAttention(extra.fusions) : PLAIN_PARTS.attention;
   return { linear, norm, attention };
 }
 

@@ -1,0 +1,55 @@
+/**
+ * kernel-fusion: builds the RMSNorms, the residual adds before them, the rotary embeddings and the attention
+ * from ONNX Runtime's fused contrib operators (SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization,
+ * RotaryEmbedding, MultiHeadAttention) instead of chains of standard operators, and sets the session's graph
+ * optimisation level. Which fusions the built graph actually holds is in the load facts (`fusions`).
+ */
+import { z } from 'zod';
+import { definePlugin } from '../../src/core/plugin.js';
+import type { FusionSettings } from '../../src/models/llama/graph/fused.js';
+
+const options = z
+  .strictObject({
+    /** RMSNorm -> SimplifiedLayerNormalization. */
+    rmsNorm: z.boolean().default(true),
+    /** Residual add + RMSNorm -> com.microsoft.SkipSimplifiedLayerNormalization. */
+    skipRmsNorm: z.boolean().default(true),
+    /** Rotary embeddings -> com.microsoft.RotaryEmbedding. */
+    rotary: z.boolean().default(true),
+    /** Attention -> com.microsoft.MultiHeadAttention with an additive mask (`mha`), or left plain (`none`). */
+    attention: z.enum(['none', 'mha']).default('mha'),
+    /** ONNX Runtime's own graph rewrites on top (`disabled` runs the fused graph exactly as built). */
+    graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+  })
+  .refine((o) => o.rmsNorm || o.skipRmsNorm || o.rotary || o.attention !== 'none', {
+    message: 'no fusion chosen: enable at least one of rmsNorm, skipRmsNorm, rotary, attention',
+  });
+
+export default definePlugin({
+  name: 'kernel-fusion',
+  version: '1.0.0',
+  description: "Builds RMSNorm, residual add + RMSNorm, rotary embeddings and attention from ONNX Runtime's fused contrib operators",
+  backends: ['onnx'],
+  options,
+  conflicts: {
+    'onnx-session':
+      "both set the session's graph optimisation level (the later hook would silently win): use kernel-fusion's graphOptimizationLevel option",
+  },
+  create(settings) {
+    const fusions: FusionSettings = {
+      rmsNorm: settings.rmsNorm,
+      skipRmsNorm: settings.skipRmsNorm,
+      rotary: settings.rotary,
+      attention: settings.attention,
+    };
+    return {
+      modelBuild({ build }) {
+        build.extra.fusions = { ...fusions };
+      },
+      sessionOptions({ session }) {
+        session.extra.graphOptimizationLevel = settings.graphOptimizationLevel;
+      },
+      describe: () => ({ requested: { ...fusions }, graphOptimizationLevel: settings.graphOptimizationLevel }),
+    };
+  },
+});
