@@ -4,8 +4,11 @@
 #   libopenblas0-pthread           without it Debian's PyTorch uses a reference BLAS (~60x slower matmuls)
 #   python3-sentencepiece          the reference for the LLaMA tokenizer
 #   bzip2                          an independent bz2 decoder the dataset loader is checked against
+#   bubblewrap                     the sandbox organizer re-runs use (the tests run real sandboxes)
+#   chromium, fonts-liberation     the headless browser the leaderboard page is tested in
+#   git, sqlite3                   submissions are git repositories; sqlite3 reads the results database independently
 set -euo pipefail
-packages=(python3 python3-torch python3-numpy libopenblas0-pthread python3-sentencepiece bzip2)
+packages=(python3 python3-torch python3-numpy libopenblas0-pthread python3-sentencepiece bzip2 bubblewrap chromium fonts-liberation git sqlite3)
 if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update
