@@ -73,6 +73,18 @@ export interface LoadRequest {
   readonly cacheDir: string;
   /** Progress of a long load (building a graph), for the user; optional. */
   readonly onProgress?: (message: string) => void;
+  /** Told right before and after each model execution; optional (see ExecutionProbe). */
+  readonly probe?: ExecutionProbe;
+}
+
+/**
+ * Brackets each model execution (an ONNX Runtime `session.run`, a PyTorch worker's `forward` round trip) so the
+ * caller can time the harness around the model — packing, unpacking, scoring — without the backend reading a
+ * clock. The runner sums `enter`-to-`exit` per measured pass; the rest of the pass is harness overhead.
+ */
+export interface ExecutionProbe {
+  enter(): void;
+  exit(): void;
 }
 
 /** Facts about the loaded model, for results and reports. */

@@ -88,6 +88,10 @@ export const resultsSchema = z.object({
     warmupMs: z.number(),
     /** Every measured pass over all requests; the median is the headline inference time. */
     inference: statsSchema,
+    /** Per measured pass, the time inside model executions (ONNX Runtime session runs, worker forwards). */
+    modelExecution: statsSchema.optional(),
+    /** Median share of a measured pass spent outside model executions: the harness's own cost. */
+    harnessOverhead: z.number().nullable().optional(),
     totalMs: z.number(),
   }),
   throughput: z.object({

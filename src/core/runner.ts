@@ -24,7 +24,7 @@ import { RESULTS_SCHEMA_ID, RESULTS_VERSION, type Environment, type ItemResult, 
 import { scheduleRequests } from './schedule.js';
 import { selectSubset } from './subset.js';
 import type { DocOutcome, Task } from './task.js';
-import { repeatStats } from './timing.js';
+import { median, repeatStats } from './timing.js';
 
 export type RunPhase = 'prepare' | 'load' | 'warmup' | 'inference';
 
@@ -154,6 +154,14 @@ export async function runEvaluation(config: RunConfig, observer: RunObserver = {
   const { plan, batches } = prepared;
   const answers = new Map<number, TokenAnswer>();
   const repeatMs: number[] = [];
+  /** Per measured pass, the time spent inside model executions (the backend's probe); the rest is harness. */
+  const modelMs: number[] = [];
+  let inModel = 0;
+  let enteredAt = 0;
+  const probe = {
+    enter: () => void (enteredAt = performance.now()),
+    exit: () => void (inModel += performance.now() - enteredAt),
+  };
   let repeatMaxAbsDiff = 0;
   /** What the model computed in one pass, as the backend counts it. */
   const work = { positions: 0, paddedPositions: 0 };
@@ -164,12 +172,13 @@ export async function runEvaluation(config: RunConfig, observer: RunObserver = {
   const backend = createBackend(config.backend.name);
 
   const results = (status: Results['status'], error?: string): Results =>
-    assembleResults({ config, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, repeatMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0 });
+    assembleResults({ config, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, repeatMs, modelMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0 });
 
   try {
     observer.phase?.('load', `loading ${prepared.modelDir} on ${config.backend.name}`);
     let t = performance.now();
     loadInfo = await backend.load({
+      probe,
       modelDir: prepared.modelDir,
       build: prepared.build,
       session: prepared.session,
@@ -191,6 +200,7 @@ export async function runEvaluation(config: RunConfig, observer: RunObserver = {
       observer.phase?.('inference', config.repeats > 1 ? `measuring, repeat ${repeat + 1} of ${config.repeats}` : 'measuring');
       let done = 0;
       observer.progress?.(0, total, repeat, config.repeats);
+      inModel = 0;
       t = performance.now();
       await answerAll(backend, batches, observer.signal, (batchAnswer) => {
         for (const answer of batchAnswer.answers) {
@@ -206,6 +216,7 @@ export async function runEvaluation(config: RunConfig, observer: RunObserver = {
         observer.progress?.(done, total, repeat, config.repeats);
       });
       repeatMs.push(performance.now() - t);
+      modelMs.push(inModel);
     }
     if (observer.afterInference) {
       observer.phase?.('inference', 'micro-benchmarks');
@@ -233,6 +244,7 @@ interface AssembleInput {
   work: { positions: number; paddedPositions: number };
   micro: { [key: string]: JsonValue } | undefined;
   repeatMs: number[];
+  modelMs: number[];
   repeatMaxAbsDiff: number;
   prepareMs: number;
   loadMs: number;
@@ -316,6 +328,8 @@ function assembleResults(input: AssembleInput): Results {
       loadMs: input.loadMs,
       warmupMs: input.warmupMs,
       inference,
+      modelExecution: repeatStats(input.modelMs),
+      harnessOverhead: harnessOverhead(input.repeatMs, input.modelMs),
       totalMs: input.totalMs,
     },
     throughput: {
@@ -335,4 +349,14 @@ function assembleResults(input: AssembleInput): Results {
     metrics,
     items,
   };
+}
+
+/**
+ * The median over measured passes of the share of a pass spent outside model executions (packing batches,
+ * unpacking and summing answers, scheduling): what the harness costs on top of the model. Null when no pass
+ * finished.
+ */
+function harnessOverhead(repeatMs: readonly number[], modelMs: readonly number[]): number | null {
+  const shares = repeatMs.map((ms, i) => (ms > 0 ? Math.max(0, ms - (modelMs[i] ?? 0)) / ms : 0));
+  return shares.length ? median(shares) : null;
 }

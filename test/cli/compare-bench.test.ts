@@ -285,6 +285,40 @@ describe('optibench bench: head-pruning and prefix-sharing, 12 items, 2 repeats'
   });
 });
 
+describe('optibench bench --reference pytorch: the same items the lm-eval way on PyTorch eager', () => {
+  it('adds the reference row, compares every throughput with it, and reports the harness overhead', async () => {
+    const run = optibench(['bench', '--plugins', 'prefix-sharing', '--reference', 'pytorch', '--limit', '8', '--repeats', '1', '--micro-time', '10', '-o', 'bench-ref']);
+    expect(run.stderr).not.toMatch(/error/);
+    expect(run.code).toBe(0);
+    const dir = await onlyDir(path.join(work, 'bench-ref'));
+    const b = benchFileSchema.parse(await readJson(path.join(dir, 'bench.json')));
+    expect(b.configurations.map((c) => [c.label, c.backend, c.reference ?? false])).toEqual([
+      ['baseline', 'onnx', false],
+      ['prefix-sharing', 'onnx', false],
+      ['pytorch eager (lm-eval way)', 'pytorch', true],
+    ]);
+    const reference = b.configurations[2]!;
+    for (const c of b.configurations) {
+      expect(c.vsReference).toBeCloseTo(c.pairwiseTokensPerSecond / reference.pairwiseTokensPerSecond, 12);
+      expect(c.pairwiseTokens).toBe(reference.pairwiseTokens);
+      expect(c.harnessOverhead).toBeGreaterThanOrEqual(0);
+      expect(c.harnessOverhead).toBeLessThan(1);
+      const results = resultsSchema.parse(await readJson(path.join(dir, c.resultsFile)));
+      expect(c.harnessOverhead).toBe(results.timings.harnessOverhead);
+    }
+    // The same weights on both backends: the gate sees the same answers.
+    expect(reference.gate).toMatchObject({ pass: true, differencePoints: 0 });
+    expect(run.stdout).toMatch(/^vs ref: lm-eval-equivalent tokens\/s over pytorch eager \(lm-eval way\)'s/m);
+    expect(run.stdout).toContain('overhead');
+  });
+
+  it('refuses the benchmarked backend as its own reference', () => {
+    const { code, stderr } = optibench(['bench', '--reference', 'onnx', '--limit', '4', '-o', 'bench-ref-bad']);
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe('optibench: error: reference: the reference backend must differ from the benchmarked one (onnx)');
+  });
+});
+
 describe('help', () => {
   it('lists compare and bench with their flags', () => {
     const top = optibench(['--help']);

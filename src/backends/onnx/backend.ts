@@ -4,7 +4,7 @@
  * the longest request in the batch.
  */
 import * as ort from 'onnxruntime-node';
-import type { Backend, BatchAnswer, LoadInfo, LoadRequest, SessionSettings, TokenRequest } from '../../core/backend.js';
+import type { Backend, BatchAnswer, ExecutionProbe, LoadInfo, LoadRequest, SessionSettings, TokenRequest } from '../../core/backend.js';
 import { OptibenchError } from '../../core/errors.js';
 import { checkWeights, listWeights, readLlamaConfig } from '../../models/llama/hf-model.js';
 import { parseOnnxBuildExtra } from '../../models/llama/graph/build-settings.js';
@@ -75,8 +75,10 @@ export class OnnxBackend implements Backend {
   private headDim = 0;
   private floatType: 'float32' | 'float16' = 'float32';
   private profiling = false;
+  private probe: ExecutionProbe | undefined;
 
   async load(request: LoadRequest): Promise<LoadInfo> {
+    this.probe = request.probe;
     if (request.build.dtype === 'bf16') {
       throw new OptibenchError('the ONNX backend runs fp32 or fp16 (bf16 is for the PyTorch backend)', { key: 'backend.dtype' });
     }
@@ -130,11 +132,21 @@ export class OnnxBackend implements Backend {
     return this.kvCache ? this.shared(batch) : scorePairwise(this.forward, batch);
   }
 
+  /** Every session run goes through here, bracketed by the caller's probe. */
+  private async run(feeds: Record<string, ort.Tensor>, outputs?: string[]): Promise<ort.InferenceSession.OnnxValueMapType> {
+    this.probe?.enter();
+    try {
+      return outputs ? await this.session!.run(feeds, outputs) : await this.session!.run(feeds);
+    } finally {
+      this.probe?.exit();
+    }
+  }
+
   /** One session run on backend-neutral inputs (see scoring.ts). */
   private readonly forward: Forward = async (inputs) => {
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(inputs)) feeds[name] = new ort.Tensor(tensor.type, tensor.data, [...tensor.dims]);
-    const outputs = await this.session!.run(feeds, ['target_logprobs', 'target_is_greedy']);
+    const outputs = await this.run(feeds, ['target_logprobs', 'target_is_greedy']);
     const logprobs = outputs.target_logprobs!.data as Float32Array;
     const greedy = outputs.target_is_greedy!.data as Uint8Array;
     return { logprobs, greedy };
@@ -153,7 +165,6 @@ export class OnnxBackend implements Backend {
 
   /** Each document's shared prefix once, then every ending on its cache (see pack.ts). */
   private async shared(batch: readonly TokenRequest[]): Promise<BatchAnswer> {
-    const session = this.session!;
     const groups = groupByPrefix(batch);
     const layers = this.layers;
     const first = packPrefixPass(groups);
@@ -171,7 +182,7 @@ export class OnnxBackend implements Backend {
     let firstOutputs: ort.InferenceSession.OnnxValueMapType | undefined;
     const sharedSums = groups.map(() => ({ logprob: 0, isGreedy: true }));
     if (first.seq > 0) {
-      firstOutputs = await session.run({
+      firstOutputs = await this.run({
         ...this.feeds(first),
         past_rows: pastRows(groups.map((_, g) => g)),
         ...pastFeeds(() => emptyPast),
@@ -183,7 +194,7 @@ export class OnnxBackend implements Backend {
 
     // Second pass: every request's own tokens on its group's cache.
     const { pass: second, requests, rowGroup } = packContinuationPass(groups, first.seq);
-    const secondOutputs = await session.run(
+    const secondOutputs = await this.run(
       {
         ...this.feeds(second),
         past_rows: pastRows(rowGroup),

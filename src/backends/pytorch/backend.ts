@@ -10,7 +10,7 @@
  */
 import net from 'node:net';
 import path from 'node:path';
-import type { Backend, BatchAnswer, JsonValue, LoadInfo, LoadRequest, TokenRequest } from '../../core/backend.js';
+import type { Backend, BatchAnswer, ExecutionProbe, JsonValue, LoadInfo, LoadRequest, TokenRequest } from '../../core/backend.js';
 import { OptibenchError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
 import { checkWeights, listWeights, readLlamaConfig } from '../../models/llama/hf-model.js';
@@ -79,6 +79,7 @@ interface LoadResult {
 export class PyTorchBackend implements Backend {
   readonly name = 'pytorch' as const;
   private worker: WorkerProcess | undefined;
+  private probe: ExecutionProbe | undefined;
   private maxLength = 0;
   private treeMask = false;
 
@@ -93,6 +94,7 @@ export class PyTorchBackend implements Backend {
   }
 
   async load(request: LoadRequest): Promise<LoadInfo> {
+    this.probe = request.probe;
     if (this.worker) throw new Error('PyTorchBackend.load called twice');
     const settings = parseWorkerSettings(request.session.extra);
     const extra = parsePytorchBuildExtra(request.build.extra);
@@ -183,7 +185,14 @@ export class PyTorchBackend implements Backend {
   readonly forward: Forward = async (inputs) => {
     const wire: Record<string, WireTensor> = {};
     for (const [name, tensor] of Object.entries(inputs)) wire[name] = encodeTensor(tensor);
-    const result = (await this.worker!.request('forward', { inputs: wire })) as { logprobs?: unknown; greedy?: unknown } | null;
+    // The probe brackets the whole round trip: the worker's own (de)serialization is part of its execution.
+    this.probe?.enter();
+    let result: { logprobs?: unknown; greedy?: unknown } | null;
+    try {
+      result = (await this.worker!.request('forward', { inputs: wire })) as { logprobs?: unknown; greedy?: unknown } | null;
+    } finally {
+      this.probe?.exit();
+    }
     const shape = inputs.score_positions!.dims;
     try {
       return { logprobs: decodeTensor(result?.logprobs, 'float32', shape), greedy: decodeTensor(result?.greedy, 'uint8', shape) };

@@ -1,5 +1,5 @@
 /** `optibench bench`: the plugin ablation (baseline, each plugin alone, all together) in one invocation. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadConfig } from '../../core/config.js';
 import { benchSummary, runBench, selectPlugins } from '../../evaluators/inference/bench.js';
 import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS } from '../../evaluators/inference/gate.js';
@@ -17,6 +17,7 @@ interface BenchFlags extends RunFlags {
   maxDrop: number;
   microTime: number;
   microSamples: number;
+  reference?: 'pytorch' | 'onnx';
 }
 
 function list(value: string): string[] {
@@ -35,8 +36,11 @@ export function registerBench(program: Command): void {
     .option('--metric <name>', 'the metric the gate judges', DEFAULT_GATE_METRIC)
     .option('--max-drop <points>', 'largest allowed drop of the metric, in points', nonNegativeNumber, DEFAULT_MAX_DROP_POINTS)
     .option('--micro-time <ms>', 'tinybench time budget per micro-benchmark', positiveInteger, DEFAULT_MICRO.timeMs)
+    .addOption(
+      new Option('--reference <backend>', 'also score the same items the lm-eval way (no plugins) on this backend, and compare throughput with it').choices(['pytorch', 'onnx']),
+    )
     .option('--micro-samples <n>', 'tinybench minimum samples per micro-benchmark', positiveInteger, DEFAULT_MICRO.minSamples)
-    .addHelpText('after', '\nExamples:\n  optibench bench --plugins head-pruning,prefix-sharing --limit 100 --repeats 3\n  optibench bench -c bench.yaml\n')
+    .addHelpText('after', '\nExamples:\n  optibench bench --plugins head-pruning,prefix-sharing --limit 100 --repeats 3\n  optibench bench -c bench.yaml\n  optibench bench --plugins prefix-sharing --reference pytorch --limit 100\n')
     .action(async (flags: BenchFlags) => {
       process.exitCode = await benchCommand(flags);
     });
@@ -49,6 +53,7 @@ async function benchCommand(flags: BenchFlags): Promise<number> {
       runBench({
         config,
         plugins: selectPlugins(config, flags.plugins),
+        ...(flags.reference ? { reference: flags.reference } : {}),
         gate: { metric: flags.metric, maxDropPoints: flags.maxDrop },
         micro: { timeMs: flags.microTime, minSamples: flags.microSamples },
         command: ['optibench', ...process.argv.slice(2)],

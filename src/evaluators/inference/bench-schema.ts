@@ -55,6 +55,14 @@ export const benchConfigurationSchema = z.object({
   }),
   /** tinybench on representative batches of this configuration's schedule, model loaded once. */
   micro: z.array(microBatchSchema),
+  /** Median share of a measured pass spent outside model executions (the harness's own cost). */
+  harnessOverhead: z.number().nullable().optional(),
+  /** Which backend ran it: the bench's own, or the reference backend (`--reference`). */
+  backend: z.string().optional(),
+  /** Set on the reference configuration (e.g. PyTorch eager scoring every pair, as lm-eval does). */
+  reference: z.boolean().optional(),
+  /** This configuration's lm-eval-equivalent throughput over the reference's, both from this invocation. */
+  vsReference: z.number().nullable().optional(),
 });
 
 export const benchFileSchema = z.object({

@@ -4,6 +4,7 @@
  * here, never against a figure from another invocation or machine.
  */
 import path from 'node:path';
+import type { BackendName } from '../../core/backend.js';
 import type { PluginEntry, RunConfig } from '../../core/config.js';
 import { captureEnvironment } from '../../core/environment.js';
 import { OptibenchError } from '../../core/errors.js';
@@ -43,6 +44,11 @@ export function selectPlugins(config: RunConfig, names: readonly string[] | unde
 
 export interface BenchInput {
   readonly config: RunConfig;
+  /**
+   * Another backend that scores the same items the lm-eval way (no plugins: every pair its own sequence), as
+   * the reference the throughput is compared with: `pytorch` is PyTorch eager.
+   */
+  readonly reference?: BackendName;
   readonly plugins: readonly PluginEntry[];
   readonly gate: GateOptions;
   readonly micro: MicroOptions;
@@ -61,7 +67,14 @@ export interface BenchOutcome {
 
 export async function runBench(input: BenchInput): Promise<BenchOutcome> {
   const { config } = input;
-  const configs = ablation(input.plugins).map((a) => ({ ...a, config: { ...config, plugins: [...a.plugins] } }));
+  const configs: { label: string; plugins: readonly PluginEntry[]; config: RunConfig; reference?: boolean }[] = ablation(input.plugins).map((a) => ({
+    ...a,
+    config: { ...config, plugins: [...a.plugins] },
+  }));
+  if (input.reference !== undefined) {
+    if (input.reference === config.backend.name) throw new OptibenchError(`the reference backend must differ from the benchmarked one (${config.backend.name})`, { key: 'reference' });
+    configs.push({ label: referenceLabel(input.reference), plugins: [], reference: true, config: { ...config, plugins: [], backend: { ...config.backend, name: input.reference } } });
+  }
   const labels = configs.map((c) => c.label);
   const duplicate = labels.find((l, i) => labels.indexOf(l) !== i);
   if (duplicate !== undefined) throw new OptibenchError(`plugin "${duplicate}" is listed twice`, { key: 'plugins' });
@@ -73,12 +86,12 @@ export async function runBench(input: BenchInput): Promise<BenchOutcome> {
   const peak = await measureMatmulPeak(config.backend, input.micro);
   input.onMessage?.(`MatMul peak: ${peak.gflopsPerSecond.toFixed(1)} GFLOP/s`);
 
-  const runs: { label: string; folder: string; run: WrittenRun }[] = [];
+  const runs: { label: string; folder: string; run: WrittenRun; reference: boolean }[] = [];
   for (const [position, c] of configs.entries()) {
     const folder = `${position}-${folderName(c.label)}`;
     input.onMessage?.(`[${position + 1}/${configs.length}] ${c.label}${c.plugins.length ? ` (${c.plugins.map(pluginLabel).join(', ')})` : ' (no plugins)'}`);
     const observer = { ...input.observer?.(c.label, position, configs.length), afterInference: microObserver(input.micro) };
-    runs.push({ label: c.label, folder, run: await runAndWrite(c.config, path.join(dir, folder), c.label, observer) });
+    runs.push({ label: c.label, folder, reference: c.reference === true, run: await runAndWrite(c.config, path.join(dir, folder), c.label, observer) });
   }
 
   const bench = assemble(input, id, dir, peak, runs, await captureEnvironment());
@@ -87,12 +100,24 @@ export async function runBench(input: BenchInput): Promise<BenchOutcome> {
   return { bench, dir, file, report };
 }
 
-function assemble(input: BenchInput, id: string, dir: string, peak: Peak, runs: { label: string; folder: string; run: WrittenRun }[], environment: BenchFile['environment']): BenchFile {
+export function referenceLabel(backend: BackendName): string {
+  return backend === 'pytorch' ? 'pytorch eager (lm-eval way)' : `${backend} (lm-eval way)`;
+}
+
+function assemble(
+  input: BenchInput,
+  id: string,
+  dir: string,
+  peak: Peak,
+  runs: { label: string; folder: string; run: WrittenRun; reference: boolean }[],
+  environment: BenchFile['environment'],
+): BenchFile {
   const base = runs[0]!.run.results;
+  const referenceRun = runs.find((r) => r.reference)?.run.results;
   const baseMs = base.timings.inference.medianMs!;
   const shape = shapeFromConfig(base.model.config);
   const ds = base.task.dataset;
-  const configurations = runs.map(({ label, run }, position): BenchConfiguration => {
+  const configurations = runs.map(({ label, run, reference }, position): BenchConfiguration => {
     const r = run.results;
     const inf = r.timings.inference;
     const gate = position === 0 ? null : judge(base, r, input.gate);
@@ -120,6 +145,10 @@ function assemble(input: BenchInput, id: string, dir: string, peak: Peak, runs: 
           : null,
       flops: { ...flops, gflopsPerSecond: flops.gflopsPerSecond!, fractionOfPeak: flops.gflopsPerSecond! / peak.gflopsPerSecond },
       micro: microFromResults(r.micro),
+      harnessOverhead: r.timings.harnessOverhead ?? null,
+      backend: r.backend.name,
+      ...(reference ? { reference: true } : {}),
+      vsReference: referenceRun ? r.throughput.pairwiseTokensPerSecond / referenceRun.throughput.pairwiseTokensPerSecond : null,
     };
   });
   const c = input.config;
@@ -153,7 +182,7 @@ function assemble(input: BenchInput, id: string, dir: string, peak: Peak, runs: 
 
 /** The table `optibench bench` prints: one row per configuration, aligned columns. */
 export function benchTable(b: BenchFile): string {
-  const header = ['configuration', 'median', 'tokens', 'padded', 'tok/s', 'lm-eval tok/s', 'speedup', b.configurations[0]!.headlineMetric, 'gate', 'GFLOP/s', 'of peak', 'batch p50', 'p99', 'n'];
+  const header = ['configuration', 'median', 'tokens', 'padded', 'tok/s', 'lm-eval tok/s', 'speedup', b.configurations[0]!.headlineMetric, 'gate', 'GFLOP/s', 'of peak', 'overhead', 'vs ref', 'batch p50', 'p99', 'n'];
   const rows = b.configurations.map((c) => {
     const m = c.metrics[c.headlineMetric];
     const micro = c.micro.find((x) => x.batch === 'median');
@@ -170,6 +199,8 @@ export function benchTable(b: BenchFile): string {
       gate,
       c.flops.gflopsPerSecond.toFixed(2),
       `${(100 * c.flops.fractionOfPeak).toFixed(1)} %`,
+      c.harnessOverhead === null || c.harnessOverhead === undefined ? '—' : `${(100 * c.harnessOverhead).toFixed(2)} %`,
+      c.vsReference === null || c.vsReference === undefined ? '—' : `${c.vsReference.toFixed(2)}x`,
       micro ? `${micro.latency.p50Ms.toFixed(2)} ms` : '—',
       micro ? `${micro.latency.p99Ms.toFixed(2)} ms` : '—',
       micro ? String(micro.latency.samples) : '—',
@@ -189,7 +220,10 @@ export function benchSummary(b: BenchFile, files: { file: string; report: string
     '',
     `MatMul peak: ${p.gflopsPerSecond.toFixed(2)} GFLOP/s ([${p.shape.m},${p.shape.k}]x[${p.shape.k},${p.shape.n}] fp32, p50 ${p.latency.p50Ms.toFixed(2)} ms of ${p.latency.samples} samples, ${p.intraOpThreads || 'default'} threads)`,
     `gate: ${b.gate.metric} may drop at most ${b.gate.maxDropPoints.toFixed(2)} points against the baseline`,
+    'overhead: the share of a measured pass spent outside model executions (packing, unpacking, scoring)',
   ];
+  const reference = b.configurations.find((c) => c.reference);
+  if (reference) lines.push(`vs ref: lm-eval-equivalent tokens/s over ${reference.label}'s (${reference.pairwiseTokensPerSecond.toFixed(0)} tok/s), same items, same invocation`);
   if (b.items.subsetNote) lines.push(`note: ${b.items.subsetNote}`);
   lines.push(`bench      ${files.file}`, `report     ${files.report}`);
   return `${lines.join('\n')}\n`;

@@ -58,7 +58,11 @@ export function representativeBatches(batches: readonly (readonly TokenRequest[]
 /** Times `fn` with tinybench and returns its latency statistics. */
 export async function timeWithTinybench(name: string, fn: () => unknown, options: MicroOptions): Promise<Latency> {
   const bench = new Bench({ name, time: options.timeMs, iterations: options.minSamples, warmupIterations: 2, warmupTime: 0, throws: true });
-  bench.add(name, fn);
+  // An async function, so tinybench knows without a trial call: it detects other functions' promises by calling
+  // them once unawaited, which would overlap two calls on a backend that takes one request at a time.
+  bench.add(name, async () => {
+    await fn();
+  });
   const [task] = await bench.run();
   const result = task!.result;
   if (result.state !== 'completed') throw new Error(`tinybench did not complete "${name}" (state ${result.state})`);
