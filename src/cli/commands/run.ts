@@ -109,7 +109,7 @@ function summary(r: Results, resultsFile: string, reportFile: string): string {
   }
   const repeats = inf.repeats.length;
   lines.push(
-    `  inference  ${inf.medianMs === null ? 'not measured' : formatMs(inf.medianMs)} (median of ${repeats}) · ${r.throughput.itemsPerSecond.toFixed(2)} items/s · ${Math.round(r.throughput.tokensPerSecond)} tokens/s`,
+    `  inference  ${inf.medianMs === null ? 'not measured' : formatMs(inf.medianMs)} (median of ${repeats}) · ${r.throughput.itemsPerSecond.toFixed(2)} items/s · ${Math.round(r.throughput.tokensPerSecond)} tokens/s${typeof r.timings.harnessOverhead === 'number' ? ` · harness ${(100 * r.timings.harnessOverhead).toFixed(1)} %` : ''}`,
   );
   const cache = r.backend.name !== 'onnx' ? '' : r.backend.load.cacheHit === true ? ' (graph from cache)' : ' (graph built now)';
   lines.push(`  load       ${formatMs(r.timings.loadMs)}${cache} · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${formatBytes(r.peakRssBytes)}`);
