@@ -9,6 +9,7 @@ import { packageVersion } from '../core/paths.js';
 import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
 import { registerGenerateModel } from './commands/generate-model.js';
+import { registerLeaderboard } from './commands/leaderboard.js';
 import { registerPlugins } from './commands/plugins.js';
 import { registerRescore } from './commands/rescore.js';
 import { registerRun } from './commands/run.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerSchema(program);
   registerPlugins(program);
   registerTokenizer(program);
+  registerLeaderboard(program);
   return program;
 }
 

@@ -1,0 +1,58 @@
+/** `optibench leaderboard`: the static leaderboard site from the results database. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { OptibenchError } from '../../core/errors.js';
+import { isBoardDate, utcDay } from '../../leaderboard/dates.js';
+import { DEFAULT_TITLE, DEFAULT_TOP, writeLeaderboardSite } from '../../leaderboard/site.js';
+import { openDatabase } from '../../store/schema.js';
+import { positiveInteger } from '../options.js';
+import { displayPath } from '../terminal.js';
+
+interface LeaderboardFlags {
+  db: string;
+  output: string;
+  date?: string;
+  top: number;
+  title: string;
+  round?: number;
+}
+
+function boardDate(value: string): string {
+  if (!isBoardDate(value)) throw new InvalidArgumentError('expected a calendar day as YYYY-MM-DD');
+  return value;
+}
+
+export function registerLeaderboard(program: Command): void {
+  program
+    .command('leaderboard')
+    .description("Render the leaderboard site from the results database: each team's last submission, ranked by inference time among the runs that passed the accuracy gate")
+    .requiredOption('--db <file>', 'the results database (SQLite)')
+    .requiredOption('-o, --output <dir>', 'the site folder: index.html, leaderboard.json and snapshots/<day>/ (earlier days are kept)')
+    .option('--date <YYYY-MM-DD>', "the board's day, which names its snapshot (default: today, UTC)", boardDate)
+    .option('--top <n>', 'how many ranked teams go on: the cut line', positiveInteger, DEFAULT_TOP)
+    .option('--title <text>', 'the page title', DEFAULT_TITLE)
+    .option('--round <n>', "only this round's submissions count (default: every round)", positiveInteger)
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 written, 1 bad input (missing database, wrong schema version, a newer snapshot already there), 2 usage.\n' +
+        '\nExamples:\n  optibench leaderboard --db results.sqlite -o site\n  optibench leaderboard --db results.sqlite -o site --date 2025-03-04 --top 4 --round 2 --title "Round two"\n',
+    )
+    .action(async (flags: LeaderboardFlags) => {
+      // openDatabase would name the missing file too, but only in SQLite's words.
+      if (!existsSync(flags.db)) throw new OptibenchError('results database not found', { file: flags.db });
+      const db = openDatabase(flags.db, { readonly: true });
+      try {
+        const date = flags.date ?? utcDay(new Date());
+        const site = await writeLeaderboardSite({ db, dbFile: flags.db, outDir: flags.output, date, top: flags.top, title: flags.title, round: flags.round });
+        const b = site.board;
+        process.stdout.write(
+          `leaderboard ${date}: ${b.ranked.length} ranked (${b.ranked.filter((r) => r.advances).length} go on), ` +
+            `${b.gateFailed.length} failed the gate, ${b.pending.length} pending, ${b.failed.length} failed\n` +
+            `  board     ${displayPath(site.index)}\n  json      ${displayPath(site.json)}\n  snapshot  ${displayPath(path.join(site.snapshotDir, 'index.html'))}\n`,
+        );
+      } finally {
+        db.close();
+      }
+    });
+}

@@ -1,0 +1,177 @@
+/**
+ * The leaderboard in a real browser: Debian's chromium, headless, driven by playwright-core, loading the site
+ * over HTTP as it would be published. Fails (never skips) when chromium is missing.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeLeaderboardSite } from '../../src/leaderboard/site.js';
+import { REPO_ROOT } from '../helpers/shared.js';
+import { tempDir } from './db-fixture.js';
+import { buildScenario, HOSTILE } from './scenario.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT = path.join(REPO_ROOT, 'test-output', 'leaderboard.png');
+
+let root: string;
+let server: http.Server;
+let base: string;
+let browser: Browser;
+let page: Page;
+const problems: string[] = [];
+let dialogs = 0;
+
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.json': 'application/json' };
+
+/** A plain static file server over the scenario's folder: the site and the run reports beside it. */
+function serve(dir: string): Promise<string> {
+  server = http.createServer((request, response) => {
+    const file = path.join(dir, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
+    readFile(file).then(
+      (body) => {
+        response.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+        response.end(body);
+      },
+      () => {
+        response.writeHead(404);
+        response.end();
+      },
+    );
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+}
+
+async function rankedTeams(): Promise<string[]> {
+  return page.locator('#ranked tbody tr[data-i] .team-name').allTextContents();
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's chromium (test/setup/install-system-deps.sh installs it)`);
+  root = tempDir('leaderboard-browser');
+  const fixture = buildScenario(path.join(root, 'results.sqlite'));
+  try {
+    // Alpha's report exists, so its link is followed for real.
+    await mkdir(path.join(root, 'reports', 'alpha-new'), { recursive: true });
+    await writeFile(path.join(root, 'reports', 'alpha-new', 'index.html'), '<!doctype html><title>alpha-new</title><link rel="icon" href="data:,"><h1>run alpha-new</h1>');
+    const site = { db: fixture.db, dbFile: fixture.file, outDir: path.join(root, 'site'), top: 3 };
+    await writeLeaderboardSite({ ...site, date: '2025-03-03' });
+    await writeLeaderboardSite({ ...site, date: '2025-03-04' });
+  } finally {
+    fixture.close();
+  }
+  base = await serve(root);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()} on ${page.url()}: ${message.text()} (${message.location().url})`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
+  });
+  page.on('dialog', (dialog) => {
+    dialogs++;
+    void dialog.dismiss();
+  });
+  const response = await page.goto(`${base}/site/index.html`, { waitUntil: 'load' });
+  expect(response?.status()).toBe(200);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+describe('the leaderboard page in chromium', () => {
+  it('renders the ranked rows in board order, with the cut line after the top 3', async () => {
+    expect(await page.title()).toBe('optibench leaderboard · 2025-03-04');
+    expect(await rankedTeams()).toEqual(['Bravo', 'Alpha', 'Charlie', 'India', HOSTILE]);
+    expect(await page.locator('#ranked tbody tr[data-i] td:first-child').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-v')))).toEqual(['1', '1', '3', '4', '5']);
+    const cut = page.locator('#ranked tr.cut');
+    await expect(cut.isVisible()).resolves.toBe(true);
+    expect(await cut.evaluate((row) => row.previousElementSibling?.getAttribute('data-i'))).toBe('2');
+    expect(await page.locator('#gate-failed-table .team-name').allTextContents()).toEqual(['Delta']);
+    expect(await page.locator('#pending-table .team-name').allTextContents()).toEqual(['Hotel', 'Golf', 'Echo']);
+    expect(await page.locator('#failed-table .team-name').allTextContents()).toEqual(['Foxtrot']);
+  });
+
+  it('shows the hostile team name as text: no element, no script from it', async () => {
+    expect(await page.locator('img').count()).toBe(0);
+    expect(dialogs).toBe(0);
+    expect(await page.locator('#ranked tbody tr[data-i="4"] .team-name').evaluate((el) => el.childNodes.length)).toBe(1);
+  });
+
+  it('sorts by a column when its header is clicked, and back', async () => {
+    const header = (name: string) => page.locator('#ranked thead th', { hasText: new RegExp(`^${name}$`) });
+    // acc_norm: India 39.7, Alpha 39.8, hostile 40.0, Bravo 40.1, Charlie 40.2.
+    await header('acc_norm').click();
+    expect(await rankedTeams()).toEqual(['India', 'Alpha', HOSTILE, 'Bravo', 'Charlie']);
+    expect(await header('acc_norm').getAttribute('aria-sort')).toBe('ascending');
+    await expect(page.locator('#ranked tr.cut').isVisible()).resolves.toBe(false);
+    await header('acc_norm').click();
+    expect(await rankedTeams()).toEqual(['Charlie', 'Bravo', HOSTILE, 'Alpha', 'India']);
+    // speedup descending: Bravo and Alpha tie at 2.5 and keep the board's order; Charlie 1.25, India 1.11, hostile 1.05.
+    await header('speedup').click();
+    await header('speedup').click();
+    expect(await rankedTeams()).toEqual(['Bravo', 'Alpha', 'Charlie', 'India', HOSTILE]);
+    expect(await header('speedup').getAttribute('aria-sort')).toBe('descending');
+    // acc is missing for three teams: they go last in both directions. Alpha 31.0, Bravo 30.0.
+    await header('acc').click();
+    expect((await rankedTeams()).slice(0, 2)).toEqual(['Bravo', 'Alpha']);
+    await header('acc').click();
+    expect((await rankedTeams()).slice(0, 2)).toEqual(['Alpha', 'Bravo']);
+    // rank: ascending again is the board's order, with its cut line; then descending (ties keep the board's order).
+    await header('rank').click();
+    expect(await rankedTeams()).toEqual(['Bravo', 'Alpha', 'Charlie', 'India', HOSTILE]);
+    await expect(page.locator('#ranked tr.cut').isVisible()).resolves.toBe(true);
+    expect(await page.locator('#ranked tr.cut').evaluate((row) => row.previousElementSibling?.getAttribute('data-i'))).toBe('2');
+    await header('rank').click();
+    expect(await rankedTeams()).toEqual([HOSTILE, 'India', 'Charlie', 'Bravo', 'Alpha']);
+    await expect(page.locator('#ranked tr.cut').isVisible()).resolves.toBe(false);
+    await header('rank').click();
+    expect(await rankedTeams()).toEqual(['Bravo', 'Alpha', 'Charlie', 'India', HOSTILE]);
+    await expect(page.locator('#ranked tr.cut').isVisible()).resolves.toBe(true);
+  });
+
+  it('draws one chart point per ranked team and one hollow point per team that failed the gate', async () => {
+    const ranked = page.locator('figure.chart svg circle.ranked');
+    expect(await ranked.count()).toBe(5);
+    expect(await page.locator('figure.chart svg circle.gate-failed').count()).toBe(1);
+    const titles = await ranked.locator('title').allTextContents();
+    expect(titles.map((t) => t.split(':')[0])).toEqual(['#1 Bravo', '#1 Alpha', '#3 Charlie', '#4 India', `#5 ${HOSTILE.split(':')[0]}`]);
+    const box = await page.locator('figure.chart svg').boundingBox();
+    expect(box!.width).toBeGreaterThan(300);
+  });
+
+  it('leaves a screenshot in test-output/', async () => {
+    await mkdir(path.dirname(SCREENSHOT), { recursive: true });
+    await page.locator('#ranked thead th', { hasText: /^rank/ }).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect((await readFile(SCREENSHOT)).subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it("follows the links to a run's report and to yesterday's board", async () => {
+    await page.locator('#ranked tbody tr[data-i="1"] a', { hasText: 'report' }).click();
+    await page.waitForLoadState('load');
+    expect(page.url()).toBe(`${base}/reports/alpha-new/index.html`);
+    expect(await page.locator('h1').textContent()).toBe('run alpha-new');
+    await page.goBack({ waitUntil: 'load' });
+    await page.locator('nav a.earlier', { hasText: '2025-03-03' }).click();
+    await page.waitForLoadState('load');
+    expect(page.url()).toBe(`${base}/site/snapshots/2025-03-03/index.html`);
+    expect(await page.title()).toBe('optibench leaderboard · 2025-03-03');
+    expect(await rankedTeams()).toEqual(['Bravo', 'Alpha', 'Charlie', 'India', HOSTILE]);
+    await page.locator('#latest-link').click();
+    await page.waitForLoadState('load');
+    expect(page.url()).toBe(`${base}/site/index.html`);
+  });
+
+  it('logged no console errors or warnings and no failed requests', () => {
+    expect(problems).toEqual([]);
+  });
+});

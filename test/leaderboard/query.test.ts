@@ -1,0 +1,118 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OptibenchError } from '../../src/core/errors.js';
+import { queryStandings } from '../../src/leaderboard/query.js';
+import { rankStandings, type Board } from '../../src/leaderboard/rank.js';
+import { FixtureDb, tempDir } from './db-fixture.js';
+import { buildScenario, FOXTROT_ERROR, HOSTILE } from './scenario.js';
+
+let fixture: FixtureDb;
+let board: Board;
+
+beforeAll(() => {
+  fixture = buildScenario(path.join(tempDir('leaderboard-query'), 'results.sqlite'));
+  board = rankStandings(queryStandings(fixture.db), 3);
+});
+afterAll(() => fixture.close());
+
+describe('the board from the scenario database (expected values worked out in scenario.ts)', () => {
+  it('ranks gate-passing teams by inference time; equal times share a rank, the earlier submission listed first', () => {
+    expect(board.ranked.map((r) => [r.team, r.rank, r.inferenceMs, r.advances])).toEqual([
+      ['Bravo', 1, 400, true],
+      ['Alpha', 1, 400, true],
+      ['Charlie', 3, 800, true],
+      ['India', 4, 900, false],
+      [HOSTILE, 5, 950, false],
+    ]);
+  });
+
+  it("takes each team's last submission and that submission's latest complete rerun only", () => {
+    const alpha = board.ranked.find((r) => r.team === 'Alpha')!;
+    // Not the 450 ms rerun started earlier, not the team's own 100 ms `run`, not the first submission's.
+    expect(alpha).toMatchObject({ runId: 'alpha-new', submissions: 2, submittedAt: '2025-03-02T09:00:00Z', runFinishedAt: '2025-03-02T11:30:00Z', reportPath: 'reports/alpha-new' });
+    // Same submitted_at: the higher id is the last one, though inserted first (and slower).
+    expect(board.ranked.find((r) => r.team === 'India')).toMatchObject({ submissionId: 50, runId: 'india-50', submissions: 2 });
+    // A failed attempt after a complete rerun does not undo it.
+    expect(board.ranked.find((r) => r.team === 'Charlie')).toMatchObject({ state: 'judged', runId: 'charlie-1' });
+    // Echo's earlier submission re-ran at 100 ms and passed: it does not count once a later one exists.
+    expect(board.ranked.some((r) => r.team === 'Echo')).toBe(false);
+  });
+
+  it('uses the gate\'s stored speedup, else the baseline run\'s median over the run\'s', () => {
+    const speedups = Object.fromEntries([...board.ranked, ...board.gateFailed].map((r) => [r.team, r.speedup]));
+    expect(speedups).toEqual({ Bravo: 2.5, Alpha: 1000 / 400, Charlie: 1.25, India: 1000 / 900, [HOSTILE]: 1000 / 950, Delta: 5 });
+  });
+
+  it('carries acc and acc_norm with their stderr, the gate and the reference-server flag', () => {
+    const bravo = board.ranked[0]!;
+    expect(bravo.acc).toEqual({ value: 0.3, stderr: 0.0046 });
+    expect(bravo.accNorm).toEqual({ value: 0.401, stderr: 0.0049 });
+    expect(bravo.gate).toMatchObject({ passed: true, metric: 'acc_norm', baselineRunId: 'baseline-1', baselineValue: 0.4, value: 0.401, maxDropPoints: 0.5, fullSet: true });
+    expect(board.ranked.find((r) => r.team === 'Charlie')!.acc).toBeNull();
+    expect(board.ranked.map((r) => r.referenceMatch)).toEqual([true, true, false, null, null]);
+  });
+
+  it('keeps failing-gate rows apart, even when faster', () => {
+    expect(board.gateFailed.map((r) => r.team)).toEqual(['Delta']);
+    const delta = board.gateFailed[0]!;
+    expect(delta.gate!.passed).toBe(false);
+    expect(delta.gate!.dropPoints).toBeCloseTo(2, 12);
+    expect(delta.inferenceMs).toBe(200);
+  });
+
+  it('lists complete runs without a verdict, then pending submissions (oldest first), and failed runs with their error', () => {
+    expect(board.pending.map((r) => [r.team, r.state, r.note, r.runId])).toEqual([
+      ['Hotel', 'unjudged', 'no accuracy-gate verdict recorded yet', 'hotel-1'],
+      ['Golf', 'pending', 'the re-run is under way', 'golf-1'],
+      ['Echo', 'pending', 'not re-run yet', null],
+    ]);
+    expect(board.failed.map((r) => [r.team, r.state, r.note, r.runId])).toEqual([['Foxtrot', 'failed', FOXTROT_ERROR, 'foxtrot-1']]);
+  });
+
+  it('takes every team tied at the cut line on', () => {
+    const top1 = rankStandings(queryStandings(fixture.db), 1);
+    expect(top1.ranked.map((r) => [r.team, r.advances])).toEqual([
+      ['Bravo', true],
+      ['Alpha', true],
+      ['Charlie', false],
+      ['India', false],
+      [HOSTILE, false],
+    ]);
+  });
+});
+
+describe('rounds and bad rows', () => {
+  it('with a round, only that round\'s submissions count', () => {
+    const f = new FixtureDb(path.join(tempDir('leaderboard-round'), 'results.sqlite'));
+    try {
+      const team = f.team('Kilo');
+      const base = f.run({ id: 'b', submissionId: null, kind: 'baseline', status: 'complete', startedAt: '2025-03-01T00:00:00Z', medianMs: 600 });
+      const one = f.submission(team, '2025-03-01T01:00:00Z', { round: 1 });
+      const two = f.submission(team, '2025-04-01T01:00:00Z', { round: 2 });
+      f.gate(f.run({ id: 'r1', submissionId: one, status: 'complete', startedAt: '2025-03-01T02:00:00Z', medianMs: 300 }), base, { baseline: 0.4, value: 0.4 });
+      f.gate(f.run({ id: 'r2', submissionId: two, status: 'complete', startedAt: '2025-04-01T02:00:00Z', medianMs: 200 }), base, { baseline: 0.4, value: 0.4 });
+      expect(queryStandings(f.db, { round: 1 }).map((s) => [s.runId, s.round, s.submissions, s.speedup])).toEqual([['r1', 1, 1, 2]]);
+      expect(queryStandings(f.db, { round: 2 }).map((s) => [s.runId, s.round, s.speedup])).toEqual([['r2', 2, 3]]);
+      expect(queryStandings(f.db).map((s) => [s.runId, s.submissions])).toEqual([['r2', 2]]);
+    } finally {
+      f.close();
+    }
+  });
+
+  it('refuses a submission time that is not ISO-8601, naming the database and the row', () => {
+    const file = path.join(tempDir('leaderboard-bad'), 'results.sqlite');
+    const f = new FixtureDb(file);
+    try {
+      f.submission(f.team('Lima'), '03/01/2025');
+      expect(() => queryStandings(f.db)).toThrow(OptibenchError);
+      expect(() => queryStandings(f.db)).toThrow('submissions id 1: submitted_at is "03/01/2025", expected an ISO-8601 time');
+      try {
+        queryStandings(f.db);
+      } catch (error) {
+        expect((error as OptibenchError).location?.file).toBe(file);
+      }
+    } finally {
+      f.close();
+    }
+  });
+});
