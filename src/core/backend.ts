@@ -19,7 +19,10 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
  * and scores the continuation tokens, as lm-evaluation-harness does.
  */
 export interface TokenRequest {
-  /** Unique within a run; answers are matched by it. */
+  /**
+   * Unique within a batch; answers are matched by it. A canary batch (anti-cheat, `core/canary.ts`) issues a
+   * document's ids again carrying other endings: answer the tokens given, never an id seen before.
+   */
   readonly id: number;
   /** Requests of one document share a group (they share the context, which a backend may exploit). */
   readonly group: number;

@@ -112,6 +112,23 @@ export const resultsSchema = z.object({
   peakRssBytes: z.number(),
   /** Largest difference between the log-likelihoods of repeats: 0 means the backend is deterministic. */
   repeatMaxAbsDiff: z.number(),
+  /** sha256 of the canonical JSON of `config` (keys sorted, no whitespace) without outputDir and cacheDir: the config actually run. */
+  configSha256: z.string().optional(),
+  /** Seed of the order the items were issued in (shuffled per run, so a backend cannot key answers by position). */
+  shuffleSeed: z.number().int().optional(),
+  /**
+   * The canary check: `items` documents were issued again during each measured pass as fresh requests with
+   * their endings in another order; every ending's log-likelihood matched the original within `tolerance`.
+   * Canary batches are neither timed into the headline nor scored.
+   */
+  canary: z
+    .object({ items: z.number().int().nonnegative(), requests: z.number().int().nonnegative(), tolerance: z.number(), maxAbsDiff: z.number() })
+    .optional(),
+  /**
+   * Set when the run continued an interrupted one: the items carried over were computed earlier and are not
+   * in the timings or the throughput, which cover only the `itemsRun` this process computed.
+   */
+  resumed: z.object({ itemsCarriedOver: z.number().int().nonnegative(), itemsRun: z.number().int().nonnegative() }).optional(),
   /** Micro-benchmarks taken on the loaded model after the measured repeats (optibench bench). */
   micro: z.record(z.string(), jsonValue).optional(),
   /** The metric the run is judged by; a key of `metrics`. */

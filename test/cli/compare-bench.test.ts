@@ -219,6 +219,7 @@ describe('optibench bench: head-pruning and prefix-sharing, 12 items, 2 repeats'
     ]);
     expect((await readdir(dir)).sort()).toEqual(['0-baseline', '1-head-pruning', '2-prefix-sharing', '3-all', 'bench.json', 'index.html']);
     const indices = new Set<string>();
+    const seeds = new Set<number | undefined>();
     for (const c of bench.configurations) {
       const results = resultsSchema.parse(await readJson(path.join(dir, c.resultsFile)));
       expect(results.runId).toBe(c.runId);
@@ -226,8 +227,12 @@ describe('optibench bench: head-pruning and prefix-sharing, 12 items, 2 repeats'
       expect(c.inference.medianMs).toBe(results.timings.inference.medianMs);
       expect(c.tokensThroughModel).toBe(results.throughput.tokensThroughModel);
       indices.add(JSON.stringify(results.items.map((i) => i.index)));
+      seeds.add(results.shuffleSeed);
     }
     expect(indices.size).toBe(1);
+    // Every configuration issued the items in one shuffled order.
+    expect(seeds.size).toBe(1);
+    expect([...seeds][0]).toEqual(expect.any(Number));
     expect(bench).toMatchObject({ schema: 'optibench/bench', version: 1, repeats: 2, task: 'hellaswag', items: { count: 12, totalDocs: 40, limit: 12 } });
     expect(bench.environment.versions.onnxruntime).toMatch(/^\d+\.\d+\.\d+/);
     expect(bench.command.slice(0, 2)).toEqual(['optibench', 'bench']);

@@ -1,18 +1,19 @@
 /** `optibench run`: one evaluation, then results.json and the HTML report under <outputDir>/<run-id>/. */
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { loadConfig } from '../../core/config.js';
 import { writeResultsFile } from '../../core/results-file.js';
 import type { Results } from '../../core/results.js';
-import { RunFailure, newRunId, runEvaluation } from '../../core/runner.js';
+import { RunFailure, runEvaluation } from '../../core/runner.js';
 import { writeRunReport } from '../../report/render-run.js';
 import { formatBytes, formatMs, formatPercentStderr } from '../../report/filters.js';
 import { EXIT } from '../exit-codes.js';
-import { addRunFlags, overridesFrom, type RunFlags } from '../run-flags.js';
+import { addRunFlags, type RunFlags } from '../run-flags.js';
+import { addRecordFlags, prepareRunCommand, recordFailure, recordLines, type PreparedRunCommand, type RecordFlags } from '../run-record.js';
 import { displayPath, interruptible } from '../terminal.js';
 
-interface RunCommandFlags extends RunFlags {
+interface RunCommandFlags extends RunFlags, RecordFlags {
   progress: boolean;
 }
 
@@ -20,7 +21,7 @@ export function registerRun(program: Command): void {
   const command = program
     .command('run')
     .description('Score a model on a task and write results.json and an HTML report (defaults: the embedded tiny LLaMA and tiny HellaSwag set)');
-  addRunFlags(command)
+  addRecordFlags(addRunFlags(command))
     .option('--no-progress', 'no progress bar')
     .addHelpText(
       'after',
@@ -32,8 +33,15 @@ export function registerRun(program: Command): void {
 }
 
 async function runCommand(flags: RunCommandFlags): Promise<number> {
-  const { config } = await loadConfig(flags.config, overridesFrom(flags));
-  const runId = newRunId(config.task);
+  const prepared = await prepareRunCommand(flags);
+  try {
+    return await runAndRecord(flags, prepared);
+  } finally {
+    prepared.close();
+  }
+}
+
+async function runAndRecord(flags: RunCommandFlags, { config, runId, options, hooks, recorder }: PreparedRunCommand): Promise<number> {
   const outDir = path.join(config.outputDir, runId);
   const err = process.stderr;
   const bar = new cliProgress.SingleBar(
@@ -58,6 +66,7 @@ async function runCommand(flags: RunCommandFlags): Promise<number> {
     results = await interruptible((signal) => runEvaluation(
       config,
       {
+        ...hooks,
         signal,
         phase(phase, message) {
           if (phase === 'inference') return;
@@ -76,9 +85,11 @@ async function runCommand(flags: RunCommandFlags): Promise<number> {
         },
       },
       runId,
+      options,
     ));
   } catch (error) {
     stopBar();
+    recordFailure(recorder, error);
     if (!(error instanceof RunFailure)) throw error;
     // Nothing computed yet (e.g. the weights were unreadable): a plain error, and no file at all.
     if (error.partial.items.length === 0) throw error.cause;
@@ -88,6 +99,11 @@ async function runCommand(flags: RunCommandFlags): Promise<number> {
 
   const resultsFile = await writeResultsFile(results, outDir);
   const reportFile = await writeRunReport(results, outDir);
+  if (results.status === 'complete') {
+    recorder?.finish(results, { resultsPath: resultsFile, reportPath: reportFile });
+    // A resumed run may have left one from its failed attempt; the complete file supersedes it.
+    await rm(path.join(outDir, 'results.incomplete.json'), { force: true });
+  }
   if (results.status === 'incomplete') {
     err.write(`optibench: error: the run stopped: ${results.error ?? 'unknown error'}\n`);
     err.write(`optibench: ${results.items.length} finished items saved in ${displayPath(resultsFile)} (status: incomplete)\n`);
@@ -113,6 +129,7 @@ function summary(r: Results, resultsFile: string, reportFile: string): string {
   );
   const cache = r.backend.name !== 'onnx' ? '' : r.backend.load.cacheHit === true ? ' (graph from cache)' : ' (graph built now)';
   lines.push(`  load       ${formatMs(r.timings.loadMs)}${cache} · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${formatBytes(r.peakRssBytes)}`);
+  lines.push(...recordLines(r));
   lines.push(`  results    ${displayPath(resultsFile)}`);
   lines.push(`  report     ${displayPath(reportFile)}`);
   return `${lines.join('\n')}\n`;

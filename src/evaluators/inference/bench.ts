@@ -8,6 +8,7 @@ import type { BackendName } from '../../core/backend.js';
 import type { PluginEntry, RunConfig } from '../../core/config.js';
 import { captureEnvironment } from '../../core/environment.js';
 import { OptibenchError } from '../../core/errors.js';
+import { randomShuffleSeed } from '../../core/item-order.js';
 import type { RunObserver } from '../../core/runner.js';
 import { newRunId } from '../../core/runner.js';
 import { BENCH_SCHEMA_ID, BENCH_VERSION, benchFileSchema, type BenchConfiguration, type BenchFile } from './bench-schema.js';
@@ -87,11 +88,13 @@ export async function runBench(input: BenchInput): Promise<BenchOutcome> {
   input.onMessage?.(`MatMul peak: ${peak.gflopsPerSecond.toFixed(1)} GFLOP/s`);
 
   const runs: { label: string; folder: string; run: WrittenRun; reference: boolean }[] = [];
+  // One item order for every configuration: they differ by their plugins only, not by how their batches were drawn.
+  const order = { shuffleSeed: randomShuffleSeed() };
   for (const [position, c] of configs.entries()) {
     const folder = `${position}-${folderName(c.label)}`;
     input.onMessage?.(`[${position + 1}/${configs.length}] ${c.label}${c.plugins.length ? ` (${c.plugins.map(pluginLabel).join(', ')})` : ' (no plugins)'}`);
     const observer = { ...input.observer?.(c.label, position, configs.length), afterInference: microObserver(input.micro) };
-    runs.push({ label: c.label, folder, reference: c.reference === true, run: await runAndWrite(c.config, path.join(dir, folder), c.label, observer) });
+    runs.push({ label: c.label, folder, reference: c.reference === true, run: await runAndWrite(c.config, path.join(dir, folder), c.label, observer, order) });
   }
 
   const bench = assemble(input, id, dir, peak, runs, await captureEnvironment());

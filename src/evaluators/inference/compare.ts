@@ -15,6 +15,7 @@ import { COMPARE_SCHEMA_ID, COMPARE_VERSION, compareFileSchema, type CompareFile
 import { relativeLink, writeJsonAtomic } from './files.js';
 import { formatP, judge, type GateOptions } from './gate.js';
 import { writeCompareReport } from './render.js';
+import { randomShuffleSeed } from '../../core/item-order.js';
 import { checkPlugins, checkSameSelection, runAndWrite } from './run-one.js';
 
 export type Side = 'baseline' | 'candidate';
@@ -79,8 +80,10 @@ export async function compareRuns(input: CompareRunsInput): Promise<CompareOutco
 
   const id = newRunId('compare');
   const dir = path.join(input.candidate.outputDir, id);
-  const base = await runAndWrite(input.baseline, path.join(dir, 'baseline'), 'baseline', input.observer?.('baseline'));
-  const cand = await runAndWrite(input.candidate, path.join(dir, 'candidate'), 'candidate', input.observer?.('candidate'));
+  // One item order for both runs: the runs differ by their plugins only, not by how their batches were drawn.
+  const order = { shuffleSeed: randomShuffleSeed() };
+  const base = await runAndWrite(input.baseline, path.join(dir, 'baseline'), 'baseline', input.observer?.('baseline'), order);
+  const cand = await runAndWrite(input.candidate, path.join(dir, 'candidate'), 'candidate', input.observer?.('candidate'), order);
   const baseMs = base.results.timings.inference.medianMs;
   const candMs = cand.results.timings.inference.medianMs;
   return finish({

@@ -8,7 +8,7 @@ import { OptibenchError } from '../../core/errors.js';
 import { loadPlugins } from '../../core/plugin-loader.js';
 import { writeResultsFile } from '../../core/results-file.js';
 import type { Results } from '../../core/results.js';
-import { RunFailure, newRunId, runEvaluation, type RunObserver } from '../../core/runner.js';
+import { RunFailure, newRunId, runEvaluation, type RunObserver, type RunOptions } from '../../core/runner.js';
 import { writeRunReport } from '../../report/render-run.js';
 
 export interface WrittenRun {
@@ -29,10 +29,10 @@ export class StoppedRun extends Error {
   }
 }
 
-export async function runAndWrite(config: RunConfig, dir: string, label: string, observer: RunObserver = {}): Promise<WrittenRun> {
+export async function runAndWrite(config: RunConfig, dir: string, label: string, observer: RunObserver = {}, options: RunOptions = {}): Promise<WrittenRun> {
   let results: Results;
   try {
-    results = await runEvaluation(config, observer, newRunId(config.task));
+    results = await runEvaluation(config, observer, newRunId(config.task), options);
   } catch (error) {
     if (!(error instanceof RunFailure)) throw error;
     // Nothing computed (e.g. unreadable weights): the plain error, and no file, as `optibench run` does.

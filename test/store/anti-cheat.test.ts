@@ -1,0 +1,166 @@
+/**
+ * The run-side anti-cheat measures on real runs of the embedded tiny model: the seeded item order, the config
+ * hash in the results, and the canary check, which passes on the real ONNX backend and catches a backend
+ * that answers from a cache keyed by request id.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createBackend } from '../../src/backends/index.js';
+import type { Backend, BatchAnswer, LoadInfo, LoadRequest, TokenAnswer, TokenRequest } from '../../src/core/backend.js';
+import { configSchema, type ConfigInput, type RunConfig } from '../../src/core/config.js';
+import type { Results } from '../../src/core/results.js';
+import { RunFailure, runEvaluation, type PreparedRun, type RunOptions } from '../../src/core/runner.js';
+
+let work: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'optibench-anticheat-'));
+});
+
+function config(input: ConfigInput = {}): RunConfig {
+  return configSchema.parse({ cacheDir: path.join(work, 'cache'), outputDir: work, limit: 16, batchSize: 4, ...input });
+}
+
+/** The real ONNX backend, with every batch it was asked recorded. */
+class RecordingBackend implements Backend {
+  readonly name = 'onnx' as const;
+  readonly batches: TokenRequest[][] = [];
+  private readonly inner = createBackend('onnx');
+  load(request: LoadRequest): Promise<LoadInfo> {
+    return this.inner.load(request);
+  }
+  loglikelihood(batch: readonly TokenRequest[]): Promise<BatchAnswer> {
+    this.batches.push([...batch]);
+    return this.inner.loglikelihood(batch);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/**
+ * The cheater: computes a request the first time its id is seen (on the real backend) and answers every later
+ * request with that id from its cache, so repeats cost nothing.
+ */
+class CachingByIdBackend implements Backend {
+  readonly name = 'onnx' as const;
+  private readonly inner = createBackend('onnx');
+  private readonly cache = new Map<number, TokenAnswer>();
+  load(request: LoadRequest): Promise<LoadInfo> {
+    return this.inner.load(request);
+  }
+  async loglikelihood(batch: readonly TokenRequest[]): Promise<BatchAnswer> {
+    const fresh = batch.filter((r) => !this.cache.has(r.id));
+    const computed = fresh.length ? await this.inner.loglikelihood(fresh) : { answers: [], positions: 0, paddedPositions: 0 };
+    for (const answer of computed.answers) this.cache.set(answer.id, answer);
+    return { answers: batch.map((r) => this.cache.get(r.id)!), positions: computed.positions, paddedPositions: computed.paddedPositions };
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+async function run(input: ConfigInput, options: RunOptions): Promise<{ results: Results; prepared: PreparedRun; batches: TokenRequest[][] }> {
+  const backend = new RecordingBackend();
+  let prepared: PreparedRun | undefined;
+  const results = await runEvaluation(config(input), { onPrepared: (p) => (prepared = p) }, undefined, { ...options, createBackend: () => backend });
+  return { results, prepared: prepared!, batches: backend.batches };
+}
+
+const length = (r: TokenRequest) => r.context.length + r.continuation.length;
+
+describe('the item order', () => {
+  it('is a permutation of the selected items fixed by the seed, recorded in the results, and the same seed gives the same schedule', async () => {
+    const a = await run({}, { shuffleSeed: 42 });
+    const b = await run({}, { shuffleSeed: 42 });
+    const c = await run({}, { shuffleSeed: 43 });
+    expect(a.results.shuffleSeed).toBe(42);
+    expect(c.results.shuffleSeed).toBe(43);
+    const selected = a.results.items.map((item) => item.index);
+    expect([...a.prepared.itemOrder].sort((x, y) => x - y)).toEqual(selected);
+    expect(a.prepared.itemOrder).not.toEqual(selected);
+    expect(b.prepared.itemOrder).toEqual(a.prepared.itemOrder);
+    expect(c.prepared.itemOrder).not.toEqual(a.prepared.itemOrder);
+    // The same seed: the backend saw the very same batches; another seed: other batches.
+    const tokens = (batches: TokenRequest[][]) => batches.map((batch) => batch.map((r) => [...r.context, -1, ...r.continuation]));
+    expect(tokens(b.batches)).toEqual(tokens(a.batches));
+    expect(tokens(c.batches)).not.toEqual(tokens(a.batches));
+    // The results list items in dataset order whatever the order they ran in, with the same numbers.
+    expect(c.results.items.map((item) => item.index)).toEqual(selected);
+    c.results.items.forEach((item, i) => item.loglikelihoods.forEach((ll, j) => expect(ll).toBeCloseTo(a.results.items[i]!.loglikelihoods[j]!, 4)));
+  });
+
+  it('the length-sorted schedule keeps the shuffled order among requests of equal length', async () => {
+    const { prepared, batches } = await run({ warmupBatches: 0 }, { shuffleSeed: 7 });
+    const issued = batches.flat();
+    let ties = 0;
+    for (let i = 1; i < issued.length; i++) {
+      const [before, after] = [issued[i - 1]!, issued[i]!];
+      if (length(before) !== length(after) || before.group === after.group) continue;
+      ties++;
+      // group = the document's position in the shuffled order
+      expect(after.group).toBeGreaterThan(before.group);
+    }
+    expect(ties).toBeGreaterThan(3);
+    expect(prepared.itemOrder).toHaveLength(16);
+  });
+
+  it('a random seed is drawn when none is given, and recorded', async () => {
+    const a = await run({}, {});
+    const b = await run({}, {});
+    expect(Number.isInteger(a.results.shuffleSeed)).toBe(true);
+    expect(a.results.shuffleSeed).not.toBe(b.results.shuffleSeed);
+  });
+});
+
+describe('the config hash', () => {
+  it('is the sha256 of the config as Python writes canonical JSON (sorted keys, no spaces), where it writes left out', async () => {
+    const { results } = await run({}, { shuffleSeed: 1 });
+    expect(results.config.outputDir).toBeTruthy();
+    const python = spawnSync('python3', ['-c', "import sys, json, hashlib; c = json.load(sys.stdin); c.pop('outputDir'); c.pop('cacheDir'); print(hashlib.sha256(json.dumps(c, sort_keys=True, separators=(',', ':'), ensure_ascii=False).encode()).hexdigest())"], {
+      input: JSON.stringify(results.config),
+      encoding: 'utf8',
+    });
+    expect(python.status).toBe(0);
+    expect(results.configSha256).toBe(python.stdout.trim());
+  });
+});
+
+describe('the canary', () => {
+  it('passes on the real ONNX backend; its requests are neither scored nor counted in the throughput', async () => {
+    const plain = await run({ repeats: 2 }, { shuffleSeed: 5 });
+    const checked = await run({ repeats: 2 }, { shuffleSeed: 5, canary: { items: 3, tolerance: 1e-4 } });
+    expect(checked.results.canary).toMatchObject({ items: 3, requests: 12, tolerance: 1e-4 });
+    expect(checked.results.canary!.maxAbsDiff).toBeLessThanOrEqual(1e-4);
+    // 3 documents of 4 endings re-issued in each of the 2 passes, in batches of their own.
+    expect(checked.batches.flat().length - plain.batches.flat().length).toBe(2 * 12);
+    expect(checked.results.throughput).toMatchObject({ requests: 64, tokensThroughModel: plain.results.throughput.tokensThroughModel, batches: plain.results.throughput.batches });
+    expect(checked.results.items).toHaveLength(16);
+    expect(checked.results.metrics).toEqual(plain.results.metrics);
+    // A canary batch carries a document's own ids with every ending moved to another id.
+    const byId = new Map(plain.batches.flat().map((r) => [r.id, r]));
+    const moved = checked.batches.flat().filter((r) => byId.get(r.id)!.continuation.join() !== r.continuation.join());
+    expect(moved).toHaveLength(2 * 12);
+  });
+
+  it('fails the run, saying why, against a backend that answers from a cache keyed by request id', async () => {
+    const cheat = (canary: RunOptions['canary']) =>
+      runEvaluation(config({ repeats: 2 }), {}, undefined, { shuffleSeed: 5, canary, createBackend: () => new CachingByIdBackend() });
+    // Without the canary the cheater goes unnoticed: its answers are right, and its repeats cost nothing.
+    const unnoticed = await cheat(undefined);
+    expect(unnoticed.status).toBe('complete');
+    expect(unnoticed.repeatMaxAbsDiff).toBe(0);
+
+    const failure = await cheat({ items: 2, tolerance: 1e-4 }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(RunFailure);
+    const partial = (failure as RunFailure).partial;
+    expect(partial.status).toBe('incomplete');
+    expect(partial.error).toMatch(/^canary check failed: item \d+ was issued again with its endings in another order, and request \d+ \(now carrying the ending of request \d+\) got log-likelihood -?[\d.]+(e-?\d+)?, where that ending first got -?[\d.]+(e-?\d+)? \(difference [\d.e-]+ > tolerance 0\.0001\): the backend answered from something other than the tokens it was given$/);
+  });
+});

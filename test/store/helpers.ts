@@ -1,0 +1,45 @@
+/**
+ * Shared by the results-database tests: the `sqlite3` command-line shell as an independent reader of the
+ * files optibench writes, and the CLI run from source (tsx) as a user runs it.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { REPO_ROOT } from '../helpers/shared.js';
+
+/** Rows from `sqlite3 -json`: Debian's sqlite3 shell reads the file, not better-sqlite3. */
+export function sqlite3<T = Record<string, unknown>>(file: string, sql: string): T[] {
+  const result = spawnSync('sqlite3', ['-json', file, sql], { encoding: 'utf8' });
+  if (result.error) throw new Error(`sqlite3 could not start (apt-get install sqlite3): ${result.error.message}`);
+  if (result.status !== 0) throw new Error(`sqlite3 failed on ${file}: ${result.stderr}`);
+  return result.stdout.trim() === '' ? [] : (JSON.parse(result.stdout) as T[]);
+}
+
+export const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+const CLI = [`--import=${TSX_LOADER}`, path.join(REPO_ROOT, 'src/cli/main.ts')];
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function optibench(args: readonly string[], cwd: string, cacheDir: string): CliResult {
+  const result = spawnSync(process.execPath, [...CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, OPTIBENCH_CACHE_DIR: cacheDir },
+    timeout: 300_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The same in the background, so the test can watch the database and kill it. */
+export function optibenchChild(args: readonly string[], cwd: string, cacheDir: string) {
+  const child = spawn(process.execPath, [...CLI, ...args], { cwd, env: { ...process.env, OPTIBENCH_CACHE_DIR: cacheDir } });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+  child.stdout.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  return { child, exited, stderr: () => stderr };
+}
