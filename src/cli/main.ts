@@ -12,8 +12,10 @@ import { registerGenerateModel } from './commands/generate-model.js';
 import { registerLeaderboard } from './commands/leaderboard.js';
 import { registerPlugins } from './commands/plugins.js';
 import { registerRescore } from './commands/rescore.js';
+import { registerRerun } from './commands/rerun.js';
 import { registerRun } from './commands/run.js';
 import { registerSchema } from './commands/schema.js';
+import { registerSubmission } from './commands/submission.js';
 import { registerTokenizer } from './commands/tokenizer.js';
 import { EXIT } from './exit-codes.js';
 
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
   registerBench(program);
   registerGenerateModel(program);
   registerSchema(program);
+  registerSubmission(program);
+  registerRerun(program);
   registerPlugins(program);
   registerTokenizer(program);
   registerLeaderboard(program);

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { configJsonSchema } from '../../core/config.js';
 import { OptibenchError } from '../../core/errors.js';
 import { resultsSchema } from '../../core/results.js';
+import { submissionJsonSchema } from '../../submissions/manifest.js';
 
 export function schemaFor(which: string): Record<string, unknown> {
   switch (which) {
@@ -12,8 +13,10 @@ export function schemaFor(which: string): Record<string, unknown> {
       return configJsonSchema();
     case 'results':
       return z.toJSONSchema(resultsSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
+    case 'submission':
+      return submissionJsonSchema();
     default:
-      throw new OptibenchError(`unknown schema "${which}" (expected config or results)`);
+      throw new OptibenchError(`unknown schema "${which}" (expected config, results or submission)`);
   }
 }
 
@@ -21,7 +24,7 @@ export function registerSchema(program: Command): void {
   program
     .command('schema')
     .description('Print the JSON Schema of the config file or of results.json')
-    .argument('[which]', 'config or results', 'config')
+    .argument('[which]', 'config, results or submission', 'config')
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (which: string, flags: { output?: string }) => {
       const text = `${JSON.stringify(schemaFor(which), null, 2)}\n`;

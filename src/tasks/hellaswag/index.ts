@@ -8,7 +8,7 @@ import { aggregateOutcomes, METRICS, scoreDoc } from './metrics.js';
 import { codePointLength } from './preprocess.js';
 
 export type { HellaswagDoc, DatasetFormat } from './load.js';
-export { ENDINGS, detectFormat, loadHellaswag, parseJsonl, parseTextForm, readDatasetBytes } from './load.js';
+export { ENDINGS, UNLABELED_PLACEHOLDER_GOLD, UNLABELED_SUFFIX, detectFormat, loadHellaswag, parseJsonl, parseTextForm, parseUnlabeled, readDatasetBytes, unlabeledLine } from './load.js';
 export { aggregateOutcomes, argmax, meanStderr, scoreDoc } from './metrics.js';
 export { codePointLength, choiceFromTextForm, preprocess, processItem, pyCapitalize, pyStrip, queryFromTextForm } from './preprocess.js';
 

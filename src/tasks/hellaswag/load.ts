@@ -10,7 +10,19 @@ import type { MultipleChoiceDoc } from '../../core/task.js';
 import { choiceFromTextForm, processItem, pyStrip, queryFromTextForm } from './preprocess.js';
 
 export type HellaswagDoc = MultipleChoiceDoc;
-export type DatasetFormat = 'jsonl' | 'text';
+export type DatasetFormat = 'jsonl' | 'text' | 'unlabeled';
+
+/**
+ * What a sandboxed submission gets instead of the dataset: the selected documents, already preprocessed,
+ * without labels (`{"index", "query", "choices"}` per line). The name marks the format, so a labelled file
+ * with a missing label is still refused.
+ */
+export const UNLABELED_SUFFIX = '.unlabeled.jsonl';
+/**
+ * Documents of an unlabeled copy still need a `gold` to flow through the runner; choice 0 stands in. Metrics
+ * computed against it mean nothing: the organizer rescores the log-likelihoods with the real labels outside.
+ */
+export const UNLABELED_PLACEHOLDER_GOLD = 0;
 
 /** HellaSwag always has four endings; anything else is a different dataset, so it is refused. */
 export const ENDINGS = 4;
@@ -18,7 +30,8 @@ const TEXT_LINES_PER_ITEM = 2 + ENDINGS;
 
 export async function loadHellaswag(file: string): Promise<HellaswagDoc[]> {
   const text = decodeUtf8(await readDatasetBytes(file), file);
-  const docs = detectFormat(file, text) === 'jsonl' ? parseJsonl(text, file) : parseTextForm(text, file);
+  const format = detectFormat(file, text);
+  const docs = format === 'unlabeled' ? parseUnlabeled(text, file) : format === 'jsonl' ? parseJsonl(text, file) : parseTextForm(text, file);
   if (docs.length === 0) throw new OptibenchError('no HellaSwag items in the file (it is empty)', { file });
   return docs;
 }
@@ -69,6 +82,7 @@ function decodeUtf8(bytes: Buffer, file: string): string {
 /** By name first (`.jsonl`, `.json`, `.txt`, each optionally `.bz2`), else `{` opening the first line. */
 export function detectFormat(file: string, text: string): DatasetFormat {
   const name = file.toLowerCase().replace(/\.bz2$/, '');
+  if (name.endsWith(UNLABELED_SUFFIX)) return 'unlabeled';
   if (name.endsWith('.jsonl') || name.endsWith('.json')) return 'jsonl';
   if (name.endsWith('.txt')) return 'text';
   return pyStrip(text).startsWith('{') ? 'jsonl' : 'text';
@@ -146,6 +160,43 @@ function parseLabel(label: unknown, fail: (key: string, message: string) => neve
   else return fail('label', `expected an integer 0-3 (or a string holding one), got ${describe(label)}`);
   if (gold < 0 || gold >= ENDINGS) fail('label', `expected an integer 0-3 (an index into the ${ENDINGS} endings), got ${gold}`);
   return gold;
+}
+
+/** One line of an unlabeled copy, from already preprocessed documents. */
+export function unlabeledLine(doc: Pick<HellaswagDoc, 'index' | 'query' | 'choices'>): string {
+  return JSON.stringify({ index: doc.index, query: doc.query, choices: doc.choices });
+}
+
+/** An unlabeled copy (see UNLABELED_SUFFIX): documents keep their dataset index; a label is refused. */
+export function parseUnlabeled(text: string, file: string): HellaswagDoc[] {
+  const docs: HellaswagDoc[] = [];
+  splitLines(text).forEach((raw, i) => {
+    if (pyStrip(raw) === '') return;
+    const line = i + 1;
+    let item: unknown;
+    try {
+      item = JSON.parse(raw);
+    } catch (error) {
+      throw new OptibenchError(`invalid JSON: ${(error as Error).message}`, { file, line }, { cause: error });
+    }
+    const fail = (key: string, message: string): never => {
+      throw new OptibenchError(message, { file, line, key });
+    };
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) return fail('(line)', `expected a JSON object, got ${describe(item)}`);
+    const record = item as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (!['index', 'query', 'choices'].includes(key)) fail(key, `unknown key in an unlabeled copy (expected index, query, choices)`);
+    }
+    const index = record.index;
+    if (!Number.isSafeInteger(index) || (index as number) < 0) fail('index', `expected a non-negative integer, got ${describe(index)}`);
+    if (typeof record.query !== 'string') fail('query', `expected a string, got ${describe(record.query)}`);
+    const choices = record.choices;
+    if (!Array.isArray(choices) || choices.length !== ENDINGS || !choices.every((c) => typeof c === 'string' && c !== '')) {
+      fail('choices', `expected ${ENDINGS} non-empty strings, got ${describe(choices)}`);
+    }
+    docs.push({ index: index as number, source: `${file}:${line}`, query: record.query as string, choices: choices as string[], gold: UNLABELED_PLACEHOLDER_GOLD });
+  });
+  return docs;
 }
 
 /** The 6-line text form: `activity_label: ctx`, the gold label, then the four endings, per item. */

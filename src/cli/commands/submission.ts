@@ -1,0 +1,34 @@
+/** `optibench submission check <dir>`: is this submission's manifest valid, and do the files it names exist? */
+import path from 'node:path';
+import type { Command } from 'commander';
+import { checkSubmission, formatProblem } from '../../submissions/check.js';
+import { EXIT } from '../exit-codes.js';
+
+export function registerSubmission(program: Command): void {
+  const submission = program.command('submission').description('Submission manifests (optibench-submission.yaml)');
+  submission
+    .command('check')
+    .description('Validate a submission folder: its manifest, the document and the config it names; every problem is listed')
+    .argument('[dir]', 'the submission (repository root)', '.')
+    .action(async (dir: string) => {
+      const check = await checkSubmission(dir);
+      if (check.problems.length > 0) {
+        for (const problem of check.problems) process.stderr.write(`optibench: error: ${formatProblem(problem)}\n`);
+        process.stderr.write(`optibench: ${check.problems.length} problem${check.problems.length > 1 ? 's' : ''} in ${path.resolve(dir)}\n`);
+        process.exitCode = EXIT.badInput;
+        return;
+      }
+      const m = check.manifest!;
+      const what = 'config' in m.run ? `optibench config ${m.run.config}` : `command ${JSON.stringify(m.run.command)}`;
+      process.stdout.write(
+        [
+          `${check.file}: valid submission`,
+          `  team       ${m.team} (${m.members.map((x) => x.name).join(', ')})`,
+          `  round      ${m.round}`,
+          `  commit     ${m.repository.commit} of ${m.repository.url}`,
+          `  document   ${m.document}`,
+          `  runs       ${what}`,
+        ].join('\n') + '\n',
+      );
+    });
+}

@@ -1,0 +1,161 @@
+/**
+ * The bubblewrap command line for one sandboxed command. Nothing of the host is visible except the system
+ * directories, the paths the caller lists read-only, and the work dir (the only writable host path). The
+ * command runs as an unprivileged uid (root is exempt from RLIMIT_NPROC, and an unprivileged uid cannot
+ * raise its own limits back) with no capabilities and no network.
+ */
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { SandboxLimits } from './limits.js';
+
+/** System directories every program needs; the rest of the host file system stays out of sight. */
+const SYSTEM_DIRS = ['/usr', '/etc'];
+/** On merged-/usr systems these are symlinks into /usr, elsewhere real directories. */
+const TOP_LEVEL_LINKS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+
+export interface MountPlan {
+  /** The only writable host directory, visible at the same path. */
+  readonly workDir: string;
+  /** Host paths visible read-only at the same path (the organizer's optibench, model directories...). */
+  readonly readOnly: readonly string[];
+  /** Host paths that must not be visible even if they lie under a visible one (the labelled dataset). */
+  readonly hidden: readonly string[];
+}
+
+export interface BwrapInvocation {
+  readonly uid: number;
+  readonly cwd: string;
+  readonly command: readonly string[];
+  readonly limits: SandboxLimits;
+  readonly mounts: MountPlan;
+}
+
+function isUnder(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+function systemMounts(): string[] {
+  const args: string[] = [];
+  for (const dir of SYSTEM_DIRS) args.push('--ro-bind', dir, dir);
+  for (const link of TOP_LEVEL_LINKS) {
+    let stat;
+    try {
+      stat = lstatSync(link);
+    } catch {
+      continue;
+    }
+    if (stat.isSymbolicLink()) args.push('--symlink', readlinkSync(link), link);
+    else if (stat.isDirectory()) args.push('--ro-bind', link, link);
+  }
+  return args;
+}
+
+/** A hidden path under a visible one is covered: a directory by an empty tmpfs, a file by an empty file. */
+function maskArgs(mounts: MountPlan): string[] {
+  const visible = [...SYSTEM_DIRS, ...mounts.readOnly, mounts.workDir];
+  const args: string[] = [];
+  for (const hidden of mounts.hidden) {
+    if (!visible.some((dir) => isUnder(hidden, dir))) continue;
+    let isDir: boolean;
+    try {
+      isDir = statSync(hidden).isDirectory();
+    } catch {
+      continue;
+    }
+    // A device node bound over a file cannot be opened (the mount is nodev): reading it fails with EACCES.
+    if (isDir) args.push('--tmpfs', hidden);
+    else args.push('--ro-bind', '/dev/null', hidden);
+  }
+  return args;
+}
+
+/** Mount points of the sandbox's own file systems, whose modes are set where they are made. */
+const OWN_MOUNTS = ['/', '/tmp', '/dev', '/dev/shm', '/proc'];
+
+/**
+ * bwrap makes the folders leading to a bind mount with the host folders' modes, so a path under /root or a
+ * 0700 temp folder would be unreachable for the sandbox uid. Those folders exist only in the sandbox's root
+ * tmpfs, so opening them up there changes nothing on the host.
+ */
+function reachabilityArgs(mounts: MountPlan): string[] {
+  const bound = [...SYSTEM_DIRS, ...mounts.readOnly, mounts.workDir];
+  const ancestors = new Set<string>();
+  for (const target of [...mounts.readOnly, mounts.workDir]) {
+    for (let dir = path.dirname(target); dir !== path.dirname(dir); dir = path.dirname(dir)) ancestors.add(dir);
+  }
+  return [...ancestors]
+    .filter((dir) => !OWN_MOUNTS.includes(dir) && !bound.some((b) => isUnder(dir, b)))
+    .sort()
+    .flatMap((dir) => ['--chmod', '0755', dir]);
+}
+
+/** rlimits are applied by prlimit after the uid change, so the command cannot raise them again. */
+export function prlimitArgs(limits: SandboxLimits): string[] {
+  return [
+    '/usr/bin/prlimit',
+    `--nproc=${limits.processes}`,
+    `--data=${limits.memoryBytes}`,
+    `--fsize=${Math.min(limits.fileBytes, limits.diskBytes)}`,
+    `--cpu=${limits.cpuSeconds}`,
+    '--core=0',
+    '--',
+  ];
+}
+
+export function bwrapArgs(run: BwrapInvocation): string[] {
+  const { mounts, limits } = run;
+  return [
+    '--unshare-net',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--hostname',
+    'optibench-sandbox',
+    // If optibench dies, even by SIGKILL, the sandbox dies with it: no orphaned submission keeps running.
+    '--die-with-parent',
+    '--new-session',
+    ...systemMounts(),
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--perms',
+    '1777',
+    '--size',
+    String(limits.tmpBytes),
+    '--tmpfs',
+    '/tmp',
+    '--perms',
+    '1777',
+    '--size',
+    String(limits.tmpBytes),
+    '--tmpfs',
+    '/dev/shm',
+    ...mounts.readOnly.flatMap((p) => ['--ro-bind', p, p]),
+    '--bind',
+    mounts.workDir,
+    mounts.workDir,
+    ...maskArgs(mounts),
+    ...reachabilityArgs(mounts),
+    '--chdir',
+    run.cwd,
+    // Only to switch to the unprivileged uid; setpriv then drops every capability and the bounding set.
+    '--cap-add',
+    'CAP_SETUID',
+    '--cap-add',
+    'CAP_SETGID',
+    '--',
+    '/usr/bin/setpriv',
+    `--reuid=${run.uid}`,
+    `--regid=${run.uid}`,
+    '--clear-groups',
+    '--no-new-privs',
+    '--inh-caps=-all',
+    '--bounding-set=-all',
+    '--',
+    ...prlimitArgs(limits),
+    ...run.command,
+  ];
+}

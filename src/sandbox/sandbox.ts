@@ -1,0 +1,134 @@
+/**
+ * Runs one command under bubblewrap with the limits of `limits.ts`, and says how it ended. The outer side
+ * keeps the wall clock and two watchdogs (the sandbox uid's task count, the work dir's size); on a timeout or
+ * a disk overrun it kills bwrap, whose --die-with-parent init takes the whole pid namespace with it, and then
+ * makes sure no process of the sandbox uid is left.
+ */
+import { spawn } from 'node:child_process';
+import { chown, lstat, readdir } from 'node:fs/promises';
+import { constants } from 'node:os';
+import path from 'node:path';
+import { OptibenchError } from '../core/errors.js';
+import { bwrapArgs, type MountPlan } from './bwrap-args.js';
+import { diskUsage } from './disk-usage.js';
+import { killAllOf, pickSandboxUid, tasksOf } from './host-processes.js';
+import type { SandboxLimits } from './limits.js';
+import { classifyExit, type Violation } from './violation.js';
+
+export const BWRAP = '/usr/bin/bwrap';
+const TAIL_BYTES = 64 * 1024;
+const PROCESS_SAMPLE_MS = 100;
+const DISK_SAMPLE_MS = 500;
+
+export interface SandboxRequest {
+  readonly command: readonly string[];
+  readonly mounts: MountPlan;
+  /** Working directory inside; defaults to the work dir. */
+  readonly cwd?: string;
+  /** The command's whole environment: nothing of optibench's own environment leaks in. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly limits: SandboxLimits;
+  /** Called with each chunk the command writes (for a log file); optional. */
+  readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+}
+
+export interface SandboxResult {
+  /** Exit 0 within every limit. */
+  readonly ok: boolean;
+  readonly exitCode: number | null;
+  readonly violation: Violation | null;
+  readonly wallSeconds: number;
+  /** Most processes and threads seen at once. */
+  readonly peakTasks: number;
+  readonly uid: number;
+  readonly stdoutTail: string;
+  readonly stderrTail: string;
+  /** False if a process of the sandbox survived the kill (never seen; reported rather than assumed). */
+  readonly cleanedUp: boolean;
+}
+
+class Tail {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size > TAIL_BYTES && this.chunks.length > 1) this.size -= this.chunks.shift()!.length;
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).subarray(-TAIL_BYTES).toString('utf8');
+  }
+}
+
+/** The sandbox uid must own the work dir to write in it; root outside can still read and remove it. */
+async function chownTree(dir: string, uid: number): Promise<void> {
+  await chown(dir, uid, uid);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) await chownTree(full, uid);
+    else if (!(await lstat(full)).isSymbolicLink()) await chown(full, uid, uid);
+  }
+}
+
+export async function runSandboxed(request: SandboxRequest): Promise<SandboxResult> {
+  if (process.getuid?.() !== 0) {
+    throw new OptibenchError('the sandbox needs root: it switches the submission to an unprivileged uid and sets limits bwrap cannot set unprivileged');
+  }
+  const uid = pickSandboxUid();
+  await chownTree(request.mounts.workDir, uid);
+  const args = bwrapArgs({ uid, cwd: request.cwd ?? request.mounts.workDir, command: request.command, limits: request.limits, mounts: request.mounts });
+  const started = Date.now();
+  const child = spawn(BWRAP, args, { env: { ...request.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout = new Tail();
+  const stderr = new Tail();
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout.push(chunk);
+    request.onOutput?.('stdout', chunk);
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr.push(chunk);
+    request.onOutput?.('stderr', chunk);
+  });
+
+  let stoppedFor: 'timeout' | 'disk' | null = null;
+  const stop = (why: 'timeout' | 'disk') => {
+    if (stoppedFor) return;
+    stoppedFor = why;
+    child.kill('SIGKILL');
+  };
+  let peakTasks = 0;
+  const wallTimer = setTimeout(() => stop('timeout'), request.limits.wallSeconds * 1000);
+  const processTimer = setInterval(() => {
+    peakTasks = Math.max(peakTasks, tasksOf(uid));
+  }, PROCESS_SAMPLE_MS);
+  let diskBusy = false;
+  const diskTimer = setInterval(() => {
+    if (diskBusy) return;
+    diskBusy = true;
+    diskUsage(request.mounts.workDir)
+      .then((bytes) => {
+        if (bytes > request.limits.diskBytes) stop('disk');
+      })
+      .finally(() => {
+        diskBusy = false;
+      });
+  }, DISK_SAMPLE_MS);
+
+  const exitCode = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', (error) => reject(new OptibenchError(`cannot start bubblewrap: ${error.message}`, { file: BWRAP })));
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : null)));
+  }).finally(() => {
+    clearTimeout(wallTimer);
+    clearInterval(processTimer);
+    clearInterval(diskTimer);
+  });
+  const cleanedUp = await killAllOf(uid);
+  const wallSeconds = (Date.now() - started) / 1000;
+  const stderrTail = stderr.text();
+  const violation = classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, stderrTail, limits: request.limits, hiddenPaths: request.mounts.hidden });
+  return { ok: violation === null, exitCode, violation, wallSeconds, peakTasks, uid, stdoutTail: stdout.text(), stderrTail, cleanedUp };
+}
+
+function signalNumber(signal: NodeJS.Signals): number | undefined {
+  return constants.signals[signal];
+}

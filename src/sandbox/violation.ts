@@ -1,0 +1,72 @@
+/**
+ * Why a sandboxed command did not finish cleanly, in words an organizer and a team both understand. Limits
+ * the outer process enforces itself (wall time, disk watchdog) and signals the kernel sends for rlimits are
+ * certain; a failed allocation or a refused connection only shows in what the command printed, so those are
+ * recognised from its last stderr lines and quote the line that shows it.
+ */
+import { constants } from 'node:os';
+
+export type ViolationKind = 'timeout' | 'processes' | 'disk' | 'cpu' | 'memory' | 'network' | 'labels' | 'crash' | 'exit';
+
+export interface Violation {
+  readonly kind: ViolationKind;
+  readonly message: string;
+}
+
+export interface ExitFacts {
+  /** bwrap's exit status: the command's, or 128 + the signal that killed it. */
+  readonly exitCode: number | null;
+  /** Set when the outer process stopped the sandbox, and why. */
+  readonly stoppedFor: 'timeout' | 'disk' | null;
+  readonly wallSeconds: number;
+  readonly peakTasks: number;
+  readonly stderrTail: string;
+  readonly limits: { readonly wallSeconds: number; readonly processes: number; readonly diskBytes: number; readonly fileBytes: number; readonly cpuSeconds: number; readonly memoryBytes: number };
+  /** Host paths the command must not read; a message naming one shows it tried. */
+  readonly hiddenPaths: readonly string[];
+}
+
+const MEMORY_PATTERNS = [/MemoryError/, /Cannot allocate memory/i, /out of memory/i, /std::bad_alloc/, /ENOMEM/, /allocation failed/i];
+const NETWORK_PATTERNS = [/ENETUNREACH/, /Network is unreachable/i, /EAI_AGAIN/, /Temporary failure in name resolution/i, /getaddrinfo/i, /ECONNREFUSED/];
+
+function signalName(code: number): string | undefined {
+  if (code <= 128) return undefined;
+  const number = code - 128;
+  return Object.entries(constants.signals).find(([, n]) => n === number)?.[0];
+}
+
+function firstLineMatching(text: string, patterns: readonly RegExp[]): string | undefined {
+  return text.split('\n').find((line) => patterns.some((p) => p.test(line)))?.trim();
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / 1024 / 1024)} MiB`;
+}
+
+/** Null when the command exited 0 within every limit. */
+export function classifyExit(facts: ExitFacts): Violation | null {
+  const { limits } = facts;
+  if (facts.stoppedFor === 'disk') {
+    return { kind: 'disk', message: `disk limit: the work dir grew beyond ${mib(limits.diskBytes)}; the sandbox was killed` };
+  }
+  // A fork bomb usually also runs into the wall clock; the process limit is the cause worth naming.
+  if (facts.peakTasks >= limits.processes) {
+    const stopped = facts.stoppedFor === 'timeout' ? `, then stopped at the ${limits.wallSeconds} s wall-time limit` : '';
+    return { kind: 'processes', message: `too many processes: reached the limit of ${limits.processes} processes and threads${stopped}` };
+  }
+  if (facts.stoppedFor === 'timeout') {
+    return { kind: 'timeout', message: `timeout: still running after the ${limits.wallSeconds} s wall-time limit; every process in the sandbox was killed` };
+  }
+  if (facts.exitCode === 0) return null;
+  const signal = facts.exitCode === null ? undefined : signalName(facts.exitCode);
+  if (signal === 'SIGXFSZ') return { kind: 'disk', message: `disk limit: a file reached the ${mib(Math.min(limits.fileBytes, limits.diskBytes))} file-size limit (killed by SIGXFSZ)` };
+  if (signal === 'SIGXCPU') return { kind: 'cpu', message: `CPU limit: a process used its ${limits.cpuSeconds} s of CPU time (killed by SIGXCPU)` };
+  const hidden = facts.hiddenPaths.find((p) => facts.stderrTail.includes(p));
+  if (hidden) return { kind: 'labels', message: `denied: tried to read ${hidden}, which is not visible in the sandbox` };
+  const memory = firstLineMatching(facts.stderrTail, MEMORY_PATTERNS);
+  if (memory) return { kind: 'memory', message: `out of memory: an allocation beyond the ${mib(limits.memoryBytes)} limit failed ("${memory}")` };
+  const network = firstLineMatching(facts.stderrTail, NETWORK_PATTERNS);
+  if (network) return { kind: 'network', message: `denied network: the sandbox has no network ("${network}")` };
+  if (signal) return { kind: 'crash', message: `killed by ${signal}` };
+  return { kind: 'exit', message: `exited with code ${facts.exitCode ?? 'unknown'}` };
+}

@@ -1,0 +1,93 @@
+/**
+ * `optibench submission check`: finds and validates the manifest of a submission folder and the files it
+ * names, and lists every problem (file, line, key, what was expected), not just the first.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { z } from 'zod';
+import { loadConfig } from '../core/config.js';
+import { OptibenchError } from '../core/errors.js';
+import { MANIFEST_NAMES, submissionSchema, type SubmissionManifest } from './manifest.js';
+import { parsePositioned } from './yaml-positions.js';
+
+export interface Problem {
+  readonly file: string;
+  readonly line?: number;
+  readonly key?: string;
+  readonly message: string;
+}
+
+export interface SubmissionCheck {
+  /** The manifest file found, if any. */
+  readonly file: string | undefined;
+  /** Set when the manifest itself is valid (the files it names may still have problems). */
+  readonly manifest: SubmissionManifest | undefined;
+  readonly problems: readonly Problem[];
+}
+
+export function formatProblem(problem: Problem): string {
+  return new OptibenchError(problem.message, problem).oneLine();
+}
+
+function keyName(keyPath: readonly PropertyKey[]): string {
+  return keyPath.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('') || '(top level)';
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_union' && issue.path.join('.') === 'run') return 'expected exactly one of "config" (an optibench config file) or "command" (a list of strings)';
+  return issue.message;
+}
+
+function findManifest(dir: string): { file?: string; problem?: Problem } {
+  const present = MANIFEST_NAMES.map((name) => path.join(dir, name)).filter((f) => existsSync(f));
+  if (present.length === 0) return { problem: { file: dir, message: `no submission manifest: expected ${MANIFEST_NAMES.join(' or ')} at the root of the submission` } };
+  if (present.length > 1) return { problem: { file: dir, message: `more than one manifest (${present.map((f) => path.basename(f)).join(', ')}): keep exactly one` } };
+  return { file: present[0] };
+}
+
+/** A path the manifest names: inside the repository, an existing regular file. */
+function fileProblem(root: string, relative: string, manifestFile: string, line: number | undefined, key: string, what: string): Problem | undefined {
+  const full = path.resolve(root, relative);
+  if (!existsSync(full)) return { file: manifestFile, line, key, message: `${what} ${relative} does not exist in the submission` };
+  if (!statSync(full).isFile()) return { file: manifestFile, line, key, message: `${what} ${relative} is not a file` };
+  return undefined;
+}
+
+export async function checkSubmission(dir: string): Promise<SubmissionCheck> {
+  const root = path.resolve(dir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    return { file: undefined, manifest: undefined, problems: [{ file: root, message: 'submission folder does not exist' }] };
+  }
+  const found = findManifest(root);
+  if (!found.file) return { file: undefined, manifest: undefined, problems: [found.problem!] };
+  const file = found.file;
+  const parsed = parsePositioned(await readFile(file, 'utf8'));
+  if (parsed.syntaxError) {
+    return { file, manifest: undefined, problems: [{ file, line: parsed.syntaxError.line, message: `not valid YAML or JSON: ${parsed.syntaxError.message}` }] };
+  }
+  const result = submissionSchema.safeParse(parsed.data ?? {});
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => ({ file, line: parsed.lineOf(issue.path), key: keyName(issue.path), message: describeIssue(issue) }));
+    return { file, manifest: undefined, problems };
+  }
+  const manifest = result.data;
+  const problems: Problem[] = [];
+  const document = fileProblem(root, manifest.document, file, parsed.lineOf(['document']), 'document', 'the document');
+  if (document) problems.push(document);
+  if ('config' in manifest.run) {
+    const line = parsed.lineOf(['run', 'config']);
+    const missing = fileProblem(root, manifest.run.config, file, line, 'run.config', 'the config file');
+    if (missing) problems.push(missing);
+    else {
+      try {
+        await loadConfig(path.join(root, manifest.run.config), {}, root);
+      } catch (error) {
+        if (!(error instanceof OptibenchError)) throw error;
+        problems.push({ file: error.location?.file ?? path.join(root, manifest.run.config), line: error.location?.line, key: error.location?.key, message: error.message });
+      }
+    }
+  }
+  return { file, manifest, problems };
+}

@@ -1,0 +1,144 @@
+/**
+ * The sandbox with real bubblewrap, as root (as CI runs): hostile commands from fixtures/ are stopped or
+ * denied, each with the right reason, quickly, and with no process left behind.
+ */
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processesOf } from '../../src/sandbox/host-processes.js';
+import { BYTES, type SandboxLimits } from '../../src/sandbox/limits.js';
+import { runSandboxed, type SandboxResult } from '../../src/sandbox/sandbox.js';
+import { REPO_ROOT } from '../helpers/shared.js';
+
+const FIXTURES = path.join(REPO_ROOT, 'test/sandbox/fixtures');
+const LIMITS: SandboxLimits = {
+  wallSeconds: 20,
+  cpuSeconds: 30,
+  memoryBytes: 2 * BYTES.GiB,
+  processes: 48,
+  fileBytes: 64 * BYTES.MiB,
+  diskBytes: 96 * BYTES.MiB,
+  tmpBytes: 16 * BYTES.MiB,
+};
+
+let root: string;
+let labelled: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'optibench-sandbox-'));
+  labelled = path.join(root, 'organizer', 'hellaswag_val.jsonl');
+  await mkdir(path.dirname(labelled));
+  await writeFile(labelled, '{"label": 2}\n{"label": 0}\n');
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function run(fixture: string, args: string[] = [], limits: Partial<SandboxLimits> = {}, mounts: { readOnly?: string[] } = {}): Promise<SandboxResult & { workDir: string }> {
+  const workDir = await mkdtemp(path.join(root, 'work-'));
+  await copyFile(path.join(FIXTURES, fixture), path.join(workDir, fixture));
+  const interpreter = fixture.endsWith('.sh') ? ['/bin/sh'] : [process.execPath];
+  const result = await runSandboxed({
+    command: [...interpreter, path.join(workDir, fixture), ...args],
+    mounts: { workDir, readOnly: mounts.readOnly ?? [], hidden: [labelled] },
+    env: { PATH: '/usr/bin:/bin', HOME: workDir },
+    limits: { ...LIMITS, ...limits },
+  });
+  expect(processesOf(result.uid)).toEqual([]);
+  expect(result.cleanedUp).toBe(true);
+  return { ...result, workDir };
+}
+
+describe('a well-behaved command', () => {
+  it('runs as an unprivileged uid with no capabilities, writes only its work dir, sees only loopback', async () => {
+    const workDir = await mkdtemp(path.join(root, 'work-'));
+    const script = [
+      'id -u',
+      'grep CapEff /proc/self/status',
+      'echo written > "$HOME/out.txt"',
+      'touch /usr/forbidden 2>&1 || true',
+      'touch /etc/forbidden 2>&1 || true',
+      'ls /proc | grep -c "^[0-9]"',
+      "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '",
+    ].join('; ');
+    const result = await runSandboxed({
+      command: ['/bin/sh', '-c', script],
+      mounts: { workDir, readOnly: [], hidden: [] },
+      env: { PATH: '/usr/bin:/bin', HOME: workDir },
+      limits: LIMITS,
+    });
+    expect(result.violation).toBeNull();
+    expect(result.ok).toBe(true);
+    const lines = result.stdoutTail.trim().split('\n');
+    expect(Number(lines[0])).toBe(result.uid);
+    expect(result.uid).toBeGreaterThan(65535);
+    expect(lines[1]).toMatch(/CapEff:\s+0+$/);
+    expect(result.stdoutTail).toMatch(/\/usr\/forbidden.*Read-only file system/);
+    expect(result.stdoutTail).toMatch(/\/etc\/forbidden.*Read-only file system/);
+    // Own pid namespace: only the few processes of this script, not the host's hundreds.
+    expect(Number(lines[4])).toBeLessThan(10);
+    expect(lines.slice(5)).toEqual(['lo']);
+    expect((await stat(path.join(workDir, 'out.txt'))).uid).toBe(result.uid);
+  });
+});
+
+describe('hostile submissions', () => {
+  it('opens a network socket: denied (no network), reported as such', async () => {
+    const result = await run('open-socket.mjs');
+    expect(result.stdoutTail).not.toContain('connected');
+    expect(result.violation?.kind).toBe('network');
+    expect(result.violation?.message).toMatch(/^denied network: .*ENETUNREACH/);
+  });
+
+  it('reads the labels file: not visible in the sandbox, reported as such', async () => {
+    const result = await run('read-labels.mjs', [labelled]);
+    expect(result.stderrTail).toContain('ENOENT');
+    expect(result.violation).toEqual({ kind: 'labels', message: `denied: tried to read ${labelled}, which is not visible in the sandbox` });
+  });
+
+  it('reads the labels file even when its folder is mounted read-only: the file itself is masked', async () => {
+    const result = await run('read-labels.mjs', [labelled], {}, { readOnly: [path.dirname(labelled)] });
+    expect(result.stdoutTail).not.toContain('labels');
+    expect(result.stderrTail).toContain('EACCES');
+    expect(result.violation?.kind).toBe('labels');
+  });
+
+  it('forks without end: held at the process limit, then stopped, reported as too many processes', async () => {
+    const result = await run('fork-forever.mjs', [], { wallSeconds: 4 });
+    expect(result.peakTasks).toBe(LIMITS.processes);
+    expect(result.violation?.kind).toBe('processes');
+    expect(result.violation?.message).toBe(`too many processes: reached the limit of ${LIMITS.processes} processes and threads, then stopped at the 4 s wall-time limit`);
+    expect(result.wallSeconds).toBeLessThan(10);
+  });
+
+  it('never exits: the whole tree, background children included, is killed at the wall-time limit', async () => {
+    const result = await run('never-exits.sh', [], { wallSeconds: 2 });
+    expect(result.violation).toEqual({ kind: 'timeout', message: 'timeout: still running after the 2 s wall-time limit; every process in the sandbox was killed' });
+    expect(result.wallSeconds).toBeGreaterThanOrEqual(2);
+    expect(result.wallSeconds).toBeLessThan(6);
+  });
+
+  it('writes a 10 GB file: stopped at the file-size limit', async () => {
+    const result = await run('write-10gb.sh');
+    expect(result.violation?.kind).toBe('disk');
+    expect(result.violation?.message).toMatch(/^disk limit: a file reached the 64 MiB file-size limit \(killed by SIGXFSZ\)$/);
+    expect((await stat(path.join(result.workDir, 'big.bin'))).size).toBe(LIMITS.fileBytes);
+  });
+
+  it('writes 10 GB in 1 MB files: stopped by the disk watchdog soon after the work dir passes its limit', async () => {
+    const result = await run('write-10gb-in-small-files.sh');
+    expect(result.violation?.message).toBe('disk limit: the work dir grew beyond 96 MiB; the sandbox was killed');
+    const parts = (await readdir(result.workDir)).filter((f) => f.startsWith('part-'));
+    expect(parts.length).toBeGreaterThan(96);
+    // Half a second of writing at most beyond the limit, far from 10 GB.
+    expect(parts.length).toBeLessThan(4000);
+  });
+
+  it('allocates without end: the allocation beyond the data-memory limit fails, reported as out of memory', async () => {
+    const result = await run('allocate-forever.mjs', [], { memoryBytes: 1 * BYTES.GiB });
+    expect(result.violation?.kind).toBe('memory');
+    expect(result.violation?.message).toMatch(/^out of memory: an allocation beyond the 1024 MiB limit failed/);
+  });
+});

@@ -1,0 +1,184 @@
+/**
+ * `optibench rerun` end to end, as root with real bubblewrap, git and SQLite (read back with the sqlite3
+ * shell): a well-behaved submission's rescored metrics equal a plain run on the same items; hostile ones are
+ * stopped with their reason and recorded as failed, never as complete.
+ */
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/core/config.js';
+import { defaultDatasetPath } from '../../src/core/embedded-default.js';
+import { runEvaluation } from '../../src/core/runner.js';
+import { processesOf } from '../../src/sandbox/host-processes.js';
+import { BYTES, type SandboxLimits } from '../../src/sandbox/limits.js';
+import { rerunSubmission, type RerunOutcome } from '../../src/submissions/rerun.js';
+import { hellaswagTask } from '../../src/tasks/hellaswag/index.js';
+import { REPO_ROOT } from '../helpers/shared.js';
+import { optibench, sqlite3 } from '../store/helpers.js';
+import { PDF, makeRepo, writeManifest } from './git-repo.js';
+
+const FIXTURES = path.join(REPO_ROOT, 'test/sandbox/fixtures');
+const LIMITS: SandboxLimits = {
+  wallSeconds: 240,
+  cpuSeconds: 600,
+  memoryBytes: 16 * BYTES.GiB,
+  processes: 256,
+  fileBytes: 512 * BYTES.MiB,
+  diskBytes: 1024 * BYTES.MiB,
+  tmpBytes: 256 * BYTES.MiB,
+};
+const HOSTILE_LIMITS: SandboxLimits = { ...LIMITS, wallSeconds: 4, processes: 48, fileBytes: 64 * BYTES.MiB, diskBytes: 96 * BYTES.MiB };
+
+const PLUGIN = `// The team's plugin: batches in reverse order (changes nothing a metric can see).
+export default {
+  name: 'team-reverse',
+  version: '1.0.0',
+  description: 'reverses the schedule',
+  backends: ['onnx'],
+  create() {
+    return { schedule: ({ batches }) => [...batches].reverse().map((b) => [...b]) };
+  },
+};
+`;
+
+let root: string;
+let cache: string;
+let db: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'optibench-rerun-'));
+  cache = path.join(root, 'cache');
+  db = path.join(root, 'results.db');
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+function rerun(dir: string, limits: SandboxLimits, limit: number | null = 12): Promise<RerunOutcome> {
+  return rerunSubmission({ submissionDir: dir, db, limit, limits, outputDir: path.join(root, 'reports'), workRoot: path.join(root, 'work'), cacheDir: cache });
+}
+
+describe('a well-behaved submission (the organizer\'s optibench with a plugin from the repository)', () => {
+  let outcome: RerunOutcome;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = path.join(root, 'good');
+    const commit = await makeRepo(dir, {
+      'docs/optimizations.pdf': PDF,
+      'bench.yaml': 'plugins:\n  - ./plugins/reverse.mjs\nbatchSize: 4\n',
+      'plugins/reverse.mjs': PLUGIN,
+    });
+    await writeManifest(dir, commit, { config: 'bench.yaml' });
+    outcome = await rerun(dir, LIMITS);
+  }, 300_000);
+
+  it('completes, rescored with the real labels, with the metrics of a plain run on the same items', async () => {
+    expect(outcome.error).toBeNull();
+    expect(outcome.status).toBe('complete');
+    const results = outcome.results!;
+    const { config } = await loadConfig(path.join(dir, 'bench.yaml'), { limit: 12, cacheDir: cache, outputDir: path.join(root, 'plain') });
+    const plain = await runEvaluation(config);
+    expect(results.items.map((i) => i.index)).toEqual(plain.items.map((i) => i.index).sort((a, b) => a - b));
+    expect(results.metrics).toEqual(plain.metrics);
+    const plainByIndex = new Map(plain.items.map((i) => [i.index, i]));
+    for (const item of results.items) {
+      const reference = plainByIndex.get(item.index)!;
+      expect(item.gold).toBe(reference.gold);
+      expect(item.predictions).toEqual(reference.predictions);
+      item.loglikelihoods.forEach((ll, i) => expect(ll).toBeCloseTo(reference.loglikelihoods[i]!, 4));
+    }
+    expect(results.plugins.map((p) => p.name)).toEqual(['team-reverse']);
+    expect(results.task.dataset.path).toBe(defaultDatasetPath());
+  });
+
+  it('records team, submission and a complete rerun with its machine, the reference check and the real labels', () => {
+    const [team] = sqlite3<{ name: string; members: string }>(db, "SELECT name, members FROM teams WHERE name = 'Fast Llamas'");
+    expect(JSON.parse(team!.members)).toEqual([{ name: 'Ada Lovelace', email: 'ada@example.org' }, { name: 'Alan Turing' }]);
+    const [run] = sqlite3<Record<string, unknown>>(db, `SELECT * FROM runs WHERE id = '${outcome.runId}'`);
+    expect(run).toMatchObject({ kind: 'rerun', status: 'complete', total_items: 12, error: null, reference_match: 0 });
+    expect(JSON.parse(run!.reference_diffs as string)).toEqual(expect.arrayContaining([expect.stringMatching(/^GPUs: .*the reference has 4x Tesla V100$/)]));
+    expect(JSON.parse(run!.machine as string)).toMatchObject({ cpu: { cores: os.cpus().length } });
+    const [submission] = sqlite3<{ commit_sha: string; document: string }>(db, `SELECT commit_sha, document FROM submissions WHERE id = ${Number(run!.submission_id)}`);
+    expect(submission!.document).toBe('docs/optimizations.pdf');
+    const golds = sqlite3<{ item_index: number; gold: number }>(db, `SELECT item_index, gold FROM run_items WHERE run_id = '${outcome.runId}' ORDER BY item_index`);
+    expect(golds).toEqual(outcome.results!.items.map((i) => ({ item_index: i.index, gold: i.gold })));
+    const metrics = sqlite3<{ name: string; value: number }>(db, `SELECT name, value FROM run_metrics WHERE run_id = '${outcome.runId}' ORDER BY name`);
+    expect(metrics).toEqual([
+      { name: 'acc', value: outcome.results!.metrics.acc!.value },
+      { name: 'acc_norm', value: outcome.results!.metrics.acc_norm!.value },
+    ]);
+  });
+
+  it('keeps the labels outside: the labelled set the sandbox could not read has the same golds', async () => {
+    const labelled = await hellaswagTask.load(defaultDatasetPath());
+    for (const item of outcome.results!.items) expect(item.gold).toBe(labelled[item.index]!.gold);
+    const saved = JSON.parse(await readFile(path.join(outcome.reportDir, 'results.json'), 'utf8')) as { runId: string };
+    expect(saved.runId).toBe(outcome.runId);
+  });
+});
+
+describe('optibench rerun on the command line', () => {
+  it('re-runs the well-behaved submission again: a second complete run of the same submission row', () => {
+    const dir = path.join(root, 'good');
+    const { code, stdout, stderr } = optibench(['rerun', dir, '--db', db, '--limit', '12', '-o', path.join(root, 'reports'), '--work-root', path.join(root, 'work'), '--processes', '256', '--timeout', '240'], root, cache);
+    expect(stderr).not.toMatch(/error/);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^optibench rerun \S+: 12 of 40 items, rescored with the real labels\n {2}acc +\d+\.\d\d ± \d+\.\d\d %\n/);
+    expect(stdout).toMatch(/machine {4}NOT the reference server \(CPU: \d+ logical cores, the reference has 32; /);
+    const runs = sqlite3<{ submission_id: number; status: string }>(db, "SELECT submission_id, status FROM runs WHERE kind = 'rerun' AND status = 'complete'");
+    expect(runs).toHaveLength(2);
+    expect(runs[0]!.submission_id).toBe(runs[1]!.submission_id);
+  });
+});
+
+describe('hostile submissions through optibench rerun', () => {
+  async function hostile(name: string, fixture: string, args: string[] = []): Promise<RerunOutcome> {
+    const dir = path.join(root, name);
+    const interpreter = fixture.endsWith('.sh') ? '/bin/sh' : '/usr/bin/node';
+    const commit = await makeRepo(dir, { 'docs/optimizations.pdf': PDF, [fixture]: await readFile(path.join(FIXTURES, fixture)) });
+    await copyFile(path.join(FIXTURES, fixture), path.join(dir, fixture));
+    await writeManifest(dir, commit, { command: [interpreter, fixture, ...args] });
+    const outcome = await rerun(dir, HOSTILE_LIMITS);
+    expect(outcome.status).toBe('failed');
+    expect(processesOf(outcome.sandbox!.uid)).toEqual([]);
+    const [run] = sqlite3<Record<string, unknown>>(db, `SELECT status, error, finished_at, inference_median_ms, results_path FROM runs WHERE id = '${outcome.runId}'`);
+    expect(run).toMatchObject({ status: 'failed', error: outcome.error, inference_median_ms: null, results_path: null });
+    expect(run!.finished_at).not.toBeNull();
+    expect(sqlite3(db, `SELECT * FROM run_metrics WHERE run_id = '${outcome.runId}'`)).toEqual([]);
+    expect(sqlite3(db, `SELECT * FROM run_items WHERE run_id = '${outcome.runId}'`)).toEqual([]);
+    return outcome;
+  }
+
+  it('opens a network socket', async () => {
+    expect((await hostile('net', 'open-socket.mjs')).error).toMatch(/^denied network: .*ENETUNREACH/);
+  });
+
+  it('reads the labels file', async () => {
+    expect((await hostile('labels', 'read-labels.mjs', [defaultDatasetPath()])).error).toBe(`denied: tried to read ${defaultDatasetPath()}, which is not visible in the sandbox`);
+  });
+
+  it('forks without end', async () => {
+    expect((await hostile('fork', 'fork-forever.mjs')).error).toMatch(/^too many processes: reached the limit of 48/);
+  });
+
+  it('never exits', async () => {
+    expect((await hostile('spin', 'never-exits.sh')).error).toMatch(/^timeout: still running after the 4 s wall-time limit/);
+  });
+
+  it('writes 10 GB', async () => {
+    expect((await hostile('disk', 'write-10gb.sh')).error).toMatch(/^disk limit: a file reached the 64 MiB file-size limit/);
+  });
+
+  it('exits 0 without writing results', async () => {
+    // Reads an empty file instead of the labels, then exits 0 having written nothing.
+    const outcome = await hostile('lazy', 'read-labels.mjs', ['/dev/null']);
+    expect(outcome.error).toMatch(/^invalid results from the submission: .*results.json: the submission wrote no results file$/);
+  });
+
+  it('leaves no running row behind: every rerun is complete or failed', () => {
+    expect(sqlite3(db, "SELECT id FROM runs WHERE status = 'running'")).toEqual([]);
+  });
+});
