@@ -23,6 +23,7 @@ export interface RecordFlags {
   shuffleSeed?: number;
   canary?: number;
   canaryTolerance?: number;
+  asBaseline?: boolean;
 }
 
 function shuffleSeedFlag(value: string): number {
@@ -34,6 +35,7 @@ function shuffleSeedFlag(value: string): number {
 export function addRecordFlags(command: Command): Command {
   return command
     .option('--db <file>', 'record the run in this results database (SQLite; created if missing) as it goes, so it can be resumed')
+    .option('--as-baseline', "record the run (with --db) as the competition's baseline: organizer re-runs of submissions are judged against it")
     .option('--resume <run-id>', 'continue an interrupted or failed run recorded with --db: same config, finished items kept')
     .option('--shuffle-seed <n>', 'seed of the order items are issued in (default: a random seed, recorded)', shuffleSeedFlag)
     .option('--canary <n>', 're-issue n items per measured pass with their endings reordered; the run fails if any answer changes', nonNegativeInteger)
@@ -66,6 +68,12 @@ export async function prepareRunCommand(flags: RunFlags & RecordFlags): Promise<
   if (flags.canaryTolerance !== undefined && !flags.canary) {
     throw new OptibenchError('--canary-tolerance needs --canary <n>', { key: '--canary-tolerance' });
   }
+  if (flags.asBaseline && flags.db === undefined) {
+    throw new OptibenchError('--as-baseline needs --db <file>: the baseline is recorded in the results database', { key: '--as-baseline' });
+  }
+  if (flags.asBaseline && flags.resume !== undefined) {
+    throw new OptibenchError('--as-baseline does not go with --resume: a resumed run keeps the kind it was recorded with', { key: '--as-baseline' });
+  }
   const canary = flags.canary ? { items: flags.canary, tolerance: flags.canaryTolerance ?? DEFAULT_CANARY_TOLERANCE } : undefined;
   let db: StoreDatabase | undefined;
   try {
@@ -91,7 +99,7 @@ export async function prepareRunCommand(flags: RunFlags & RecordFlags): Promise<
     const { config } = await loadConfig(flags.config, overridesFrom(flags));
     const runId = newRunId(config.task);
     db = flags.db === undefined ? undefined : openDatabase(path.resolve(flags.db));
-    const recorder = db ? new RunRecorder(db, runId, config) : undefined;
+    const recorder = db ? new RunRecorder(db, runId, config, { kind: flags.asBaseline ? 'baseline' : 'run' }) : undefined;
     const openDb = db;
     return {
       config,

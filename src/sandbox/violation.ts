@@ -43,6 +43,13 @@ function mib(bytes: number): string {
   return `${Math.round(bytes / 1024 / 1024)} MiB`;
 }
 
+/** The command's last non-empty stderr line, quoted, so a plain failure says what the command said. */
+function lastLine(stderr: string): string {
+  const line = stderr.split('\n').map((l) => l.trim()).filter(Boolean).at(-1);
+  if (!line) return '';
+  return `: "${line.length > 300 ? `${line.slice(0, 300)}…` : line}"`;
+}
+
 /** Null when the command exited 0 within every limit. */
 export function classifyExit(facts: ExitFacts): Violation | null {
   const { limits } = facts;
@@ -67,6 +74,7 @@ export function classifyExit(facts: ExitFacts): Violation | null {
   if (memory) return { kind: 'memory', message: `out of memory: an allocation beyond the ${mib(limits.memoryBytes)} limit failed ("${memory}")` };
   const network = firstLineMatching(facts.stderrTail, NETWORK_PATTERNS);
   if (network) return { kind: 'network', message: `denied network: the sandbox has no network ("${network}")` };
-  if (signal) return { kind: 'crash', message: `killed by ${signal}` };
-  return { kind: 'exit', message: `exited with code ${facts.exitCode ?? 'unknown'}` };
+  const last = lastLine(facts.stderrTail);
+  if (signal) return { kind: 'crash', message: `killed by ${signal}${last}` };
+  return { kind: 'exit', message: `exited with code ${facts.exitCode ?? 'unknown'}${last}` };
 }

@@ -21,7 +21,8 @@ import { newRunId } from '../core/runner.js';
 import { writeRunReport } from '../report/render-run.js';
 import type { SandboxLimits } from '../sandbox/limits.js';
 import { runSandboxed, type SandboxResult } from '../sandbox/sandbox.js';
-import { addSubmission, createRun, failRun, finishRun, upsertTeam } from '../store/runs.js';
+import { addSubmission, createRun, failRun, finishRun, upsertTeam, type StoredRun } from '../store/runs.js';
+import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS, type GateOptions, type GateResult } from '../evaluators/inference/gate.js';
 import { openDatabase, type StoreDatabase } from '../store/schema.js';
 import { UNLABELED_SUFFIX } from '../tasks/hellaswag/index.js';
 import { checkSubmission, formatProblem } from './check.js';
@@ -30,6 +31,9 @@ import { selectItems, writeUnlabeledItems, type SelectedItems } from './items.js
 import type { SubmissionManifest } from './manifest.js';
 import { compareWithReference, loadReferenceSpec, nvidiaDriverVersion, type ReferenceCheck } from './reference-spec.js';
 import { scoreSandboxResults } from './sandbox-output.js';
+import { findBaseline, judgeAgainstBaseline } from './baseline.js';
+
+const DEFAULT_GATE: GateOptions = { metric: DEFAULT_GATE_METRIC, maxDropPoints: DEFAULT_MAX_DROP_POINTS };
 
 export interface RerunOptions {
   readonly submissionDir: string;
@@ -50,6 +54,10 @@ export interface RerunOptions {
   readonly readOnly?: readonly string[];
   readonly submittedAt?: Date;
   readonly onProgress?: (message: string) => void;
+  /** The baseline run to judge against; by default the newest complete baseline that scored the same items. */
+  readonly baseline?: string;
+  /** The accuracy gate (default: acc_norm may drop 0.5 points). */
+  readonly gate?: GateOptions;
 }
 
 export interface RerunOutcome {
@@ -60,6 +68,9 @@ export interface RerunOutcome {
   readonly sandbox: SandboxResult | null;
   readonly reference: ReferenceCheck;
   readonly reportDir: string;
+  /** The gate's verdict against the baseline; null when failed or when the database holds no fitting baseline. */
+  readonly gate: GateResult | null;
+  readonly baselineRunId: string | null;
 }
 
 interface Layout {
@@ -139,15 +150,24 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
   const reference = compareWithReference(spec, environment);
 
   const db = openDatabase(options.db);
+  // Before the run, so a baseline that cannot judge it is refused before the expensive part.
+  let baseline: StoredRun | undefined;
+  try {
+    baseline = findBaseline(db, { datasetSha256: items.datasetSha256, totalItems: items.docs.length, limit, seed }, options.baseline);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   const runId = newRunId('hellaswag');
   const reportDir = path.join(options.outputDir, runId);
-  const layout = await makeLayout(options.workRoot ?? os.tmpdir(), runId);
+  // Absolute: the sandboxed command runs in the clone, and the paths it is given must not depend on its cwd.
+  const layout = await makeLayout(path.resolve(options.workRoot ?? os.tmpdir()), runId);
   let recorded = false;
   try {
     const submissionId = findOrAddSubmission(db, manifest, options.submittedAt);
     const fail = async (error: string, sandbox: SandboxResult | null): Promise<RerunOutcome> => {
       failRun(db, runId, error, { machine: environment, reference });
-      return { runId, status: 'failed', error, results: null, sandbox, reference, reportDir };
+      return { runId, status: 'failed', error, results: null, sandbox, reference, reportDir, gate: null, baselineRunId: baseline?.id ?? null };
     };
     createRun(db, { id: runId, kind: 'rerun', submissionId, config: { manifestRun: manifest.run, limit, seed }, datasetPath, datasetSha256: items.datasetSha256, totalItems: items.docs.length, shuffleSeed: null });
     recorded = true;
@@ -198,7 +218,8 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
     const resultsPath = await writeResultsFile(results, reportDir);
     const reportPath = await writeRunReport(results, reportDir);
     finishRun(db, runId, results, { resultsPath, reportPath, reference });
-    return { runId, status: 'complete', error: null, results, sandbox, reference, reportDir };
+    const gate = baseline ? await judgeAgainstBaseline(db, runId, results, baseline, options.gate ?? DEFAULT_GATE) : null;
+    return { runId, status: 'complete', error: null, results, sandbox, reference, reportDir, gate, baselineRunId: baseline?.id ?? null };
   } catch (error) {
     // An unexpected failure still leaves the run failed, not running, when the database can take it.
     if (recorded) {

@@ -4,7 +4,9 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { formatPercentStderr } from '../../report/filters.js';
 import { DEFAULT_RERUN_LIMITS, type SandboxLimits } from '../../sandbox/limits.js';
 import { rerunSubmission } from '../../submissions/rerun.js';
+import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS } from '../../evaluators/inference/gate.js';
 import { EXIT } from '../exit-codes.js';
+import { nonNegativeNumber } from '../options.js';
 import { displayPath } from '../terminal.js';
 
 interface RerunFlags {
@@ -20,6 +22,9 @@ interface RerunFlags {
   memoryGb?: number;
   processes?: number;
   diskGb?: number;
+  baseline?: string;
+  metric: string;
+  maxDrop: number;
 }
 
 function positiveNumber(value: string): number {
@@ -65,6 +70,9 @@ export function registerRerun(program: Command): void {
     .option('--memory-gb <n>', 'address-space limit per process', positiveNumber)
     .option('--processes <n>', 'processes and threads limit', positiveInteger)
     .option('--disk-gb <n>', 'limit on what the submission writes', positiveNumber)
+    .option('--baseline <run-id>', 'the baseline run to judge against (default: the newest complete baseline in --db that scored the same items)')
+    .option('--metric <name>', 'the metric the accuracy gate judges', DEFAULT_GATE_METRIC)
+    .option('--max-drop <points>', 'largest allowed drop of the metric against the baseline, in points', nonNegativeNumber, DEFAULT_MAX_DROP_POINTS)
     .action(async (dir: string, flags: RerunFlags) => {
       const outcome = await rerunSubmission({
         submissionDir: dir,
@@ -77,6 +85,8 @@ export function registerRerun(program: Command): void {
         outputDir: path.resolve(flags.output),
         workRoot: flags.workRoot,
         readOnly: flags.readOnly,
+        baseline: flags.baseline,
+        gate: { metric: flags.metric, maxDropPoints: flags.maxDrop },
         onProgress: (m) => process.stderr.write(`optibench: ${m}\n`),
       });
       const machine = outcome.reference.match ? 'the reference server' : `NOT the reference server (${outcome.reference.differences.join('; ')})`;
@@ -91,7 +101,17 @@ export function registerRerun(program: Command): void {
       for (const [name, m] of Object.entries(r.metrics)) lines.push(`  ${name.padEnd(10)} ${formatPercentStderr(m.value, m.stderr)} %`);
       lines.push(`  inference  ${r.timings.inference.medianMs === null ? 'not measured' : `${r.timings.inference.medianMs.toFixed(1)} ms`} (reported from inside the sandbox; it ran ${outcome.sandbox!.wallSeconds.toFixed(1)} s)`);
       lines.push(`  machine    ${machine}`);
+      const gate = outcome.gate;
+      if (gate) {
+        const judged = gate.metrics.find((m) => m.name === gate.gate.metric)!;
+        const base = outcome.results && outcome.baselineRunId ? ` against baseline ${outcome.baselineRunId}` : '';
+        lines.push(`  gate       ${gate.verdict.pass ? 'PASS' : 'FAIL'}${base}: ${gate.verdict.reason}`);
+        lines.push(`             ${gate.gate.metric} ${formatPercentStderr(judged.candidate, null)} % vs ${formatPercentStderr(judged.baseline, null)} %`);
+      } else {
+        lines.push('  gate       not judged: no complete baseline in the database scored these items (record one with optibench run --db <file> --as-baseline)');
+      }
       lines.push(`  report     ${displayPath(outcome.reportDir)}`);
       process.stdout.write(`${lines.join('\n')}\n`);
+      if (gate && !gate.verdict.pass) process.exitCode = EXIT.gateFailed;
     });
 }

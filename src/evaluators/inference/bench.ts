@@ -221,7 +221,7 @@ export function benchSummary(b: BenchFile, files: { file: string; report: string
     '',
     benchTable(b),
     '',
-    `MatMul peak: ${p.gflopsPerSecond.toFixed(2)} GFLOP/s ([${p.shape.m},${p.shape.k}]x[${p.shape.k},${p.shape.n}] fp32, p50 ${p.latency.p50Ms.toFixed(2)} ms of ${p.latency.samples} samples, ${p.intraOpThreads || 'default'} threads)`,
+    `MatMul peak: ${p.gflopsPerSecond.toFixed(2)} GFLOP/s ([${p.shape.m},${p.shape.k}]x[${p.shape.k},${p.shape.n}] fp32, fastest of ${p.latency.samples} samples ${p.latency.minMs.toFixed(2)} ms, p50 ${p.latency.p50Ms.toFixed(2)} ms, ${p.intraOpThreads || 'default'} threads)`,
     `gate: ${b.gate.metric} may drop at most ${b.gate.maxDropPoints.toFixed(2)} points against the baseline`,
     'overhead: the share of a measured pass spent outside model executions (packing, unpacking, scoring)',
   ];

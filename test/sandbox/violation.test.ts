@@ -1,0 +1,27 @@
+/** How a plain failure of a sandboxed command is worded: its exit code and the last thing it said. */
+import { describe, expect, it } from 'vitest';
+import { classifyExit, type ExitFacts } from '../../src/sandbox/violation.js';
+
+const facts = (exitCode: number, stderrTail: string): ExitFacts => ({
+  exitCode,
+  stoppedFor: null,
+  wallSeconds: 1,
+  peakTasks: 3,
+  stderrTail,
+  limits: { wallSeconds: 60, processes: 64, diskBytes: 1 << 30, fileBytes: 1 << 30, cpuSeconds: 600, memoryBytes: 1 << 30 },
+  hiddenPaths: ['/data/hellaswag_val.jsonl'],
+});
+
+describe('a plain failure', () => {
+  it('quotes the last non-empty stderr line after the exit code', () => {
+    expect(classifyExit(facts(1, 'loading\noptibench: error: repo/bench.yaml: config file does not exist\n\n'))).toEqual({
+      kind: 'exit',
+      message: 'exited with code 1: "optibench: error: repo/bench.yaml: config file does not exist"',
+    });
+  });
+
+  it('says only the code when the command printed nothing, and names a signal', () => {
+    expect(classifyExit(facts(2, ''))).toEqual({ kind: 'exit', message: 'exited with code 2' });
+    expect(classifyExit(facts(128 + 11, 'Segmentation fault'))).toEqual({ kind: 'crash', message: 'killed by SIGSEGV: "Segmentation fault"' });
+  });
+});
