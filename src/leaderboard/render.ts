@@ -3,10 +3,8 @@
  * rendered from it alone, so the two can never disagree. Team names are user input: they reach the page only
  * through nunjucks' autoescape (text and attributes alike) and never inside the script.
  */
-import path from 'node:path';
-import nunjucks from 'nunjucks';
-import { packageRoot } from '../core/paths.js';
-import { registerFilters } from '../report/filters.js';
+import type nunjucks from 'nunjucks';
+import { createReportEnvironment } from '../report/environment.js';
 import { scatterChart } from './chart.js';
 import { reportHref } from './links.js';
 import type { TeamStanding } from './query.js';
@@ -90,11 +88,7 @@ let cached: nunjucks.Environment | undefined;
 
 function environment(): nunjucks.Environment {
   if (!cached) {
-    cached = new nunjucks.Environment(new nunjucks.FileSystemLoader(path.join(packageRoot(), 'reports', 'templates')), {
-      autoescape: true,
-      throwOnUndefined: true,
-    });
-    registerFilters(cached);
+    cached = createReportEnvironment();
     // Signed, so a drop never reads as a gain.
     cached.addFilter('signed', (points: number) => `${points >= 0 ? '+' : '−'}${Math.abs(points).toFixed(2)}`);
     cached.addFilter('machine', (match: boolean | null) => (match === null ? 'unchecked' : match ? 'reference' : 'other machine'));

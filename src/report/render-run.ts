@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import nunjucks from 'nunjucks';
-import { packageRoot } from '../core/paths.js';
+import type nunjucks from 'nunjucks';
 import type { ItemResult, Results } from '../core/results.js';
-import { formatFixed, registerFilters } from './filters.js';
+import { createReportEnvironment } from './environment.js';
+import { formatFixed } from './filters.js';
 
 /** Config keys worth a line of their own; the whole config is in the report too. */
 const MODEL_CONFIG_FACTS = [
@@ -120,13 +120,7 @@ let cachedEnvironment: nunjucks.Environment | undefined;
 
 function environment(): nunjucks.Environment {
   if (!cachedEnvironment) {
-    const templates = path.join(packageRoot(), 'reports', 'templates');
-    cachedEnvironment = new nunjucks.Environment(new nunjucks.FileSystemLoader(templates), {
-      autoescape: true,
-      // A misspelt field must fail the render, not silently print an empty cell in a published report.
-      throwOnUndefined: true,
-    });
-    registerFilters(cachedEnvironment);
+    cachedEnvironment = createReportEnvironment();
   }
   return cachedEnvironment;
 }

@@ -3,9 +3,8 @@
  * filters as the run report (autoescape, a missing field fails the render) from reports/templates/.
  */
 import path from 'node:path';
-import nunjucks from 'nunjucks';
-import { packageRoot } from '../../core/paths.js';
-import { registerFilters } from '../../report/filters.js';
+import type nunjucks from 'nunjucks';
+import { createReportEnvironment } from '../../report/environment.js';
 import type { BenchFile } from './bench-schema.js';
 import type { CompareFile } from './compare-schema.js';
 import { writeFileAtomic } from './files.js';
@@ -15,11 +14,7 @@ let cached: nunjucks.Environment | undefined;
 
 function environment(): nunjucks.Environment {
   if (!cached) {
-    cached = new nunjucks.Environment(new nunjucks.FileSystemLoader(path.join(packageRoot(), 'reports', 'templates')), {
-      autoescape: true,
-      throwOnUndefined: true,
-    });
-    registerFilters(cached);
+    cached = createReportEnvironment();
   }
   return cached;
 }

@@ -98,6 +98,12 @@ function splitLines(text: string): string[] {
 /** The official format: one JSON object per line; blank lines are skipped. */
 export function parseJsonl(text: string, file: string): HellaswagDoc[] {
   const docs: HellaswagDoc[] = [];
+  forEachJsonLine(text, file, (item, line) => docs.push(docFromItem(item, docs.length, file, line)));
+  return docs;
+}
+
+/** Calls `visit` with each non-blank line parsed as JSON and its 1-based line number; bad JSON names the line. */
+function forEachJsonLine(text: string, file: string, visit: (item: unknown, line: number) => void): void {
   splitLines(text).forEach((raw, i) => {
     if (pyStrip(raw) === '') return;
     const line = i + 1;
@@ -107,9 +113,8 @@ export function parseJsonl(text: string, file: string): HellaswagDoc[] {
     } catch (error) {
       throw new OptibenchError(`invalid JSON: ${(error as Error).message}`, { file, line }, { cause: error });
     }
-    docs.push(docFromItem(item, docs.length, file, line));
+    visit(item, line);
   });
-  return docs;
 }
 
 function docFromItem(item: unknown, index: number, file: string, line: number): HellaswagDoc {
@@ -170,15 +175,7 @@ export function unlabeledLine(doc: Pick<HellaswagDoc, 'index' | 'query' | 'choic
 /** An unlabeled copy (see UNLABELED_SUFFIX): documents keep their dataset index; a label is refused. */
 export function parseUnlabeled(text: string, file: string): HellaswagDoc[] {
   const docs: HellaswagDoc[] = [];
-  splitLines(text).forEach((raw, i) => {
-    if (pyStrip(raw) === '') return;
-    const line = i + 1;
-    let item: unknown;
-    try {
-      item = JSON.parse(raw);
-    } catch (error) {
-      throw new OptibenchError(`invalid JSON: ${(error as Error).message}`, { file, line }, { cause: error });
-    }
+  forEachJsonLine(text, file, (item, line) => {
     const fail = (key: string, message: string): never => {
       throw new OptibenchError(message, { file, line, key });
     };

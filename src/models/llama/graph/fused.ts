@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { ElemType, attr } from '../../onnx-builder.js';
 import { recordFact, shared, toFloat, toModel, type BuildContext } from './context.js';
 import type { AttentionInput, AttentionOutput, AttentionPart, NormPart } from './parts.js';
-import { applyRotary, inKeyOrder, plainAttention, plainNorm, rotaryTables, splitHeads } from './plain.js';
+import { applyRotary, attendRotated, inKeyOrder, plainAttention, plainNorm, repeatKv, rotaryTables, splitHeads } from './plain.js';
 
 /** The `fusions` build setting: which parts are built from fused operators (nothing unless named). */
 export const fusionSettingsSchema = z.strictObject({
@@ -103,16 +103,6 @@ function mergeHeads(ctx: BuildContext, x: string, heads: number): string {
   return g.op('Reshape', [g.op('Transpose', [x], { perm: attr.ints([0, 2, 1, 3]) }), g.int64s([0, 0, heads * ctx.config.head_dim])]);
 }
 
-/** [batch, kv_heads, slots, head_dim] -> [batch, heads, slots, head_dim], each key/value head repeated for its group. */
-function repeatKv(ctx: BuildContext, x: string): string {
-  const { g, config } = ctx;
-  const nh = config.num_attention_heads;
-  const nkv = config.num_key_value_heads;
-  if (nkv === nh) return x;
-  const expanded = g.op('Expand', [g.op('Unsqueeze', [x, g.int64s([2])]), g.int64s([1, 1, nh / nkv, 1, 1])]);
-  return g.op('Reshape', [expanded, g.int64s([0, nh, -1, config.head_dim])]);
-}
-
 /**
  * The mask as an additive float32 bias [batch, 1, seq, total], built once per graph: 0 where attending is
  * allowed, float32's lowest (what the plain part masks with) where not.
@@ -149,7 +139,7 @@ export function fusedAttention(settings: FusionSettings): AttentionPart {
       const qHeads = () => (q3 !== undefined ? splitHeads(ctx, q3, nh) : applyRotary(ctx, splitHeads(ctx, input.q, nh)));
       const kHeads = () => (k3 !== undefined ? splitHeads(ctx, k3, nkv) : applyRotary(ctx, splitHeads(ctx, input.k, nkv)));
 
-      if (settings.attention === 'none') return plainArithmetic(ctx, qHeads(), kHeads(), splitHeads(ctx, input.v, nkv), input);
+      if (settings.attention === 'none') return attendRotated(ctx, qHeads(), kHeads(), splitHeads(ctx, input.v, nkv), input);
 
       recordFact(ctx, 'fusions', FUSION_OPERATORS.attention);
       const query = q3 ?? mergeHeads(ctx, qHeads(), nh);
@@ -190,27 +180,4 @@ export function fusedAttention(settings: FusionSettings): AttentionPart {
       return presentKey && presentValue ? { output, presentKey, presentValue } : { output };
     },
   };
-}
-
-/** The plain part's attention arithmetic on already rotated heads (used when only the rotary is fused). */
-function plainArithmetic(ctx: BuildContext, q: string, kRotated: string, vHeads: string, input: AttentionInput): AttentionOutput {
-  const { g, config } = ctx;
-  const hd = config.head_dim;
-  let k = kRotated;
-  let v = vHeads;
-  let presentKey: string | undefined;
-  let presentValue: string | undefined;
-  if (input.pastKey && input.pastValue) {
-    presentKey = k = g.op('Concat', [input.pastKey, k], { axis: attr.int(2) });
-    presentValue = v = g.op('Concat', [input.pastValue, v], { axis: attr.int(2) });
-    k = inKeyOrder(ctx, k);
-    v = inKeyOrder(ctx, v);
-  }
-  const scale = shared(ctx, 'attention.scale', () => g.scalar(ctx.T, 1 / Math.sqrt(hd)));
-  const lowest = shared(ctx, 'attention.lowest', () => g.scalar(ElemType.FLOAT, -3.4028234663852886e38));
-  const scores = g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [repeatKv(ctx, k)], { perm: attr.ints([0, 1, 3, 2]) })]), scale]);
-  const probs = toModel(ctx, g.op('Softmax', [g.op('Where', [ctx.allowed, toFloat(ctx, scores), lowest])], { axis: attr.int(-1) }));
-  const context = g.op('Transpose', [g.op('MatMul', [probs, repeatKv(ctx, v)])], { perm: attr.ints([0, 2, 1, 3]) });
-  const output = g.op('Reshape', [context, g.int64s([0, 0, config.hidden_size])]);
-  return presentKey && presentValue ? { output, presentKey, presentValue } : { output };
 }

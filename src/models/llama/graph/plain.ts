@@ -91,36 +91,48 @@ export function splitHeads(ctx: BuildContext, x: string, heads: number): string 
 
 export const plainAttention: AttentionPart = {
   attend(ctx: BuildContext, input: AttentionInput): AttentionOutput {
-    const { g, config } = ctx;
-    const nh = config.num_attention_heads;
-    const nkv = config.num_key_value_heads;
-    const hd = config.head_dim;
-    const q = applyRotary(ctx, splitHeads(ctx, input.q, nh));
-    let k = applyRotary(ctx, splitHeads(ctx, input.k, nkv));
-    let v = splitHeads(ctx, input.v, nkv);
-    let presentKey: string | undefined;
-    let presentValue: string | undefined;
-    if (input.pastKey && input.pastValue) {
-      presentKey = k = g.op('Concat', [input.pastKey, k], { axis: attr.int(2) });
-      presentValue = v = g.op('Concat', [input.pastValue, v], { axis: attr.int(2) });
-      k = inKeyOrder(ctx, k);
-      v = inKeyOrder(ctx, v);
-    }
-    const repeat = (x: string) => {
-      if (nkv === nh) return x;
-      const expanded = g.op('Expand', [g.op('Unsqueeze', [x, g.int64s([2])]), g.int64s([1, 1, nh / nkv, 1, 1])]);
-      return g.op('Reshape', [expanded, g.int64s([0, nh, -1, hd])]);
-    };
-    const scale = shared(ctx, 'attention.scale', () => g.scalar(ctx.T, 1 / Math.sqrt(hd)));
-    const lowest = shared(ctx, 'attention.lowest', () => g.scalar(ElemType.FLOAT, -3.4028234663852886e38));
-    const scores = g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [repeat(k)], { perm: attr.ints([0, 1, 3, 2]) })]), scale]);
-    // Softmax in float32 even for fp16 models, as Hugging Face does.
-    const probs = toModel(ctx, g.op('Softmax', [g.op('Where', [ctx.allowed, toFloat(ctx, scores), lowest])], { axis: attr.int(-1) }));
-    const context = g.op('Transpose', [g.op('MatMul', [probs, repeat(v)])], { perm: attr.ints([0, 2, 1, 3]) });
-    const output = g.op('Reshape', [context, g.int64s([0, 0, config.hidden_size])]);
-    return presentKey && presentValue ? { output, presentKey, presentValue } : { output };
+    const { config } = ctx;
+    const q = applyRotary(ctx, splitHeads(ctx, input.q, config.num_attention_heads));
+    const k = applyRotary(ctx, splitHeads(ctx, input.k, config.num_key_value_heads));
+    return attendRotated(ctx, q, k, splitHeads(ctx, input.v, config.num_key_value_heads), input);
   },
 };
+
+/** [batch, kv_heads, slots, head_dim] -> [batch, heads, slots, head_dim], each key/value head repeated for its group. */
+export function repeatKv(ctx: BuildContext, x: string): string {
+  const { g, config } = ctx;
+  const nh = config.num_attention_heads;
+  const nkv = config.num_key_value_heads;
+  if (nkv === nh) return x;
+  const expanded = g.op('Expand', [g.op('Unsqueeze', [x, g.int64s([2])]), g.int64s([1, 1, nh / nkv, 1, 1])]);
+  return g.op('Reshape', [expanded, g.int64s([0, nh, -1, config.head_dim])]);
+}
+
+/**
+ * Scaled dot-product attention from standard operators on already rotated heads ([batch, heads, seq, head_dim]
+ * queries, [batch, kv_heads, seq, head_dim] keys and values), with the past keys and values appended first.
+ */
+export function attendRotated(ctx: BuildContext, q: string, kRotated: string, vHeads: string, input: AttentionInput): AttentionOutput {
+  const { g, config } = ctx;
+  let k = kRotated;
+  let v = vHeads;
+  let presentKey: string | undefined;
+  let presentValue: string | undefined;
+  if (input.pastKey && input.pastValue) {
+    presentKey = k = g.op('Concat', [input.pastKey, k], { axis: attr.int(2) });
+    presentValue = v = g.op('Concat', [input.pastValue, v], { axis: attr.int(2) });
+    k = inKeyOrder(ctx, k);
+    v = inKeyOrder(ctx, v);
+  }
+  const scale = shared(ctx, 'attention.scale', () => g.scalar(ctx.T, 1 / Math.sqrt(config.head_dim)));
+  const lowest = shared(ctx, 'attention.lowest', () => g.scalar(ElemType.FLOAT, -3.4028234663852886e38));
+  const scores = g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [repeatKv(ctx, k)], { perm: attr.ints([0, 1, 3, 2]) })]), scale]);
+  // Softmax in float32 even for fp16 models, as Hugging Face does.
+  const probs = toModel(ctx, g.op('Softmax', [g.op('Where', [ctx.allowed, toFloat(ctx, scores), lowest])], { axis: attr.int(-1) }));
+  const context = g.op('Transpose', [g.op('MatMul', [probs, repeatKv(ctx, v)])], { perm: attr.ints([0, 2, 1, 3]) });
+  const output = g.op('Reshape', [context, g.int64s([0, 0, config.hidden_size])]);
+  return presentKey && presentValue ? { output, presentKey, presentValue } : { output };
+}
 
 /** [batch, kv_heads, slots, head_dim] rearranged along the slots by `key_order` (see onnx-graph.ts). */
 export function inKeyOrder(ctx: BuildContext, x: string): string {
