@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, isMap, isSeq, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
+import { lineOf } from './yaml-lines.js';
 import { z } from 'zod';
 import { OptibenchError } from './errors.js';
 
@@ -62,31 +63,6 @@ export type ConfigInput = z.input<typeof configSchema>;
 /** The JSON Schema editors use to complete and check config files. */
 export function configJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(configSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
-}
-
-/** Where a key path sits in the file, for error messages: the deepest existing node's line. */
-function lineOf(doc: Document, counter: LineCounter, keyPath: readonly PropertyKey[]): number | undefined {
-  let node: unknown = doc.contents;
-  let line: number | undefined;
-  const record = (n: unknown) => {
-    const range = (n as { range?: [number, number, number] } | null)?.range;
-    if (range) line = counter.linePos(range[0]).line;
-  };
-  record(node);
-  for (const key of keyPath) {
-    if (isMap(node)) {
-      const pair = node.items.find((item) => (item.key as { value?: unknown } | null)?.value === key);
-      if (!pair) break;
-      record(pair.key);
-      node = pair.value;
-    } else if (isSeq(node) && typeof key === 'number') {
-      node = node.items[key];
-      record(node);
-    } else {
-      break;
-    }
-  }
-  return line;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
