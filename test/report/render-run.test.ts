@@ -183,6 +183,25 @@ describe('renderRunReport', () => {
     expect(text).toContain('3 of 10,042 documents (limit 3, seed 1234)');
   });
 
+  it('shows the anti-cheat and resumption facts when the results carry them, and no such rows otherwise', () => {
+    const html = renderRunReport(
+      fixture({
+        shuffleSeed: 77,
+        configSha256: 'c0ffee'.padEnd(64, '1'),
+        canary: { items: 2, requests: 8, tolerance: 1e-4, maxAbsDiff: 0 },
+        resumed: { itemsCarriedOver: 1, itemsRun: 2 },
+        timings: { ...fixture().timings, modelExecution: { repeats: [1000, 1100, 1200], medianMs: 1100, minMs: 1000, maxMs: 1200 }, harnessOverhead: 0.0125 },
+      }),
+    );
+    const page = html.replace(/<[^>]+>/g, '');
+    expect(page).toContain('item ordershuffled with seed 77');
+    expect(page).toContain(`config sha256${'c0ffee'.padEnd(64, '1')}`);
+    expect(page).toContain('canary2 items re-issued per pass (8 requests), largest difference 0 (tolerance 0.0001; not timed, not scored)');
+    expect(page).toContain('resumed1 items carried over from the interrupted run, 2 computed now (the times cover only these)');
+    expect(page).toContain('harness overhead1.25 % of a measured pass spent outside model executions');
+    for (const row of ['item order', 'config sha256', 'canary', 'resumed', 'harness overhead']) expect(text).not.toContain(row);
+  });
+
   it('shows the model, backend, plugins and environment', () => {
     expect(html).toContain(`<code title="${WEIGHTS_SHA}">ab12cd34ef56…</code>`);
     expect(text).toContain('hidden_size2048');
