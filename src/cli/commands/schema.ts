@@ -23,7 +23,7 @@ export function schemaFor(which: string): Record<string, unknown> {
 export function registerSchema(program: Command): void {
   program
     .command('schema')
-    .description('Print the JSON Schema of the config file or of results.json')
+    .description('Print the JSON Schema of the config file, of results.json or of the submission manifest')
     .argument('[which]', 'config, results or submission', 'config')
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (which: string, flags: { output?: string }) => {
