@@ -1,12 +1,12 @@
 /** `optibench rerun <submission-dir> --db <file>`: the organizer's sandboxed re-run of one submission. */
 import path from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { formatPercentStderr } from '../../report/filters.js';
 import { DEFAULT_RERUN_LIMITS, type SandboxLimits } from '../../sandbox/limits.js';
 import { rerunSubmission } from '../../submissions/rerun.js';
 import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS } from '../../evaluators/inference/gate.js';
 import { EXIT } from '../exit-codes.js';
-import { nonNegativeNumber } from '../options.js';
+import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber } from '../options.js';
 import { displayPath } from '../terminal.js';
 
 interface RerunFlags {
@@ -25,18 +25,6 @@ interface RerunFlags {
   baseline?: string;
   metric: string;
   maxDrop: number;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
-  return n;
-}
-
-function positiveInteger(value: string): number {
-  const n = positiveNumber(value);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected a positive integer');
-  return n;
 }
 
 function limitsFrom(flags: RerunFlags): SandboxLimits {
@@ -62,7 +50,7 @@ export function registerRerun(program: Command): void {
     .option('--reference-spec <file>', 'the reference server spec (default: the competition server shipped with optibench)')
     .option('--dataset <file>', 'the labelled HellaSwag file (default: the embedded tiny set)')
     .option('--limit <n>', 'score a deterministic subset of this many items', positiveInteger)
-    .option('--seed <n>', 'seed of the --limit subset', (v) => Number.parseInt(v, 10))
+    .option('--seed <n>', 'seed of the --limit subset', nonNegativeInteger)
     .option('-o, --output <dir>', 'where reports/<run-id>/ is written', 'reports')
     .option('--work-root <dir>', 'where the fresh work dir is made (default: the system temp folder)')
     .option('--read-only <path>', 'a host path the submission may read, e.g. a model directory (repeatable)', (v: string, all: string[]) => [...all, path.resolve(v)], [])
