@@ -3,9 +3,9 @@
  * writes `results.incomplete.json` (status `incomplete`), so nothing half-done is ever mistaken for a
  * finished run, and nothing already computed is lost. Writes are atomic (temp file + rename).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from './atomic-file.js';
 import { OptibenchError } from './errors.js';
 import { RESULTS_SCHEMA_ID, RESULTS_VERSION, resultsSchema, type Results } from './results.js';
 
@@ -14,17 +14,7 @@ export function resultsFileName(results: Results): string {
 }
 
 export async function writeResultsFile(results: Results, dir: string): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const target = path.join(dir, resultsFileName(results));
-  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(temp, `${JSON.stringify(results, null, 1)}\n`, 'utf8');
-    await rename(temp, target);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  return target;
+  return writeFileAtomic(path.join(dir, resultsFileName(results)), `${JSON.stringify(results, null, 1)}\n`);
 }
 
 export async function readResultsFile(file: string): Promise<Results> {

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { OptibenchError } from '../core/errors.js';
-import { writeFileAtomic } from '../evaluators/inference/files.js';
+import { writeFileAtomic } from '../core/atomic-file.js';
 import type { StoreDatabase } from '../store/schema.js';
 import { SNAPSHOTS_DIR, snapshotDays } from './dates.js';
 import { queryStandings } from './query.js';

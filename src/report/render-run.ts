@@ -3,10 +3,9 @@
  * nunjucks templates in reports/templates/. Templates get the results as they are plus a few derived
  * values computed here, so that the templates hold layout and the arithmetic stays testable in TypeScript.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type nunjucks from 'nunjucks';
+import { writeFileAtomic } from '../core/atomic-file.js';
 import type { ItemResult, Results } from '../core/results.js';
 import { createReportEnvironment } from './environment.js';
 import { formatFixed } from './filters.js';
@@ -58,19 +57,7 @@ export function renderRunReport(results: Results): string {
 
 /** Writes `<dir>/index.html` atomically, so a reader never sees half a report. Returns its path. */
 export async function writeRunReport(results: Results, dir: string): Promise<string> {
-  const html = renderRunReport(results);
-  await mkdir(dir, { recursive: true });
-  const target = path.join(dir, 'index.html');
-  // Same directory as the target: rename is only atomic within one file system.
-  const temp = path.join(dir, `.index.html.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(temp, html, 'utf8');
-    await rename(temp, target);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  return target;
+  return writeFileAtomic(path.join(dir, 'index.html'), renderRunReport(results));
 }
 
 function metricViews(results: Results): MetricView[] {

@@ -7,7 +7,7 @@ import type nunjucks from 'nunjucks';
 import { createReportEnvironment } from '../../report/environment.js';
 import type { BenchFile } from './bench-schema.js';
 import type { CompareFile } from './compare-schema.js';
-import { writeFileAtomic } from './files.js';
+import { writeFileAtomic } from '../../core/atomic-file.js';
 import { formatP } from './gate.js';
 
 let cached: nunjucks.Environment | undefined;
