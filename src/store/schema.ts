@@ -11,7 +11,8 @@
  *   from: an item row exists only with all four of its log-likelihoods.
  * - A team's standing is its *last* submission (by `submitted_at`, then `id`), as the competition's rules say.
  */
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import { OptibenchError } from '../core/errors.js';
 
 export const STORE_SCHEMA_VERSION = 1;
@@ -101,14 +102,37 @@ const MIGRATIONS: readonly string[] = [V1];
 export type StoreDatabase = Database.Database;
 
 /**
+ * better-sqlite3 is a native addon built at install time, and an optional dependency: where it cannot build
+ * (no compiler, or no Node headers and no internet to fetch them) `npm install` still succeeds and everything
+ * but the results database works. Loaded on first use, so the other commands never depend on it.
+ */
+function sqlite(): typeof Database {
+  try {
+    return createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  } catch (error) {
+    throw notBuilt(error);
+  }
+}
+
+function notBuilt(error: unknown): OptibenchError {
+  return new OptibenchError(
+    `the results database needs better-sqlite3, which is not built on this machine (${(error as Error).message.split('\n')[0]}): ` +
+      "install a C++ toolchain (Debian: apt-get install g++ make python3) and point npm at Node's headers (npm config set nodedir /usr, or let node-gyp download them), then run npm rebuild better-sqlite3",
+  );
+}
+
+/**
  * Opens (creating if needed) a results database and brings its schema up to date. WAL keeps readers (the
  * leaderboard) off the writer's back; foreign keys are on for every connection.
  */
 export function openDatabase(file: string, options: { readonly?: boolean } = {}): StoreDatabase {
+  const Sqlite = sqlite();
   let db: StoreDatabase;
   try {
-    db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    db = new Sqlite(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   } catch (error) {
+    // The package is there but its addon is not (installed with --ignore-scripts, or a failed rebuild).
+    if (/bindings file|better_sqlite3\.node/.test((error as Error).message)) throw notBuilt(error);
     throw new OptibenchError(`cannot open the results database: ${(error as Error).message}`, { file });
   }
   try {
