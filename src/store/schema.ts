@@ -117,7 +117,7 @@ function sqlite(): typeof Database {
 function notBuilt(error: unknown): OptibenchError {
   return new OptibenchError(
     `the results database needs better-sqlite3, which is not built on this machine (${(error as Error).message.split('\n')[0]}): ` +
-      "install a C++ toolchain (Debian: apt-get install g++ make python3) and point npm at Node's headers (npm config set nodedir /usr, or let node-gyp download them), then run npm rebuild better-sqlite3",
+      "install a C++ toolchain (Debian: apt-get install g++ make python3) and point npm at Node's headers (npm config set nodedir /usr, or let node-gyp download them), then run npm install again",
   );
 }
 
