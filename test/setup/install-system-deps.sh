@@ -7,8 +7,9 @@
 #   bubblewrap                     the sandbox organizer re-runs use (the tests run real sandboxes)
 #   chromium, fonts-liberation     the headless browser the leaderboard page is tested in
 #   git, sqlite3                   submissions are git repositories; sqlite3 reads the results database independently
+#   g++, make                      npm ci builds better-sqlite3's native addon (against Node's headers: npm's nodedir)
 set -euo pipefail
-packages=(python3 python3-torch python3-numpy libopenblas0-pthread python3-sentencepiece bzip2 bubblewrap chromium fonts-liberation git sqlite3)
+packages=(python3 python3-torch python3-numpy libopenblas0-pthread python3-sentencepiece bzip2 bubblewrap chromium fonts-liberation git sqlite3 g++ make)
 if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update
