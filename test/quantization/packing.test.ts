@@ -49,10 +49,31 @@ function testWeights(rows: number, cols: number, seed: number): Float32Array {
   return w;
 }
 
+/**
+ * numpy's own block-wise asymmetric quantization (the range includes zero; round half to even; fp16 models
+ * round the scales first), shared by the reference scripts below: per block scale, zero point and codes.
+ */
+const NUMPY_BLOCK_QUANTIZE = String.raw`
+def block_quantize(W, bits, bs, fp16):
+    N, K = W.shape
+    kb = -(-K // bs); levels = (1 << bits) - 1
+    Wp = np.zeros((N, kb * bs), dtype=np.float32); Wp[:, :K] = W
+    Wb = Wp.reshape(N, kb, bs)
+    lo = np.minimum(np.float32(0), Wb.min(axis=2)); hi = np.maximum(np.float32(0), Wb.max(axis=2))
+    scale = ((hi - lo).astype(np.float32) / np.float32(levels)).astype(np.float32)
+    if fp16:
+        scale = scale.astype(np.float16).astype(np.float32)
+    safe = np.where(scale > 0, scale, np.float32(1))
+    zp = np.where(scale > 0, np.clip(np.rint(-lo / safe), 0, levels), 0).astype(np.int32)
+    q = np.clip(np.rint(Wb / safe[:, :, None]) + zp[:, :, None], 0, levels).astype(np.int32)
+    return scale, zp, q
+`;
+
 /** numpy: unpack per the spec, dequantize, and quantize independently with the same scheme. */
 const BLOCKWISE_REFERENCE = String.raw`
 import base64, json, sys
 import numpy as np
+${NUMPY_BLOCK_QUANTIZE}
 cases = json.load(sys.stdin)
 out = []
 for c in cases:
@@ -82,16 +103,7 @@ for c in cases:
     bound = step / 2 * (1 + 1e-5) + 1e-12
     worst = float(np.max(err / np.maximum(bound, 1e-30)))
     # numpy's own quantization, same scheme: range includes zero, round half to even.
-    levels = (1 << bits) - 1
-    Wp = np.zeros((N, kb * bs), dtype=np.float32); Wp[:, :K] = W
-    Wb = Wp.reshape(N, kb, bs)
-    lo = np.minimum(np.float32(0), Wb.min(axis=2)); hi = np.maximum(np.float32(0), Wb.max(axis=2))
-    scale = ((hi - lo).astype(np.float32) / np.float32(levels)).astype(np.float32)
-    if c['fp16']:
-        scale = scale.astype(np.float16).astype(np.float32)
-    safe = np.where(scale > 0, scale, np.float32(1))
-    zp = np.where(scale > 0, np.clip(np.rint(-lo / safe), 0, levels), 0).astype(np.int32)
-    q = np.clip(np.rint(Wb / safe[:, :, None]) + zp[:, :, None], 0, levels).astype(np.int32)
+    scale, zp, q = block_quantize(W, bits, bs, c['fp16'])
     q = np.where(scale[:, :, None] > 0, q, 0)
     valid = (np.arange(kb * bs) < K).reshape(kb, bs)[None, :, :]
     out.append(dict(sizes_ok=bool(sizes_ok), padding_ok=padding_ok, worst=worst,
@@ -221,21 +233,13 @@ async function linearSession(name: string, w: Float32Array, settings: unknown, T
 const LINEAR_REFERENCE = String.raw`
 import base64, json, sys
 import numpy as np
+${NUMPY_BLOCK_QUANTIZE}
 c = json.load(sys.stdin)
 x = np.frombuffer(base64.b64decode(c['x']), dtype=np.float32).reshape(-1, c['K'])
 W = np.frombuffer(base64.b64decode(c['w']), dtype=np.float32).reshape(c['N'], c['K'])
 if c['mode'] == 'weight-only':
     bits, bs, K, N = c['bits'], c['blockSize'], c['K'], c['N']
-    kb = -(-K // bs); levels = (1 << bits) - 1
-    Wp = np.zeros((N, kb * bs), dtype=np.float32); Wp[:, :K] = W
-    Wb = Wp.reshape(N, kb, bs)
-    lo = np.minimum(np.float32(0), Wb.min(axis=2)); hi = np.maximum(np.float32(0), Wb.max(axis=2))
-    scale = ((hi - lo).astype(np.float32) / np.float32(levels)).astype(np.float32)
-    if c['fp16']:
-        scale = scale.astype(np.float16).astype(np.float32)
-    safe = np.where(scale > 0, scale, np.float32(1))
-    zp = np.where(scale > 0, np.clip(np.rint(-lo / safe), 0, levels), 0)
-    q = np.clip(np.rint(Wb / safe[:, :, None]) + zp[:, :, None], 0, levels)
+    scale, zp, q = block_quantize(W, bits, bs, c['fp16'])
     deq = ((q - zp[:, :, None]) * scale[:, :, None]).astype(np.float32).reshape(N, -1)[:, :K]
     if c['fp16']:
         x = x.astype(np.float16).astype(np.float32)
