@@ -92,7 +92,7 @@ export function registerRerun(program: Command): void {
       const gate = outcome.gate;
       if (gate) {
         const judged = gate.metrics.find((m) => m.name === gate.gate.metric)!;
-        const base = outcome.results && outcome.baselineRunId ? ` against baseline ${outcome.baselineRunId}` : '';
+        const base = outcome.baselineRunId ? ` against baseline ${outcome.baselineRunId}` : '';
         lines.push(`  gate       ${gate.verdict.pass ? 'PASS' : 'FAIL'}${base}: ${gate.verdict.reason}`);
         lines.push(`             ${gate.gate.metric} ${formatPercentStderr(judged.candidate, null)} % vs ${formatPercentStderr(judged.baseline, null)} %`);
       } else {
