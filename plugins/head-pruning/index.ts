@@ -4,13 +4,13 @@
  * norm, the LM head and the log-softmax run only at the scored positions. Same numbers, less work: with
  * LLaMA's 32,000-piece vocabulary the head is a large share of a small model's forward.
  */
-import { definePlugin } from '../../src/core/plugin.js';
+import { defineInferencePlugin } from '../../src/evaluators/inference/hooks.js';
 
-export default definePlugin({
+export default defineInferencePlugin({
   name: 'head-pruning',
   version: '1.0.0',
   description: 'Runs the final norm, LM head and log-softmax only at the positions whose next token is scored',
-  backends: ['onnx'],
+  appliesTo: { evaluator: 'inference', targets: ['onnx'] },
   create() {
     return {
       modelBuild({ build }) {

@@ -5,7 +5,7 @@
  * optimisation level. Which fusions the built graph actually holds is in the load facts (`fusions`).
  */
 import { z } from 'zod';
-import { definePlugin } from '../../src/core/plugin.js';
+import { defineInferencePlugin } from '../../src/evaluators/inference/hooks.js';
 import type { FusionSettings } from '../../src/models/llama/graph/fused.js';
 
 const options = z
@@ -25,11 +25,11 @@ const options = z
     message: 'no fusion chosen: enable at least one of rmsNorm, skipRmsNorm, rotary, attention',
   });
 
-export default definePlugin({
+export default defineInferencePlugin({
   name: 'kernel-fusion',
   version: '1.0.0',
   description: "Builds RMSNorm, residual add + RMSNorm, rotary embeddings and attention from ONNX Runtime's fused contrib operators",
-  backends: ['onnx'],
+  appliesTo: { evaluator: 'inference', targets: ['onnx'] },
   options,
   conflicts: {
     'onnx-session':

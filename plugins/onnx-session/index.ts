@@ -4,7 +4,7 @@
  * is what ONNX Runtime does when nothing is said.
  */
 import { z } from 'zod';
-import { definePlugin } from '../../src/core/plugin.js';
+import { defineInferencePlugin } from '../../src/evaluators/inference/hooks.js';
 
 const options = z.strictObject({
   graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
@@ -15,11 +15,11 @@ const options = z.strictObject({
   memoryPattern: z.boolean().default(true),
 });
 
-export default definePlugin({
+export default defineInferencePlugin({
   name: 'onnx-session',
   version: '1.0.0',
   description: 'ONNX Runtime session settings: graph optimisation level, execution mode, thread spinning, memory arena',
-  backends: ['onnx'],
+  appliesTo: { evaluator: 'inference', targets: ['onnx'] },
   options,
   create(settings) {
     return {

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { TokenRequest } from '../../src/core/backend.js';
 import { OptibenchError } from '../../src/core/errors.js';
-import { definePlugin } from '../../src/core/plugin.js';
+import { defineInferencePlugin } from '../../src/evaluators/inference/hooks.js';
 
 const options = z.strictObject({
   /**
@@ -34,11 +34,11 @@ export function documentBatches(requests: readonly TokenRequest[], itemsPerBatch
   return batches;
 }
 
-export default definePlugin({
+export default defineInferencePlugin({
   name: 'prefix-sharing',
   version: '1.0.0',
   description: "Runs each item's context once (a tree of its endings in one pass, or a key/value cache); batches whole items, longest first",
-  backends: ['onnx', 'pytorch'],
+  appliesTo: { evaluator: 'inference', targets: ['onnx', 'pytorch'] },
   options,
   create(settings) {
     let itemsPerBatch = settings.itemsPerBatch;

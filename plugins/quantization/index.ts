@@ -11,7 +11,7 @@
  * what ran.
  */
 import { z } from 'zod';
-import { definePlugin } from '../../src/core/plugin.js';
+import { defineInferencePlugin } from '../../src/evaluators/inference/hooks.js';
 import {
   DEFAULT_KEEP_FLOAT,
   DYNAMIC_INT8_KERNELS,
@@ -84,11 +84,11 @@ export function quantizationSetting(o: Options): QuantizationSettings | undefine
   return quantizationSettingsSchema.parse({ mode: o.mode, bits: o.bits, blockSize: o.blockSize, accuracyLevel: o.accuracyLevel, keepFloat });
 }
 
-export default definePlugin({
+export default defineInferencePlugin({
   name: 'quantization',
   version: '1.0.0',
   description: 'Quantized linear layers: dynamic int8 (W8A8) or block-wise 4/8-bit weight-only MatMulNBits; optionally fp16',
-  backends: ['onnx'],
+  appliesTo: { evaluator: 'inference', targets: ['onnx'] },
   options,
   create(settings) {
     const setting = quantizationSetting(settings);

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { OptibenchError } from '../../src/core/errors.js';
-import { definePlugin } from '../../src/core/plugin.js';
+import { defineInferencePlugin } from '../../src/evaluators/inference/hooks.js';
 
 const options = z.strictObject({
   /** Processes (one per GPU on CUDA). */
@@ -17,11 +17,11 @@ const options = z.strictObject({
   backend: z.enum(['gloo', 'nccl', 'auto']).default('auto'),
 });
 
-export default definePlugin({
+export default defineInferencePlugin({
   name: 'tensor-parallel',
   version: '1.0.0',
   description: 'Splits the PyTorch model over N processes under torchrun (heads and MLP columns per rank, all-reduce after each block)',
-  backends: ['pytorch'],
+  appliesTo: { evaluator: 'inference', targets: ['pytorch'] },
   options,
   create(settings) {
     return {

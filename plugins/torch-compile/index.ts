@@ -4,7 +4,7 @@
  * Compilation happens on the first batches of each new shape: the run's warm-up absorbs the first.
  */
 import { z } from 'zod';
-import { definePlugin } from '../../src/core/plugin.js';
+import { defineInferencePlugin } from '../../src/evaluators/inference/hooks.js';
 
 const options = z.strictObject({
   /** torch.compile's mode: `reduce-overhead` uses CUDA graphs, `max-autotune` searches kernels longer. */
@@ -13,11 +13,11 @@ const options = z.strictObject({
   dynamic: z.boolean().optional(),
 });
 
-export default definePlugin({
+export default defineInferencePlugin({
   name: 'torch-compile',
   version: '1.0.0',
   description: 'Compiles the PyTorch model with torch.compile (PyTorch >= 2.0): mode default, reduce-overhead or max-autotune',
-  backends: ['pytorch'],
+  appliesTo: { evaluator: 'inference', targets: ['pytorch'] },
   options,
   create(settings) {
     return {

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { OptibenchError } from '../../src/core/errors.js';
-import { definePlugin } from '../../src/core/plugin.js';
+import { defineInferencePlugin } from '../../src/evaluators/inference/hooks.js';
 
 const options = z.strictObject({
   method: z.enum(['int8-dynamic']).default('int8-dynamic'),
@@ -14,11 +14,11 @@ const options = z.strictObject({
   lmHead: z.boolean().default(false),
 });
 
-export default definePlugin({
+export default defineInferencePlugin({
   name: 'torch-quantization',
   version: '1.0.0',
   description: "Quantizes the PyTorch model's linear layers to int8 (torch.ao dynamic quantization, CPU)",
-  backends: ['pytorch'],
+  appliesTo: { evaluator: 'inference', targets: ['pytorch'] },
   options,
   create(settings) {
     return {

@@ -6,18 +6,18 @@
 import { Command, CommanderError } from 'commander';
 import { isOptibenchError } from '../core/errors.js';
 import { packageVersion } from '../core/paths.js';
-import { registerBench } from './commands/bench.js';
-import { registerCompare } from './commands/compare.js';
+import { registerBench } from '../evaluators/inference/commands/bench.js';
+import { registerCompare } from '../evaluators/inference/commands/compare.js';
 import { registerGenerateModel } from './commands/generate-model.js';
 import { registerLeaderboard } from './commands/leaderboard.js';
 import { registerPlugins } from './commands/plugins.js';
-import { registerRescore } from './commands/rescore.js';
-import { registerRerun } from './commands/rerun.js';
-import { registerRun } from './commands/run.js';
+import { registerRescore } from '../evaluators/inference/commands/rescore.js';
+import { registerRerun } from '../evaluators/inference/commands/rerun.js';
+import { registerRun } from '../evaluators/inference/commands/run.js';
 import { registerSchema } from './commands/schema.js';
 import { registerSubmission } from './commands/submission.js';
 import { registerTokenizer } from './commands/tokenizer.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT } from '../core/cli/exit-codes.js';
 
 export function buildProgram(): Command {
   const program = new Command('optibench')

@@ -10,8 +10,10 @@ export type BackendName = 'onnx' | 'pytorch';
 
 export type Dtype = 'fp32' | 'fp16' | 'bf16';
 
+import type { JsonValue } from './json.js';
+
 /** JSON-compatible values: what plugins may put into build and session settings (they key caches). */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type { JsonValue };
 
 /**
  * One request in token form. `context` and `continuation` are already truncated on the left so that
@@ -48,6 +50,16 @@ export interface TokenAnswer {
   readonly logprob: number;
   /** Whether every continuation token is the arg-max of its position. */
   readonly isGreedy: boolean;
+}
+
+/** The shape of the model being run, as plugins see it. */
+export interface ModelInfo {
+  readonly hiddenSize: number;
+  readonly intermediateSize: number;
+  readonly numLayers: number;
+  readonly numHeads: number;
+  readonly numKeyValueHeads: number;
+  readonly vocabSize: number;
 }
 
 /** What the model build looks like; plugins change it in their `modelBuild` hook. Part of the cache key. */

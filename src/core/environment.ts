@@ -8,7 +8,19 @@
 import os from 'node:os';
 import type { Systeminformation } from 'systeminformation';
 import { packageVersion } from './paths.js';
-import type { Environment } from './results.js';
+import { z } from 'zod';
+
+/** The machine a run happened on, as results files and the results database record it. */
+export const environmentSchema = z.object({
+  cpu: z.object({ brand: z.string(), manufacturer: z.string(), cores: z.number(), physicalCores: z.number(), speedGHz: z.number() }),
+  memory: z.object({ totalBytes: z.number() }),
+  gpus: z.array(z.object({ model: z.string(), vendor: z.string(), vramMB: z.number().nullable() })),
+  os: z.object({ platform: z.string(), distro: z.string(), release: z.string(), kernel: z.string(), arch: z.string() }),
+  hostname: z.string(),
+  versions: z.record(z.string(), z.string()),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
 
 export const DEFAULT_ENVIRONMENT_TIMEOUT_MS = 10_000;
 

@@ -1,33 +1,56 @@
 /**
- * Finds, imports and validates plugins. A built-in name, an npm package name and a file path all end in
- * the same `importPlugin(file)`: built-ins get no special treatment beyond where they are looked up.
+ * Finds, imports and validates plugins, for any evaluator. A built-in name, an npm package name and a file
+ * path all end in the same `importPlugin(file)`: built-ins get no special treatment beyond where they are
+ * looked up. The evaluator says what it is (`PluginScope`): the loader refuses a plugin that applies to
+ * another evaluator or target, two plugins that conflict, and hooks the evaluator does not have.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import type { BackendName } from './backend.js';
-import type { PluginEntry } from './config.js';
 import { OptibenchError } from './errors.js';
-import type { PluginDefinition, PluginHooks } from './plugin.js';
+import { looksLikePath, pluginSpec, type PluginEntry } from './plugin-entry.js';
+import type { BaseHooks, PluginDefinition } from './plugin.js';
 
 /** `plugins/` beside `src/`, both in the source tree and in `dist/`. */
 const BUILTIN_DIR = fileURLToPath(new URL('../../plugins/', import.meta.url));
 
-export interface LoadedPlugin {
-  readonly definition: PluginDefinition<unknown>;
+export interface LoadedPlugin<Hooks extends BaseHooks = BaseHooks> {
+  readonly definition: PluginDefinition<unknown, Hooks>;
   readonly options: unknown;
-  readonly hooks: PluginHooks;
+  readonly hooks: Hooks;
   /** `builtin`, `npm:<package>` or `file:<path>`: where it was found, for results. */
   readonly source: string;
 }
 
+/** What the plugins of one run are loaded for. */
+export interface PluginScope {
+  /** The evaluator's id. */
+  readonly evaluator: string;
+  /** The target the run uses (for inference: the backend); plugins that name targets must include it. */
+  readonly target?: string;
+  /** What the evaluator calls its targets, for messages ("backend"). */
+  readonly targetNoun?: string;
+  /** The evaluator's hook map: a plugin whose `create` returns another key is refused. */
+  readonly hooks?: readonly string[];
+  /**
+   * Turns an older definition shape the evaluator still accepts into today's (the inference evaluator's plugins
+   * once said `backends: [...]` instead of `appliesTo`).
+   */
+  readonly upgrade?: (definition: Record<string, unknown>) => Record<string, unknown>;
+}
+
+const NAME = /^[a-z0-9][a-z0-9-]*$/;
+
 const definitionShape = z.object({
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
+  name: z.string().regex(NAME, 'lower-case letters, digits and dashes'),
   version: z.string().min(1),
   description: z.string().min(1),
-  backends: z.array(z.enum(['onnx', 'pytorch'])).min(1),
+  appliesTo: z.object({
+    evaluator: z.string().regex(NAME, 'an evaluator id: lower-case letters, digits and dashes'),
+    targets: z.array(z.string().min(1)).min(1).optional(),
+  }),
   options: z.custom<unknown>((v) => v === undefined || (typeof v === 'object' && v !== null && '~standard' in v), {
     message: 'a Standard Schema (zod, valibot, arktype...) or nothing',
   }).optional(),
@@ -49,10 +72,6 @@ function moduleInDirectory(dir: string): string | undefined {
     if (existsSync(file)) return file;
   }
   return undefined;
-}
-
-function looksLikePath(spec: string): boolean {
-  return spec.startsWith('.') || path.isAbsolute(spec) || /\.(m?js|ts)$/.test(spec);
 }
 
 /** Where a plugin spec points: a module file and how it was found. */
@@ -78,24 +97,30 @@ export function resolvePlugin(spec: string, cwd = process.cwd()): { file: string
   }
 }
 
-async function importPlugin(file: string, spec: string): Promise<PluginDefinition<unknown>> {
-  let module: { default?: unknown };
+/** Imports a module's default export; what failed to load is named with its file. */
+export async function importDefault(file: string, what: string): Promise<unknown> {
   try {
-    module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    return ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
   } catch (error) {
-    throw new OptibenchError(`plugin "${spec}" failed to load: ${(error as Error).message.split('\n')[0]}`, { file });
+    throw new OptibenchError(`${what} failed to load: ${(error as Error).message.split('\n')[0]}`, { file });
   }
-  const candidate = module.default;
+}
+
+async function importPlugin(file: string, spec: string, upgrade: PluginScope['upgrade']): Promise<PluginDefinition> {
+  let candidate = await importDefault(file, `plugin "${spec}"`);
+  if (upgrade && candidate !== null && typeof candidate === 'object' && !('appliesTo' in candidate)) {
+    candidate = upgrade(candidate as Record<string, unknown>);
+  }
   const parsed = definitionShape.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = issue.path.length ? issue.path.join('.') : 'default export';
     throw new OptibenchError(`plugin "${spec}" is not a valid optibench plugin: ${key}: ${issue.message} (see src/core/plugin.ts)`, { file });
   }
-  return candidate as PluginDefinition<unknown>;
+  return candidate as PluginDefinition;
 }
 
-async function validateOptions(definition: PluginDefinition<unknown>, raw: unknown, key: string): Promise<unknown> {
+async function validateOptions(definition: PluginDefinition, raw: unknown, key: string): Promise<unknown> {
   if (!definition.options) {
     if (raw !== undefined && Object.keys(raw as object).length > 0) {
       throw new OptibenchError(`plugin "${definition.name}" takes no options`, { key });
@@ -112,36 +137,51 @@ async function validateOptions(definition: PluginDefinition<unknown>, raw: unkno
 }
 
 /** Finds and imports one plugin's definition, without options or hooks (e.g. to list or describe it). */
-export async function loadPluginDefinition(spec: string, cwd = process.cwd()): Promise<{ definition: PluginDefinition<unknown>; source: string }> {
+export async function loadPluginDefinition(spec: string, cwd = process.cwd(), upgrade?: PluginScope['upgrade']): Promise<{ definition: PluginDefinition; source: string }> {
   const { file, source } = resolvePlugin(spec, cwd);
-  return { definition: await importPlugin(file, spec), source };
+  return { definition: await importPlugin(file, spec, upgrade), source };
 }
 
-/** Loads every plugin of a run, checks they fit the backend and each other, and creates their hooks. */
-export async function loadPlugins(entries: readonly PluginEntry[], backend: BackendName, cwd = process.cwd()): Promise<LoadedPlugin[]> {
-  const loaded: LoadedPlugin[] = [];
+/** Why `definition` cannot run in `scope`, or null when it can. */
+function misfit(definition: PluginDefinition, scope: PluginScope): string | null {
+  const { evaluator, targets } = definition.appliesTo;
+  if (evaluator !== scope.evaluator) return `plugin "${definition.name}" applies to the ${evaluator} evaluator, not ${scope.evaluator}`;
+  if (targets && scope.target !== undefined && !targets.includes(scope.target)) {
+    return `plugin "${definition.name}" supports the ${targets.join(', ')} ${scope.targetNoun ?? 'target'}, not ${scope.target}`;
+  }
+  return null;
+}
+
+/** Loads every plugin of a run, checks they fit the evaluator, its target and each other, and creates their hooks. */
+export async function loadPlugins<Hooks extends BaseHooks>(entries: readonly PluginEntry[], scope: PluginScope, cwd = process.cwd()): Promise<LoadedPlugin<Hooks>[]> {
+  const loaded: LoadedPlugin<Hooks>[] = [];
   for (const [index, entry] of entries.entries()) {
-    const spec = typeof entry === 'string' ? entry : entry.name;
+    const key = `plugins[${index}]`;
     const rawOptions = typeof entry === 'string' ? undefined : entry.options;
-    const { definition, source } = await loadPluginDefinition(spec, cwd);
-    if (!definition.backends.includes(backend)) {
-      throw new OptibenchError(`plugin "${definition.name}" supports the ${definition.backends.join(', ')} backend, not ${backend}`, {
-        key: `plugins[${index}]`,
-      });
-    }
+    const { definition, source } = await loadPluginDefinition(pluginSpec(entry), cwd, scope.upgrade);
+    const why = misfit(definition, scope);
+    if (why) throw new OptibenchError(why, { key });
     if (loaded.some((p) => p.definition.name === definition.name)) {
-      throw new OptibenchError(`plugin "${definition.name}" is listed twice`, { key: `plugins[${index}]` });
+      throw new OptibenchError(`plugin "${definition.name}" is listed twice`, { key });
     }
     for (const other of loaded) {
       const reason = definition.conflicts?.[other.definition.name] ?? other.definition.conflicts?.[definition.name];
       if (reason !== undefined) {
-        throw new OptibenchError(`plugins "${other.definition.name}" and "${definition.name}" cannot run together: ${reason}`, {
-          key: `plugins[${index}]`,
-        });
+        throw new OptibenchError(`plugins "${other.definition.name}" and "${definition.name}" cannot run together: ${reason}`, { key });
       }
     }
-    const options = await validateOptions(definition, rawOptions, `plugins[${index}].options`);
-    loaded.push({ definition, options, hooks: definition.create(options), source });
+    const options = await validateOptions(definition, rawOptions, `${key}.options`);
+    const hooks = definition.create(options) as Hooks;
+    if (scope.hooks) {
+      const unknown = Object.keys(hooks ?? {}).filter((name) => !scope.hooks!.includes(name));
+      if (hooks === null || typeof hooks !== 'object' || unknown.length) {
+        throw new OptibenchError(
+          `plugin "${definition.name}" returned ${unknown.length ? `hooks the ${scope.evaluator} evaluator does not have: ${unknown.join(', ')}` : 'no hooks object'} (its hooks: ${scope.hooks.join(', ')})`,
+          { key },
+        );
+      }
+    }
+    loaded.push({ definition: definition as PluginDefinition<unknown, Hooks>, options, hooks, source });
   }
   return loaded;
 }

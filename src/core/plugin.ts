@@ -1,13 +1,11 @@
 /**
- * The plugin contract.
+ * The plugin contract, one shape for every evaluator.
  *
- * A plugin is a plain object (as in Vite or Rollup): a name, a version, the backends it supports, a schema
- * for its options and a `create` function that returns hooks. Each hook is called at one stage, in the
- * order the plugins are listed in the config:
- *
- *   1. `modelBuild`      changes how the model is built (dtype, fusions, quantization); keys the build cache
- *   2. `sessionOptions`  changes how the backend runs it (threads, optimisation level, providers)
- *   3. `schedule`        changes the order and grouping of requests into batches
+ * A plugin is a plain object (as in Vite or Rollup): a name, a version, what it applies to, a schema for its
+ * options and a `create` function that returns hooks. Which hooks exist, and when each is called, is up to
+ * the evaluator the plugin applies to: each evaluator publishes its own hook map, as Vite extends Rollup's
+ * hooks (the inference evaluator's is `src/evaluators/inference/hooks.ts`). The loader checks `appliesTo`
+ * against the evaluator and the target a run uses, and refuses hooks the evaluator does not know.
  *
  * Built-in plugins in `plugins/<name>/` load through exactly the same loader as a plugin named by an npm
  * package or a file path: the module's default export must be a `PluginDefinition`.
@@ -16,61 +14,37 @@
  * plugin needs no dependency on optibench's own validator.
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import type { BackendName, BuildSettings, JsonValue, SessionSettings, TokenRequest } from './backend.js';
+import type { JsonObject } from './json.js';
 
-export interface ModelInfo {
-  readonly hiddenSize: number;
-  readonly intermediateSize: number;
-  readonly numLayers: number;
-  readonly numHeads: number;
-  readonly numKeyValueHeads: number;
-  readonly vocabSize: number;
+/** What a plugin works on: one evaluator, and optionally only some of its targets. */
+export interface PluginAppliesTo {
+  /** The evaluator's id, e.g. `inference`. */
+  readonly evaluator: string;
+  /** The evaluator's targets it supports (for inference: the backends `onnx`, `pytorch`); absent: all of them. */
+  readonly targets?: readonly string[];
 }
 
-export interface ModelBuildContext {
-  readonly backend: BackendName;
-  readonly model: ModelInfo;
-  /** Mutate to change the build. Everything in it keys the build cache, so keep it JSON. */
-  readonly build: BuildSettings;
-}
-
-export interface SessionOptionsContext {
-  readonly backend: BackendName;
-  /** Mutate to change how the session runs. */
-  readonly session: SessionSettings;
-}
-
-export interface ScheduleContext {
-  /** Every request of the run, in task order. */
-  readonly requests: readonly TokenRequest[];
-  readonly batchSize: number;
-  /** The batches the previous stage produced (the default length-sorted schedule, or an earlier plugin's). */
-  readonly batches: readonly (readonly TokenRequest[])[];
-}
-
-export interface PluginHooks {
-  modelBuild?(context: ModelBuildContext): void;
-  sessionOptions?(context: SessionOptionsContext): void;
-  /** Returns the batches to run; every request must appear exactly once. */
-  schedule?(context: ScheduleContext): TokenRequest[][];
+/** The hook every evaluator's hook map has. */
+export interface BaseHooks {
   /** Facts about what the plugin did, recorded in results and shown in the report. */
-  describe?(): { [key: string]: JsonValue };
+  describe?(): JsonObject;
 }
 
-export interface PluginDefinition<Options = unknown> {
+export interface PluginDefinition<Options = unknown, Hooks extends BaseHooks = BaseHooks> {
   /** Lower-case, dash-separated; what configs name it by. */
   readonly name: string;
   readonly version: string;
   readonly description: string;
-  readonly backends: readonly BackendName[];
+  readonly appliesTo: PluginAppliesTo;
   /** Validates and defaults the options the config gives; absent means the plugin takes none. */
   readonly options?: StandardSchemaV1<unknown, Options>;
   /** Plugins this one cannot run with, each with the reason the user sees. */
   readonly conflicts?: Readonly<Record<string, string>>;
-  create(options: Options): PluginHooks;
+  /** The hooks, from the evaluator's hook map. */
+  create(options: Options): Hooks;
 }
 
-/** Identity function that gives a plugin author type inference for options. */
-export function definePlugin<Options>(definition: PluginDefinition<Options>): PluginDefinition<Options> {
+/** Identity function that gives a plugin author type inference for options and hooks. */
+export function definePlugin<Options, Hooks extends BaseHooks>(definition: PluginDefinition<Options, Hooks>): PluginDefinition<Options, Hooks> {
   return definition;
 }

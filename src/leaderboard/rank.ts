@@ -3,7 +3,7 @@
  * inference time; equal times share a rank (1, 2, 2, 4), and a tie at the cut line takes every tied team on:
  * splitting a tie would rank on something the competition does not measure.
  */
-import type { TeamStanding } from './query.js';
+import type { TeamStanding } from '../evaluators/inference/board/query.js';
 
 export interface RankedStanding extends TeamStanding {
   readonly rank: number;

@@ -8,10 +8,10 @@ import { OptibenchError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic-file.js';
 import type { StoreDatabase } from '../store/schema.js';
 import { SNAPSHOTS_DIR, snapshotDays } from './dates.js';
-import { queryStandings } from './query.js';
+import { queryStandings } from '../evaluators/inference/board/query.js';
 import { rankStandings, type Board } from './rank.js';
-import { leaderboardFile, renderLeaderboardPage, type BoardInfo, type PagePlace } from './render.js';
-import type { LeaderboardFile } from './schema.js';
+import { leaderboardFile, renderLeaderboardPage, type BoardInfo, type PagePlace } from '../evaluators/inference/board/render.js';
+import type { LeaderboardFile } from '../evaluators/inference/board/schema.js';
 
 export const DEFAULT_TOP = 10;
 export const DEFAULT_TITLE = 'optibench leaderboard';

@@ -9,11 +9,11 @@
  */
 import { canonicalJson, configSha256 } from '../core/canonical-json.js';
 import { OptibenchError } from '../core/errors.js';
-import type { ItemResult, Results } from '../core/results.js';
+import type { ItemResult, Results } from '../evaluators/inference/results.js';
 import type { StoreDatabase } from './schema.js';
 
 export { addSubmission, upsertTeam, type NewSubmission, type NewTeam } from './teams.js';
-export { recordGate, type NewGate } from './gates.js';
+export { recordGate, type NewGate } from '../evaluators/inference/store/gates.js';
 
 export type RunKind = 'run' | 'baseline' | 'rerun' | 'canary';
 export type RunStatus = 'running' | 'complete' | 'failed';

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { loadConfig } from '../core/config.js';
+import { loadConfig } from '../evaluators/inference/config.js';
 import { OptibenchError } from '../core/errors.js';
 import { MANIFEST_NAMES, submissionSchema, type SubmissionManifest } from './manifest.js';
 import { parsePositioned } from './yaml-positions.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { OptibenchError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
-import type { Environment } from '../core/results.js';
+import type { Environment } from '../core/environment.js';
 import { parsePositioned } from './yaml-positions.js';
 
 export const referenceSpecSchema = z.strictObject({

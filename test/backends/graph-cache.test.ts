@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { OnnxBackend } from '../../src/backends/onnx/backend.js';
 import { cachedGraph, canonicalJson, graphCacheKey } from '../../src/backends/onnx/graph-cache.js';
 import type { Dtype } from '../../src/core/backend.js';
-import { defaultCorpus } from '../../src/core/embedded-default.js';
+import { defaultCorpus } from '../../src/evaluators/inference/embedded-default.js';
 import { PRESETS, generateLlama } from '../../src/models/llama/generate.js';
 
 const tmp = (prefix: string) => mkdtemp(path.join(os.tmpdir(), prefix));

@@ -11,9 +11,9 @@ import documentBatchesPlugin, { documentBatches } from '../../plugins/prefix-sha
 import { OnnxBackend } from '../../src/backends/onnx/backend.js';
 import { groupByPrefix, packContinuationPass, packPairwise, packPrefixPass, packTree } from '../../src/backends/onnx/pack.js';
 import type { TokenAnswer, TokenRequest } from '../../src/core/backend.js';
-import { ensureDefaultModel } from '../../src/core/embedded-default.js';
-import { buildPlan } from '../../src/core/plan.js';
-import { lengthSortedBatches } from '../../src/core/schedule.js';
+import { ensureDefaultModel } from '../../src/evaluators/inference/embedded-default.js';
+import { buildPlan } from '../../src/evaluators/inference/plan.js';
+import { lengthSortedBatches } from '../../src/evaluators/inference/schedule.js';
 import { selectSubset } from '../../src/core/subset.js';
 import { readLlamaConfig } from '../../src/models/llama/hf-model.js';
 import { hellaswagTask } from '../../src/tasks/hellaswag/index.js';

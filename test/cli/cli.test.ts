@@ -8,8 +8,8 @@ import { cp, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureDefaultModel } from '../../src/core/embedded-default.js';
-import { resultsSchema, type Results } from '../../src/core/results.js';
+import { ensureDefaultModel } from '../../src/evaluators/inference/embedded-default.js';
+import { resultsSchema, type Results } from '../../src/evaluators/inference/results.js';
 import { loadTokenizer } from '../../src/tokenizers/tokenizer.js';
 import { HELLASWAG_FULL, LLAMA_TOKENIZER_MODEL, REPO_ROOT, sharedFile } from '../helpers/shared.js';
 
@@ -144,7 +144,7 @@ describe('help and the other commands', () => {
 
   it('plugins lists the built-ins; schema prints the committed config schema', async () => {
     expect(optibench(['plugins']).stdout).toMatch(/^onnx-session +1\.0\.0 +\[onnx\]/m);
-    const committed = JSON.parse(await readFile(path.join(REPO_ROOT, 'src/core/config.schema.json'), 'utf8')) as unknown;
+    const committed = JSON.parse(await readFile(path.join(REPO_ROOT, 'src/evaluators/inference/config.schema.json'), 'utf8')) as unknown;
     expect(JSON.parse(optibench(['schema', 'config']).stdout)).toEqual(committed);
   });
 });

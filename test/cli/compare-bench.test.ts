@@ -9,7 +9,7 @@ import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resultsSchema, type Results } from '../../src/core/results.js';
+import { resultsSchema, type Results } from '../../src/evaluators/inference/results.js';
 import { benchFileSchema, type BenchFile } from '../../src/evaluators/inference/bench-schema.js';
 import { compareFileSchema, type CompareFile } from '../../src/evaluators/inference/compare-schema.js';
 import { REPO_ROOT } from '../helpers/shared.js';

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configJsonSchema, loadConfig } from '../../src/core/config.js';
+import { configJsonSchema, loadConfig } from '../../src/evaluators/inference/config.js';
 import { OptibenchError } from '../../src/core/errors.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 
@@ -97,7 +97,7 @@ describe('config', () => {
   });
 
   it('exports a JSON Schema identical to the committed one editors use', async () => {
-    const committed = JSON.parse(await readFile(path.join(REPO_ROOT, 'src/core/config.schema.json'), 'utf8')) as unknown;
+    const committed = JSON.parse(await readFile(path.join(REPO_ROOT, 'src/evaluators/inference/config.schema.json'), 'utf8')) as unknown;
     expect(committed).toEqual(configJsonSchema());
     const schema = configJsonSchema() as { properties: Record<string, unknown>; additionalProperties: unknown };
     expect(Object.keys(schema.properties)).toEqual(

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { describe, it, expect } from 'vitest';
 import { captureEnvironment, DEFAULT_ENVIRONMENT_TIMEOUT_MS, peakRssBytes } from '../../src/core/environment.js';
-import { environmentSchema } from '../../src/core/results.js';
+import { environmentSchema } from '../../src/core/environment.js';
 
 function packageVersion(path: string): string {
   return (JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { version: string }).version;

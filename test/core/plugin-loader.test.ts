@@ -4,8 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TokenRequest } from '../../src/core/backend.js';
 import { OptibenchError } from '../../src/core/errors.js';
-import { builtinPluginNames, loadPlugins } from '../../src/core/plugin-loader.js';
-import { scheduleRequests } from '../../src/core/schedule.js';
+import { builtinPluginNames } from '../../src/core/plugin-loader.js';
+import { loadPlugins } from '../../src/evaluators/inference/plugins.js';
+import { scheduleRequests } from '../../src/evaluators/inference/schedule.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 
 const fixture = (name: string) => path.join(REPO_ROOT, 'test/fixtures/plugins', name);

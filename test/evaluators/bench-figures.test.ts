@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TokenRequest } from '../../src/core/backend.js';
-import type { Results } from '../../src/core/results.js';
+import type { Results } from '../../src/evaluators/inference/results.js';
 import { forwardFlops, layerWeightParameters, runFlops, shapeFromConfig } from '../../src/evaluators/inference/flops.js';
 import { representativeBatches, timeWithTinybench } from '../../src/evaluators/inference/micro.js';
 import { filled, matmulModel, measureMatmulPeak } from '../../src/evaluators/inference/peak.js';

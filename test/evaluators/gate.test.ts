@@ -4,7 +4,7 @@
  * verdict sentence and the subset note.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Results } from '../../src/core/results.js';
+import type { Results } from '../../src/evaluators/inference/results.js';
 import { OptibenchError } from '../../src/core/errors.js';
 import { checkSameItems, compareMetric, judge, subsetNote } from '../../src/evaluators/inference/gate.js';
 import { firstRight, tinyRun, withCorrectness } from './tiny-run.js';

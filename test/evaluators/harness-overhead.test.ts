@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { configSchema } from '../../src/core/config.js';
-import { runEvaluation } from '../../src/core/runner.js';
+import { configSchema } from '../../src/evaluators/inference/config.js';
+import { runEvaluation } from '../../src/evaluators/inference/runner.js';
 
 const profileEvent = z.object({ name: z.string(), cat: z.string(), dur: z.number() });
 

@@ -5,9 +5,9 @@
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { configSchema, type ConfigInput } from '../../src/core/config.js';
-import type { ItemResult, Results } from '../../src/core/results.js';
-import { runEvaluation } from '../../src/core/runner.js';
+import { configSchema, type ConfigInput } from '../../src/evaluators/inference/config.js';
+import type { ItemResult, Results } from '../../src/evaluators/inference/results.js';
+import { runEvaluation } from '../../src/evaluators/inference/runner.js';
 
 export async function tinyRun(input: ConfigInput = {}): Promise<Results> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'optibench-evaluators-'));

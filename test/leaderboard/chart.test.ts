@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { niceScale, scatterChart, timeTicks } from '../../src/leaderboard/chart.js';
-import { queryStandings } from '../../src/leaderboard/query.js';
+import { niceScale, scatterChart, timeTicks } from '../../src/evaluators/inference/board/chart.js';
+import { queryStandings } from '../../src/evaluators/inference/board/query.js';
 import { rankStandings } from '../../src/leaderboard/rank.js';
 import { tempDir } from './db-fixture.js';
 import { buildScenario } from './scenario.js';

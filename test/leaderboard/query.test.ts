@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OptibenchError } from '../../src/core/errors.js';
-import { queryStandings } from '../../src/leaderboard/query.js';
+import { queryStandings } from '../../src/evaluators/inference/board/query.js';
 import { rankStandings, type Board } from '../../src/leaderboard/rank.js';
 import { FixtureDb, tempDir } from './db-fixture.js';
 import { buildScenario, FOXTROT_ERROR, HOSTILE } from './scenario.js';

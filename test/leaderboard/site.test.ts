@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OptibenchError } from '../../src/core/errors.js';
 import { isBoardDate } from '../../src/leaderboard/dates.js';
 import { reportHref } from '../../src/leaderboard/links.js';
-import { leaderboardFileSchema, type LeaderboardFile } from '../../src/leaderboard/schema.js';
+import { leaderboardFileSchema, type LeaderboardFile } from '../../src/evaluators/inference/board/schema.js';
 import { writeLeaderboardSite } from '../../src/leaderboard/site.js';
 import { FixtureDb, tempDir } from './db-fixture.js';
 import { buildScenario, HOSTILE } from './scenario.js';

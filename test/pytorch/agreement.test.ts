@@ -10,8 +10,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { documentBatches } from '../../plugins/prefix-sharing/index.js';
 import { PyTorchBackend } from '../../src/backends/pytorch/backend.js';
 import type { TokenAnswer, TokenRequest } from '../../src/core/backend.js';
-import { ensureDefaultModel } from '../../src/core/embedded-default.js';
-import { lengthSortedBatches } from '../../src/core/schedule.js';
+import { ensureDefaultModel } from '../../src/evaluators/inference/embedded-default.js';
+import { lengthSortedBatches } from '../../src/evaluators/inference/schedule.js';
 import { runPython } from '../helpers/python.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import {

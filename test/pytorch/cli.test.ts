@@ -6,8 +6,8 @@
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureDefaultModel } from '../../src/core/embedded-default.js';
-import { resultsSchema, type Results } from '../../src/core/results.js';
+import { ensureDefaultModel } from '../../src/evaluators/inference/embedded-default.js';
+import { resultsSchema, type Results } from '../../src/evaluators/inference/results.js';
 import { compareFileSchema } from '../../src/evaluators/inference/compare-schema.js';
 import { pythonJson } from '../helpers/python.js';
 import { optibench, tempDir } from './helpers.js';

@@ -7,7 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureDefaultModel } from '../../src/core/embedded-default.js';
+import { ensureDefaultModel } from '../../src/evaluators/inference/embedded-default.js';
 import { FIXTURES, PYTHON, alive, childPids, eventually, fakePython, optibench, optibenchChild, tempDir } from './helpers.js';
 
 let work: string;

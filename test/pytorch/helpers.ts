@@ -12,7 +12,7 @@ import { packPairwise, packTree } from '../../src/backends/onnx/pack.js';
 import { OnnxBackend } from '../../src/backends/onnx/backend.js';
 import { PyTorchBackend } from '../../src/backends/pytorch/backend.js';
 import type { Backend, BuildSettings, TokenAnswer, TokenRequest } from '../../src/core/backend.js';
-import { buildPlan } from '../../src/core/plan.js';
+import { buildPlan } from '../../src/evaluators/inference/plan.js';
 import { selectSubset } from '../../src/core/subset.js';
 import { readLlamaConfig } from '../../src/models/llama/hf-model.js';
 import { hellaswagTask } from '../../src/tasks/hellaswag/index.js';

@@ -8,8 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import tensorParallel from '../../plugins/tensor-parallel/index.js';
 import { documentBatches } from '../../plugins/prefix-sharing/index.js';
 import type { BuildSettings, TokenRequest } from '../../src/core/backend.js';
-import { ensureDefaultModel } from '../../src/core/embedded-default.js';
-import { lengthSortedBatches } from '../../src/core/schedule.js';
+import { ensureDefaultModel } from '../../src/evaluators/inference/embedded-default.js';
+import { lengthSortedBatches } from '../../src/evaluators/inference/schedule.js';
 import { alive, answerAll, childPids, eventually, greedyFlags, loadPytorch, maxDifference, predictions, realRequests, tempDir, tokenOutputs } from './helpers.js';
 
 let cacheDir: string;

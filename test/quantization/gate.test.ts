@@ -4,7 +4,7 @@
  * predictions, which the test also counts itself.
  */
 import { describe, expect, it } from 'vitest';
-import type { Results } from '../../src/core/results.js';
+import type { Results } from '../../src/evaluators/inference/results.js';
 import { judge } from '../../src/evaluators/inference/gate.js';
 import { tinyRun } from '../evaluators/tiny-run.js';
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BuildSettings } from '../../src/core/backend.js';
 import { OptibenchError } from '../../src/core/errors.js';
-import { loadPlugins } from '../../src/core/plugin-loader.js';
+import { loadPlugins } from '../../src/evaluators/inference/plugins.js';
 import { parseOnnxBuildExtra } from '../../src/models/llama/graph/build-settings.js';
 
 const model = { hiddenSize: 64, intermediateSize: 172, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, vocabSize: 512 };

@@ -2,9 +2,9 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
-import { resultsSchema, type ItemResult, type Results } from '../../src/core/results.js';
+import { resultsSchema, type ItemResult, type Results } from '../../src/evaluators/inference/results.js';
 import { formatBytes, formatDateTime, formatInt, formatMs, formatPercentStderr } from '../../src/report/filters.js';
-import { renderRunReport, writeRunReport } from '../../src/report/render-run.js';
+import { renderRunReport, writeRunReport } from '../../src/evaluators/inference/report/render-run.js';
 
 const HOSTILE = '<script>alert(1)</script>';
 const HOSTILE_ESCAPED = '&lt;script&gt;alert(1)&lt;/script&gt;';

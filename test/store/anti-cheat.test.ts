@@ -10,9 +10,9 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createBackend } from '../../src/backends/index.js';
 import type { Backend, BatchAnswer, LoadInfo, LoadRequest, TokenAnswer, TokenRequest } from '../../src/core/backend.js';
-import { configSchema, type ConfigInput, type RunConfig } from '../../src/core/config.js';
-import type { Results } from '../../src/core/results.js';
-import { RunFailure, runEvaluation, type PreparedRun, type RunOptions } from '../../src/core/runner.js';
+import { configSchema, type ConfigInput, type RunConfig } from '../../src/evaluators/inference/config.js';
+import type { Results } from '../../src/evaluators/inference/results.js';
+import { RunFailure, runEvaluation, type PreparedRun, type RunOptions } from '../../src/evaluators/inference/runner.js';
 
 let work: string;
 

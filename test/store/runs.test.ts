@@ -8,10 +8,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/core/config.js';
+import { configSchema } from '../../src/evaluators/inference/config.js';
 import { OptibenchError } from '../../src/core/errors.js';
-import type { Results } from '../../src/core/results.js';
-import { runEvaluation } from '../../src/core/runner.js';
+import type { Results } from '../../src/evaluators/inference/results.js';
+import { runEvaluation } from '../../src/evaluators/inference/runner.js';
 import {
   addSubmission,
   configSha256,

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryStandings } from '../../src/leaderboard/query.js';
+import { queryStandings } from '../../src/evaluators/inference/board/query.js';
 import { openDatabase } from '../../src/store/schema.js';
 import { optibench, sqlite3 } from '../store/helpers.js';
 import { PDF, makeRepo, writeManifest } from './git-repo.js';

@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Environment } from '../../src/core/results.js';
+import type { Environment } from '../../src/core/environment.js';
 import { compareWithReference, loadReferenceSpec } from '../../src/submissions/reference-spec.js';
 import { parseUnlabeled, UNLABELED_PLACEHOLDER_GOLD } from '../../src/tasks/hellaswag/index.js';
 

@@ -6,8 +6,8 @@ import { OptibenchError } from '../../core/errors.js';
 import { isBoardDate, utcDay } from '../../leaderboard/dates.js';
 import { DEFAULT_TITLE, DEFAULT_TOP, writeLeaderboardSite } from '../../leaderboard/site.js';
 import { openDatabase } from '../../store/schema.js';
-import { positiveInteger } from '../options.js';
-import { displayPath } from '../terminal.js';
+import { positiveInteger } from '../../core/cli/options.js';
+import { displayPath } from '../../core/cli/terminal.js';
 
 interface LeaderboardFlags {
   db: string;

@@ -2,9 +2,9 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { configJsonSchema } from '../../core/config.js';
+import { configJsonSchema } from '../../evaluators/inference/config.js';
 import { OptibenchError } from '../../core/errors.js';
-import { resultsSchema } from '../../core/results.js';
+import { resultsSchema } from '../../evaluators/inference/results.js';
 import { submissionJsonSchema } from '../../submissions/manifest.js';
 
 export function schemaFor(which: string): Record<string, unknown> {

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { checkSubmission, formatProblem } from '../../submissions/check.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT } from '../../core/cli/exit-codes.js';
 
 export function registerSubmission(program: Command): void {
   const submission = program.command('submission').description('Submission manifests (optibench-submission.yaml)');

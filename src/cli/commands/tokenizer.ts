@@ -9,7 +9,7 @@ import { hellaswagTask } from '../../tasks/hellaswag/index.js';
 import { benchTokenizer } from '../../tokenizers/bench.js';
 import { sentencePieceToTokenizerJson } from '../../tokenizers/sentencepiece-convert.js';
 import { readSentencePieceModel } from '../../tokenizers/sentencepiece-model.js';
-import { positiveInteger } from '../options.js';
+import { positiveInteger } from '../../core/cli/options.js';
 
 const DEBIAN_PYTHON = '/usr/bin/python3';
 

@@ -5,7 +5,7 @@
  * predictions), after the gate has checked they scored the same items.
  */
 import { z } from 'zod';
-import type { Results } from '../../core/results.js';
+import type { Results } from './results.js';
 
 export const agreementSchema = z.object({
   /** Which backends were compared: [baseline's, candidate's]. */

@@ -3,7 +3,8 @@
  * and `version`; removing or renaming a field bumps the version.
  */
 import { z } from 'zod';
-import { environmentSchema, metricValueSchema } from '../../core/results.js';
+import { environmentSchema } from '../../core/environment.js';
+import { metricValueSchema } from './results.js';
 import { gateOptionsSchema } from './compare-schema.js';
 import { microBatchSchema } from './micro.js';
 import { peakSchema } from './peak.js';

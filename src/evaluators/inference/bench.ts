@@ -5,19 +5,19 @@
  */
 import path from 'node:path';
 import type { BackendName } from '../../core/backend.js';
-import type { PluginEntry, RunConfig } from '../../core/config.js';
+import type { PluginEntry, RunConfig } from './config.js';
 import { captureEnvironment } from '../../core/environment.js';
 import { OptibenchError } from '../../core/errors.js';
 import { randomShuffleSeed } from '../../core/item-order.js';
-import type { RunObserver } from '../../core/runner.js';
-import { newRunId } from '../../core/runner.js';
+import type { RunObserver } from './runner.js';
+import { newRunId } from './runner.js';
 import { BENCH_SCHEMA_ID, BENCH_VERSION, benchFileSchema, type BenchConfiguration, type BenchFile } from './bench-schema.js';
 import { relativeLink, writeJsonAtomic } from './files.js';
 import { layerWeightParameters, runFlops, shapeFromConfig } from './flops.js';
 import { judge, subsetNote, type GateOptions } from './gate.js';
 import { microFromResults, microObserver, type MicroOptions } from './micro.js';
 import { measureMatmulPeak, type Peak } from './peak.js';
-import { writeBenchReport } from './render.js';
+import { writeBenchReport } from './report/render.js';
 import { checkPlugins, folderName, pluginLabel, runAndWrite, type WrittenRun } from './run-one.js';
 
 export const FLOPS_FORMULA =

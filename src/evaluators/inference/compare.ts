@@ -4,17 +4,17 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { RunConfig } from '../../core/config.js';
+import type { RunConfig } from './config.js';
 import { OptibenchError } from '../../core/errors.js';
-import { readResultsFile } from '../../core/results-file.js';
-import type { Results } from '../../core/results.js';
-import { newRunId, type RunObserver } from '../../core/runner.js';
+import { readResultsFile } from './results-file.js';
+import type { Results } from './results.js';
+import { newRunId, type RunObserver } from './runner.js';
 import { getTask } from '../../tasks/index.js';
 import { agreementLine, agreementOf } from './agreement.js';
 import { COMPARE_SCHEMA_ID, COMPARE_VERSION, compareFileSchema, type CompareFile } from './compare-schema.js';
 import { relativeLink, writeJsonAtomic } from './files.js';
 import { formatP, judge, type GateOptions } from './gate.js';
-import { writeCompareReport } from './render.js';
+import { writeCompareReport } from './report/render.js';
 import { randomShuffleSeed } from '../../core/item-order.js';
 import { checkPlugins, checkSameSelection, runAndWrite } from './run-one.js';
 

@@ -13,7 +13,7 @@
  * embeddings and the softmax are left out: about 2 % for the medium model (hidden 768) on HellaSwag's
  * ~100-token requests, but a quarter of the tiny model's work, whose layers are only 64 wide.
  */
-import type { Results } from '../../core/results.js';
+import type { Results } from './results.js';
 
 export interface ForwardShape {
   readonly hiddenSize: number;

@@ -4,7 +4,7 @@
  * competition's rule); the paired test says how much of the difference could be chance.
  */
 import { OptibenchError } from '../../core/errors.js';
-import type { Results } from '../../core/results.js';
+import type { Results } from './results.js';
 import { formatInt } from '../../report/filters.js';
 import { mcnemarExactP, pairedDifference, pairedTable, type PairedTable } from './paired-test.js';
 

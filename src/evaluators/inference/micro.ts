@@ -5,8 +5,8 @@
  */
 import { Bench } from 'tinybench';
 import type { Backend, TokenRequest } from '../../core/backend.js';
-import type { LoadedRun } from '../../core/runner.js';
-import { positionsOf } from '../../core/plan.js';
+import type { LoadedRun } from './runner.js';
+import { positionsOf } from './plan.js';
 import { z } from 'zod';
 
 export interface MicroOptions {

@@ -3,13 +3,13 @@
  * its own folder, exactly as `optibench run` would; a run that stops part-way keeps what it computed.
  */
 import path from 'node:path';
-import type { PluginEntry, RunConfig } from '../../core/config.js';
+import type { PluginEntry, RunConfig } from './config.js';
 import { OptibenchError } from '../../core/errors.js';
-import { loadPlugins } from '../../core/plugin-loader.js';
-import { writeResultsFile } from '../../core/results-file.js';
-import type { Results } from '../../core/results.js';
-import { RunFailure, newRunId, runEvaluation, type RunObserver, type RunOptions } from '../../core/runner.js';
-import { writeRunReport } from '../../report/render-run.js';
+import { loadPlugins } from './plugins.js';
+import { writeResultsFile } from './results-file.js';
+import type { Results } from './results.js';
+import { RunFailure, newRunId, runEvaluation, type RunObserver, type RunOptions } from './runner.js';
+import { writeRunReport } from './report/render-run.js';
 
 export interface WrittenRun {
   readonly results: Results;

@@ -6,7 +6,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { OptibenchError } from '../../core/errors.js';
-import type { ModelInfo } from '../../core/plugin.js';
+import type { ModelInfo } from '../../core/backend.js';
 import { readSafetensorsHeader, type TensorEntry } from './safetensors.js';
 
 const llamaConfigSchema = z

@@ -1,0 +1,111 @@
+/**
+ * Geometry of the time-vs-accuracy scatter chart, computed here so the template only draws and the numbers
+ * stay testable. The time axis starts at zero: a chart that cut it would make a 5 % difference look like 5x.
+ */
+import { formatMs } from '../../../report/filters.js';
+import type { TeamStanding } from './query.js';
+import type { RankedStanding } from '../../../leaderboard/rank.js';
+
+export const CHART_SIZE = { width: 720, height: 380 } as const;
+const PLOT = { left: 64, right: CHART_SIZE.width - 36, top: 18, bottom: CHART_SIZE.height - 52 } as const;
+
+export interface Tick {
+  readonly at: number;
+  readonly label: string;
+}
+
+export interface ChartPoint {
+  readonly cx: number;
+  readonly cy: number;
+  readonly kind: 'ranked' | 'gate-failed';
+  /** The rank printed beside a ranked point; '' for the others. */
+  readonly label: string;
+  /** Tooltip: team, time and accuracy. */
+  readonly title: string;
+}
+
+export interface Chart {
+  readonly width: number;
+  readonly height: number;
+  readonly plot: typeof PLOT;
+  readonly xTicks: readonly Tick[];
+  readonly yTicks: readonly Tick[];
+  readonly points: readonly ChartPoint[];
+  /** The accuracy the gate requires, when every judged run was held to the same one. */
+  readonly gateLine: { readonly y: number; readonly label: string } | null;
+  /** Judged teams left out for lack of an acc_norm figure. */
+  readonly unplotted: number;
+}
+
+export interface Scale {
+  readonly min: number;
+  readonly max: number;
+  readonly step: number;
+  readonly ticks: readonly number[];
+  readonly decimals: number;
+}
+
+/** Tick values at 1, 2 or 5 times a power of ten, about `count` of them, with the domain widened to whole steps. */
+export function niceScale(min: number, max: number, count = 5): Scale {
+  const span = max > min ? max - min : Math.max(Math.abs(max), 1);
+  const raw = span / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw)!;
+  const decimals = Math.max(0, -Math.floor(Math.log10(step)));
+  const round = (x: number) => Number(x.toFixed(decimals));
+  const lo = round(Math.floor(min / step) * step);
+  let hi = round(Math.ceil(max / step) * step);
+  if (hi === lo) hi = round(lo + step);
+  const ticks: number[] = [];
+  for (let i = 0; round(lo + i * step) <= hi; i++) ticks.push(round(lo + i * step));
+  return { min: lo, max: hi, step, ticks, decimals };
+}
+
+/** Time tick labels in one unit for the whole axis (ms below a second, else s), with the decimals the step needs. */
+export function timeTicks(scale: Scale): { at: number; label: string }[] {
+  const seconds = scale.max > 1000;
+  const decimals = seconds ? Math.max(0, 3 - Math.floor(Math.log10(scale.step))) : scale.decimals;
+  return scale.ticks.map((t) => ({ at: t, label: seconds ? `${(t / 1000).toFixed(decimals)} s` : `${t.toFixed(decimals)} ms` }));
+}
+
+const project = (value: number, scale: Scale, from: number, to: number) =>
+  Number((from + ((value - scale.min) / (scale.max - scale.min)) * (to - from)).toFixed(1));
+
+/** One point per ranked team (filled, with its rank) and per team that failed the gate (hollow). */
+export function scatterChart(ranked: readonly RankedStanding[], gateFailed: readonly TeamStanding[]): Chart | null {
+  const judged = [...ranked, ...gateFailed];
+  const plotted = judged.filter((s) => s.accNorm !== null && s.inferenceMs !== null);
+  if (plotted.length === 0) return null;
+  const gates = judged.map((s) => s.gate!);
+  const first = gates[0]!;
+  const sameGate = gates.every((g) => g.metric === 'acc_norm' && g.baselineValue === first.baselineValue && g.maxDropPoints === first.maxDropPoints);
+  const gatePct = sameGate ? first.baselineValue * 100 - first.maxDropPoints : null;
+
+  const accs = plotted.map((s) => s.accNorm!.value * 100);
+  if (gatePct !== null) accs.push(gatePct);
+  const x = niceScale(0, Math.max(...plotted.map((s) => s.inferenceMs!)));
+  // Half a point of air above and below, so no point sits on the frame.
+  const y = niceScale(Math.min(...accs) - 0.5, Math.max(...accs) + 0.5);
+  const toX = (ms: number) => project(ms, x, PLOT.left, PLOT.right);
+  const toY = (pct: number) => project(pct, y, PLOT.bottom, PLOT.top);
+
+  return {
+    ...CHART_SIZE,
+    plot: PLOT,
+    xTicks: timeTicks(x).map((t) => ({ ...t, at: toX(t.at) })),
+    yTicks: y.ticks.map((t) => ({ at: toY(t), label: `${t.toFixed(y.decimals)} %` })),
+    points: plotted.map((s) => {
+      const rank = 'rank' in s ? (s as RankedStanding).rank : null;
+      const acc = (s.accNorm!.value * 100).toFixed(2);
+      return {
+        cx: toX(s.inferenceMs!),
+        cy: toY(s.accNorm!.value * 100),
+        kind: rank === null ? 'gate-failed' : 'ranked',
+        label: rank === null ? '' : String(rank),
+        title: `${rank === null ? 'failed the gate' : `#${rank}`} ${s.team}: ${formatMs(s.inferenceMs!)}, acc_norm ${acc} %`,
+      };
+    }),
+    gateLine: gatePct === null ? null : { y: toY(gatePct), label: `gate: acc_norm ≥ ${gatePct.toFixed(2)} %` },
+    unplotted: judged.length - plotted.length,
+  };
+}

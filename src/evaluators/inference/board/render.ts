@@ -1,0 +1,97 @@
+/**
+ * The leaderboard page and its JSON twin, from a ranked board. The JSON is built first and the page is
+ * rendered from it alone, so the two can never disagree. Team names are user input: they reach the page only
+ * through nunjucks' autoescape (text and attributes alike) and never inside the script.
+ */
+import type nunjucks from 'nunjucks';
+import { createReportEnvironment } from '../../../report/environment.js';
+import { scatterChart } from './chart.js';
+import { reportHref } from '../../../leaderboard/links.js';
+import type { TeamStanding } from './query.js';
+import type { Board } from '../../../leaderboard/rank.js';
+import { LEADERBOARD_SCHEMA, LEADERBOARD_VERSION, type LeaderboardFile, type LeaderboardRow } from './schema.js';
+
+export interface BoardInfo {
+  readonly title: string;
+  readonly date: string;
+  readonly generatedAt: string;
+  readonly round: number | null;
+  /** Folder of the database file: relative `report_path`s start there. */
+  readonly dbDir: string;
+}
+
+/** Where one page sits in the site: links to reports and other boards are relative to `pageDir`. */
+export interface PagePlace {
+  readonly pageDir: string;
+  /** Days of the earlier boards this page links to, newest first. */
+  readonly earlier: readonly string[];
+  /** Link to the latest board (from a snapshot), or null on the latest board itself. */
+  readonly latestHref: string | null;
+  /** Link to a day's snapshot page from this page. */
+  readonly snapshotHref: (day: string) => string;
+  /** Link to this board's own snapshot (from the latest board), or null on the snapshot itself. */
+  readonly permalinkHref: string | null;
+}
+
+export function leaderboardFile(board: Board, info: BoardInfo, place: PagePlace): LeaderboardFile {
+  const row = (s: TeamStanding): LeaderboardRow => ({
+    team: s.team,
+    teamId: s.teamId,
+    submissionId: s.submissionId,
+    submissions: s.submissions,
+    round: s.round,
+    commitSha: s.commitSha,
+    submittedAt: s.submittedAt,
+    state: s.state,
+    note: s.note,
+    runId: s.runId,
+    runFinishedAt: s.runFinishedAt,
+    inferenceMs: s.inferenceMs,
+    speedup: s.speedup,
+    acc: s.acc,
+    accNorm: s.accNorm,
+    gate: s.gate,
+    referenceMatch: s.referenceMatch,
+    reportPath: s.reportPath,
+    reportHref: reportHref(s.reportPath, place.pageDir, info.dbDir),
+  });
+  return {
+    schema: LEADERBOARD_SCHEMA,
+    version: LEADERBOARD_VERSION,
+    title: info.title,
+    date: info.date,
+    generatedAt: info.generatedAt,
+    round: info.round,
+    top: board.top,
+    ranked: board.ranked.map((s) => ({ ...row(s), rank: s.rank, advances: s.advances })),
+    gateFailed: board.gateFailed.map(row),
+    pending: board.pending.map(row),
+    failed: board.failed.map(row),
+    earlier: [...place.earlier],
+  };
+}
+
+export function renderLeaderboardPage(file: LeaderboardFile, place: PagePlace): string {
+  const advancing = file.ranked.filter((r) => r.advances).length;
+  return environment().render('leaderboard.njk', {
+    f: file,
+    chart: scatterChart(file.ranked, file.gateFailed),
+    // The cut line only means something with teams below it.
+    cutAfter: advancing > 0 && advancing < file.ranked.length ? advancing - 1 : -1,
+    latestHref: place.latestHref,
+    permalinkHref: place.permalinkHref,
+    earlier: place.earlier.map((day) => ({ day, href: place.snapshotHref(day) })),
+  });
+}
+
+let cached: nunjucks.Environment | undefined;
+
+function environment(): nunjucks.Environment {
+  if (!cached) {
+    cached = createReportEnvironment();
+    // Signed, so a drop never reads as a gain.
+    cached.addFilter('signed', (points: number) => `${points >= 0 ? '+' : '−'}${Math.abs(points).toFixed(2)}`);
+    cached.addFilter('machine', (match: boolean | null) => (match === null ? 'unchecked' : match ? 'reference' : 'other machine'));
+  }
+  return cached;
+}

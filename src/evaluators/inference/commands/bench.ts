@@ -1,0 +1,72 @@
+/** `optibench bench`: the plugin ablation (baseline, each plugin alone, all together) in one invocation. */
+import { Option, type Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { benchSummary, runBench, selectPlugins } from '../bench.js';
+import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS } from '../gate.js';
+import { DEFAULT_MICRO } from '../micro.js';
+import { StoppedRun } from '../run-one.js';
+import { EXIT } from '../../../core/cli/exit-codes.js';
+import { positiveInteger } from '../../../core/cli/options.js';
+import { nonNegativeNumber } from '../../../core/cli/options.js';
+import { addRunFlags, overridesFrom, type RunFlags } from './run-flags.js';
+import { displayPath, interruptible } from '../../../core/cli/terminal.js';
+import { stderrObserver } from '../runner.js';
+
+interface BenchFlags extends RunFlags {
+  plugins?: string[];
+  metric: string;
+  maxDrop: number;
+  microTime: number;
+  microSamples: number;
+  reference?: 'pytorch' | 'onnx';
+}
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function registerBench(program: Command): void {
+  const command = program
+    .command('bench')
+    .description('Benchmark the plugins: the baseline, each plugin alone and all together on the same items, with speedups, the gate and tinybench figures');
+  addRunFlags(command, false)
+    .option('--plugins <list>', "comma-separated plugins to ablate (default: the config's plugins; their options come from the config)", list)
+    .option('--metric <name>', 'the metric the gate judges', DEFAULT_GATE_METRIC)
+    .option('--max-drop <points>', 'largest allowed drop of the metric, in points', nonNegativeNumber, DEFAULT_MAX_DROP_POINTS)
+    .option('--micro-time <ms>', 'tinybench time budget per micro-benchmark', positiveInteger, DEFAULT_MICRO.timeMs)
+    .addOption(
+      new Option('--reference <backend>', 'also score the same items the lm-eval way (no plugins) on this backend, and compare throughput with it').choices(['pytorch', 'onnx']),
+    )
+    .option('--micro-samples <n>', 'tinybench minimum samples per micro-benchmark', positiveInteger, DEFAULT_MICRO.minSamples)
+    .addHelpText('after', '\nExamples:\n  optibench bench --plugins head-pruning,prefix-sharing --limit 100 --repeats 3\n  optibench bench -c bench.yaml\n  optibench bench --plugins prefix-sharing --reference pytorch --limit 100\n')
+    .action(async (flags: BenchFlags) => {
+      process.exitCode = await benchCommand(flags);
+    });
+}
+
+async function benchCommand(flags: BenchFlags): Promise<number> {
+  const { config } = await loadConfig(flags.config, overridesFrom(flags));
+  try {
+    const outcome = await interruptible((signal) =>
+      runBench({
+        config,
+        plugins: selectPlugins(config, flags.plugins),
+        ...(flags.reference ? { reference: flags.reference } : {}),
+        gate: { metric: flags.metric, maxDropPoints: flags.maxDrop },
+        micro: { timeMs: flags.microTime, minSamples: flags.microSamples },
+        command: ['optibench', ...process.argv.slice(2)],
+        onMessage: (message) => process.stderr.write(`optibench: ${message}\n`),
+        observer: (label) => stderrObserver(label, signal),
+      }),
+    );
+    process.stdout.write(benchSummary(outcome.bench, { file: displayPath(outcome.file), report: displayPath(outcome.report) }));
+    return EXIT.ok;
+  } catch (error) {
+    if (!(error instanceof StoppedRun)) throw error;
+    process.stderr.write(`optibench: error: ${error.message}\noptibench: what it finished is saved in ${displayPath(error.resultsFile)} (status: incomplete)\n`);
+    return EXIT.runFailed;
+  }
+}

@@ -1,0 +1,105 @@
+/** `optibench rerun <submission-dir> --db <file>`: the organizer's sandboxed re-run of one submission. */
+import path from 'node:path';
+import type { Command } from 'commander';
+import { formatPercentStderr } from '../../../report/filters.js';
+import { DEFAULT_RERUN_LIMITS, type SandboxLimits } from '../../../sandbox/limits.js';
+import { rerunSubmission } from '../rerun/rerun.js';
+import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS } from '../gate.js';
+import { EXIT } from '../../../core/cli/exit-codes.js';
+import { nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber } from '../../../core/cli/options.js';
+import { displayPath } from '../../../core/cli/terminal.js';
+
+interface RerunFlags {
+  db: string;
+  referenceSpec?: string;
+  dataset?: string;
+  limit?: number;
+  seed?: number;
+  output: string;
+  workRoot?: string;
+  readOnly: string[];
+  timeout?: number;
+  memoryGb?: number;
+  processes?: number;
+  diskGb?: number;
+  baseline?: string;
+  metric: string;
+  maxDrop: number;
+}
+
+function limitsFrom(flags: RerunFlags): SandboxLimits {
+  const d = DEFAULT_RERUN_LIMITS;
+  const gb = 1024 ** 3;
+  return {
+    ...d,
+    wallSeconds: flags.timeout ?? d.wallSeconds,
+    cpuSeconds: flags.timeout ? Math.ceil(flags.timeout * 64) : d.cpuSeconds,
+    memoryBytes: flags.memoryGb ? Math.round(flags.memoryGb * gb) : d.memoryBytes,
+    processes: flags.processes ?? d.processes,
+    diskBytes: flags.diskGb ? Math.round(flags.diskGb * gb) : d.diskBytes,
+    fileBytes: flags.diskGb ? Math.round(flags.diskGb * gb) : d.fileBytes,
+  };
+}
+
+export function registerRerun(program: Command): void {
+  program
+    .command('rerun')
+    .description("Re-run a submission as the organizer: clone its commit, run it in a bubblewrap sandbox (no network, no labels, limits), score it, record it")
+    .argument('<submission-dir>', 'the folder holding optibench-submission.yaml')
+    .requiredOption('--db <file>', 'the results database (created if missing)')
+    .option('--reference-spec <file>', 'the reference server spec (default: the competition server shipped with optibench)')
+    .option('--dataset <file>', 'the labelled HellaSwag file (default: the embedded tiny set)')
+    .option('--limit <n>', 'score a deterministic subset of this many items', positiveInteger)
+    .option('--seed <n>', 'seed of the --limit subset', nonNegativeInteger)
+    .option('-o, --output <dir>', 'where reports/<run-id>/ is written', 'reports')
+    .option('--work-root <dir>', 'where the fresh work dir is made (default: the system temp folder)')
+    .option('--read-only <path>', 'a host path the submission may read, e.g. a model directory (repeatable)', (v: string, all: string[]) => [...all, path.resolve(v)], [])
+    .option('--timeout <seconds>', 'wall-time limit', positiveNumber)
+    .option('--memory-gb <n>', 'address-space limit per process', positiveNumber)
+    .option('--processes <n>', 'processes and threads limit', positiveInteger)
+    .option('--disk-gb <n>', 'limit on what the submission writes', positiveNumber)
+    .option('--baseline <run-id>', 'the baseline run to judge against (default: the newest complete baseline in --db that scored the same items)')
+    .option('--metric <name>', 'the metric the accuracy gate judges', DEFAULT_GATE_METRIC)
+    .option('--max-drop <points>', 'largest allowed drop of the metric against the baseline, in points', nonNegativeNumber, DEFAULT_MAX_DROP_POINTS)
+    .action(async (dir: string, flags: RerunFlags) => {
+      const outcome = await rerunSubmission({
+        submissionDir: dir,
+        db: flags.db,
+        referenceSpec: flags.referenceSpec,
+        dataset: flags.dataset,
+        limit: flags.limit ?? null,
+        seed: flags.seed,
+        limits: limitsFrom(flags),
+        outputDir: path.resolve(flags.output),
+        workRoot: flags.workRoot,
+        readOnly: flags.readOnly,
+        baseline: flags.baseline,
+        gate: { metric: flags.metric, maxDropPoints: flags.maxDrop },
+        onProgress: (m) => process.stderr.write(`optibench: ${m}\n`),
+      });
+      const machine = outcome.reference.match ? 'the reference server' : `NOT the reference server (${outcome.reference.differences.join('; ')})`;
+      if (outcome.status === 'failed') {
+        process.stderr.write(`optibench: error: re-run ${outcome.runId} failed: ${outcome.error}\n`);
+        process.stderr.write(`optibench: recorded as failed in ${displayPath(flags.db)}; machine: ${machine}\n`);
+        process.exitCode = EXIT.runFailed;
+        return;
+      }
+      const r = outcome.results!;
+      const lines = [`optibench rerun ${outcome.runId}: ${r.task.dataset.selectedDocs} of ${r.task.dataset.totalDocs} items, rescored with the real labels`];
+      for (const [name, m] of Object.entries(r.metrics)) lines.push(`  ${name.padEnd(10)} ${formatPercentStderr(m.value, m.stderr)} %`);
+      lines.push(`  inference  ${r.timings.inference.medianMs === null ? 'not measured' : `${r.timings.inference.medianMs.toFixed(1)} ms`} (reported from inside the sandbox; it ran ${outcome.sandbox!.wallSeconds.toFixed(1)} s)`);
+      lines.push(`  machine    ${machine}`);
+      const gate = outcome.gate;
+      if (gate) {
+        const judged = gate.metrics.find((m) => m.name === gate.gate.metric)!;
+        const base = outcome.baselineRunId ? ` against baseline ${outcome.baselineRunId}` : '';
+        lines.push(`  gate       ${gate.verdict.pass ? 'PASS' : 'FAIL'}${base}: ${gate.verdict.reason}`);
+        lines.push(`             ${gate.gate.metric} ${formatPercentStderr(judged.candidate, null)} % vs ${formatPercentStderr(judged.baseline, null)} %`);
+      } else {
+        lines.push('  gate       not judged: no complete baseline in the database scored these items (record one with optibench run --db <file> --as-baseline)');
+      }
+      lines.push(`  report     ${displayPath(outcome.reportDir)}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+      if (gate && !gate.verdict.pass) process.exitCode = EXIT.gateFailed;
+    });
+}

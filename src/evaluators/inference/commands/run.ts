@@ -1,0 +1,136 @@
+/** `optibench run`: one evaluation, then results.json and the HTML report under <outputDir>/<run-id>/. */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { writeResultsFile } from '../results-file.js';
+import type { Results } from '../results.js';
+import { RunFailure, runEvaluation } from '../runner.js';
+import { writeRunReport } from '../report/render-run.js';
+import { formatBytes, formatMs, formatPercentStderr } from '../../../report/filters.js';
+import { EXIT } from '../../../core/cli/exit-codes.js';
+import { addRunFlags, type RunFlags } from './run-flags.js';
+import { addRecordFlags, prepareRunCommand, recordFailure, recordLines, type PreparedRunCommand, type RecordFlags } from './run-record.js';
+import { displayPath, interruptible } from '../../../core/cli/terminal.js';
+
+interface RunCommandFlags extends RunFlags, RecordFlags {
+  progress: boolean;
+}
+
+export function registerRun(program: Command): void {
+  const command = program
+    .command('run')
+    .description('Score a model on a task and write results.json and an HTML report (defaults: the embedded tiny LLaMA and tiny HellaSwag set)');
+  addRecordFlags(addRunFlags(command))
+    .option('--no-progress', 'no progress bar')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  optibench run\n  optibench run --model ~/models/llama-30b --dataset hellaswag_val.jsonl --limit 500\n  optibench run -c bench.yaml --plugin onnx-session --repeats 3\n',
+    )
+    .action(async (flags: RunCommandFlags) => {
+      process.exitCode = await runCommand(flags);
+    });
+}
+
+async function runCommand(flags: RunCommandFlags): Promise<number> {
+  const prepared = await prepareRunCommand(flags);
+  try {
+    return await runAndRecord(flags, prepared);
+  } finally {
+    prepared.close();
+  }
+}
+
+async function runAndRecord(flags: RunCommandFlags, { config, runId, options, hooks, recorder }: PreparedRunCommand): Promise<number> {
+  const outDir = path.join(config.outputDir, runId);
+  const err = process.stderr;
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: err,
+      format: '  {bar} {percentage}% | {value}/{total} requests | {label} | eta {eta_formatted}',
+      hideCursor: err.isTTY,
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+      clearOnComplete: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let barActive = false;
+  const stopBar = () => {
+    if (barActive) bar.stop();
+    barActive = false;
+  };
+  let results: Results;
+  let exitCode: number = EXIT.ok;
+  try {
+    results = await interruptible((signal) => runEvaluation(
+      config,
+      {
+        ...hooks,
+        signal,
+        phase(phase, message) {
+          if (phase === 'inference') return;
+          stopBar();
+          err.write(`optibench: ${message}\n`);
+        },
+        progress(done, total, repeat, repeats) {
+          if (!flags.progress) return;
+          const label = repeats > 1 ? `repeat ${repeat + 1}/${repeats}` : 'measuring';
+          if (!barActive) {
+            bar.start(total, done, { label });
+            barActive = true;
+          }
+          bar.update(done, { label });
+          if (done === total) stopBar();
+        },
+      },
+      runId,
+      options,
+    ));
+  } catch (error) {
+    stopBar();
+    recordFailure(recorder, error);
+    if (!(error instanceof RunFailure)) throw error;
+    // Nothing computed yet (e.g. the weights were unreadable): a plain error, and no file at all.
+    if (error.partial.items.length === 0) throw error.cause;
+    results = error.partial;
+    exitCode = EXIT.runFailed;
+  }
+
+  const resultsFile = await writeResultsFile(results, outDir);
+  const reportFile = await writeRunReport(results, outDir);
+  if (results.status === 'complete') {
+    recorder?.finish(results, { resultsPath: resultsFile, reportPath: reportFile });
+    // A resumed run may have left one from its failed attempt; the complete file supersedes it.
+    await rm(path.join(outDir, 'results.incomplete.json'), { force: true });
+  }
+  if (results.status === 'incomplete') {
+    err.write(`optibench: error: the run stopped: ${results.error ?? 'unknown error'}\n`);
+    err.write(`optibench: ${results.items.length} finished items saved in ${displayPath(resultsFile)} (status: incomplete)\n`);
+    return exitCode;
+  }
+  process.stdout.write(summary(results, resultsFile, reportFile));
+  return exitCode;
+}
+
+function summary(r: Results, resultsFile: string, reportFile: string): string {
+  const lines: string[] = [];
+  const ds = r.task.dataset;
+  const inf = r.timings.inference;
+  lines.push(`optibench ${r.runId}: ${r.task.name}, ${ds.selectedDocs} of ${ds.totalDocs} items, ${r.backend.name} (${String(r.backend.session.executionProvider)}, ${String(r.backend.build.dtype)})`);
+  const names = [r.headlineMetric, ...Object.keys(r.metrics).filter((n) => n !== r.headlineMetric)];
+  for (const name of names) {
+    const m = r.metrics[name];
+    if (m) lines.push(`  ${name.padEnd(10)} ${formatPercentStderr(m.value, m.stderr)} %${name === r.headlineMetric ? '   (headline)' : ''}`);
+  }
+  const repeats = inf.repeats.length;
+  lines.push(
+    `  inference  ${inf.medianMs === null ? 'not measured' : formatMs(inf.medianMs)} (median of ${repeats}) · ${r.throughput.itemsPerSecond.toFixed(2)} items/s · ${Math.round(r.throughput.tokensPerSecond)} tokens/s${typeof r.timings.harnessOverhead === 'number' ? ` · harness ${(100 * r.timings.harnessOverhead).toFixed(1)} %` : ''}`,
+  );
+  const cache = r.backend.name !== 'onnx' ? '' : r.backend.load.cacheHit === true ? ' (graph from cache)' : ' (graph built now)';
+  lines.push(`  load       ${formatMs(r.timings.loadMs)}${cache} · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${formatBytes(r.peakRssBytes)}`);
+  lines.push(...recordLines(r));
+  lines.push(`  results    ${displayPath(resultsFile)}`);
+  lines.push(`  report     ${displayPath(reportFile)}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,174 @@
+/**
+ * The run configuration: one YAML or JSON file, validated with a schema (exported as JSON Schema for
+ * editors), with command-line flags laid over it. Errors name the file, the line, the key and what was
+ * expected.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { lineOf } from '../../core/yaml-lines.js';
+import { z } from 'zod';
+import { OptibenchError } from '../../core/errors.js';
+import { looksLikePath, pluginEntrySchema, pluginSpec, type PluginEntry } from '../../core/plugin-entry.js';
+
+
+export const backendConfigSchema = z.strictObject({
+  name: z.enum(['onnx', 'pytorch']).default('onnx').describe('Which backend runs the model'),
+  executionProvider: z.enum(['cpu', 'cuda']).default('cpu').describe('Where the model runs: the ONNX Runtime execution provider, or the PyTorch device'),
+  dtype: z.enum(['fp32', 'fp16', 'bf16']).default('fp32').describe('Precision the model is built and run in (bf16: PyTorch only)'),
+  python: z.string().min(1).nullable().default(null).describe('PyTorch backend: the Python executable (default: /usr/bin/python3 if present, else python3)'),
+  workerTimeoutSeconds: z.number().positive().default(600).describe('PyTorch backend: how long the worker may take to load or to answer one batch'),
+  intraOpThreads: z.number().int().min(0).default(0).describe('Threads inside one operator; 0 lets the runtime choose (one per core)'),
+  interOpThreads: z.number().int().min(0).default(1).describe('Operators run at once; 0 lets the runtime choose'),
+});
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe('Path or URL of this JSON Schema, for editors'),
+    task: z.enum(['hellaswag']).default('hellaswag').describe('The task to score'),
+    model: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe('A Hugging Face LLaMA directory; null runs the embedded tiny default model'),
+    dataset: z
+      .string()
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe('hellaswag_val.jsonl or the 6-line text form (.bz2 read transparently); null uses the embedded tiny set'),
+    backend: backendConfigSchema.prefault({}),
+    plugins: z.array(pluginEntrySchema).default([]).describe('Optimization plugins, applied in this order'),
+    limit: z.number().int().positive().nullable().default(null).describe('Score a deterministic subset of this many items'),
+    seed: z.number().int().min(0).default(1234).describe('Seed for the --limit subset'),
+    batchSize: z.number().int().positive().default(8).describe('Requests per backend call'),
+    repeats: z.number().int().positive().default(1).describe('Measured passes over all requests; the median is reported'),
+    warmupBatches: z.number().int().min(0).default(1).describe('Untimed batches run before measuring'),
+    outputDir: z.string().min(1).default('reports').describe('Where reports/<run-id>/ is written'),
+    cacheDir: z.string().min(1).nullable().default(null).describe('Where built graphs and the default model are cached'),
+  })
+  .describe('optibench run configuration');
+
+export type RunConfig = z.infer<typeof configSchema>;
+export type { PluginEntry };
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** The JSON Schema editors use to complete and check config files. */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  return issue.message;
+}
+
+function keyName(keyPath: readonly PropertyKey[]): string {
+  return keyPath.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('') || '(top level)';
+}
+
+/** Reads a config file into a plain object, with a line lookup for error messages. */
+async function readConfigFile(file: string): Promise<{ data: Record<string, unknown>; lineFor: (keyPath: readonly PropertyKey[]) => number | undefined }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new OptibenchError(code === 'ENOENT' ? 'config file does not exist' : `cannot read config file: ${(error as Error).message}`, { file });
+  }
+  const counter = new LineCounter();
+  // YAML 1.2 is a superset of JSON, so one parser gives both formats line positions.
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    throw new OptibenchError(`not valid YAML or JSON: ${first.message.split('\n')[0]}`, { file, line: counter.linePos(first.pos[0]).line });
+  }
+  const data = doc.toJS() as unknown;
+  if (data === null || data === undefined) return { data: {}, lineFor: () => undefined };
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new OptibenchError('expected a mapping of settings at the top level', { file, line: 1 });
+  }
+  return { data: data as Record<string, unknown>, lineFor: (keyPath) => lineOf(doc, counter, keyPath) };
+}
+
+/** Settings given on the command line; each replaces the file's value. */
+export type ConfigOverrides = Partial<Omit<ConfigInput, 'backend'>> & { backend?: Partial<z.input<typeof backendConfigSchema>> };
+
+export interface LoadedConfig {
+  readonly config: RunConfig;
+  /** The file it came from, if any. */
+  readonly file: string | undefined;
+}
+
+/**
+ * Loads and validates the configuration. Paths in a file are relative to the file's directory; paths given
+ * on the command line are relative to the current directory.
+ */
+export async function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}, cwd = process.cwd()): Promise<LoadedConfig> {
+  let fileData: Record<string, unknown> = {};
+  let lineFor: (keyPath: readonly PropertyKey[]) => number | undefined = () => undefined;
+  if (file) {
+    ({ data: fileData, lineFor } = await readConfigFile(file));
+  }
+  const fromFile = configSchema.safeParse(fileData);
+  if (!fromFile.success) {
+    const issue = fromFile.error.issues[0]!;
+    throw new OptibenchError(describeIssue(issue), { file, line: lineFor(issue.path), key: keyName(issue.path) });
+  }
+  const baseDir = file ? path.dirname(path.resolve(cwd, file)) : cwd;
+  const resolvedFile = resolvePaths(fromFile.data, baseDir);
+
+  const merged = {
+    ...fileData,
+    ...stripUndefined(overrides),
+    backend: { ...((fileData.backend as object | undefined) ?? {}), ...stripUndefined(overrides.backend ?? {}) },
+  };
+  const final = configSchema.safeParse(merged);
+  if (!final.success) {
+    const issue = final.error.issues[0]!;
+    const key = keyName(issue.path);
+    const fromFlag = isOverridden(overrides, issue.path);
+    throw new OptibenchError(describeIssue(issue), fromFlag ? { key: `command-line flag for ${key}` } : { file, line: lineFor(issue.path), key });
+  }
+  // Values from the file keep their file-relative paths; values from flags resolve against cwd.
+  const config = resolvePaths(final.data, cwd);
+  for (const key of ['model', 'dataset', 'outputDir', 'cacheDir'] as const) {
+    if (overrides[key] === undefined) (config as Record<string, unknown>)[key] = resolvedFile[key];
+  }
+  const pluginBase = overrides.plugins !== undefined ? cwd : baseDir;
+  config.plugins = config.plugins.map((entry) => resolvePluginPath(entry, pluginBase));
+  return { config, file };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function isOverridden(overrides: ConfigOverrides, keyPath: readonly PropertyKey[]): boolean {
+  let node: unknown = overrides;
+  for (const key of keyPath) {
+    if (node === null || typeof node !== 'object' || !(key in (node as object))) return false;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node !== undefined;
+}
+
+function resolvePaths(config: RunConfig, baseDir: string): RunConfig {
+  const resolve = (p: string | null) => (p === null ? null : path.resolve(baseDir, p));
+  return {
+    ...config,
+    model: resolve(config.model),
+    dataset: resolve(config.dataset),
+    outputDir: path.resolve(baseDir, config.outputDir),
+    cacheDir: resolve(config.cacheDir),
+  };
+}
+
+/** Plugin specs that look like paths are resolved like other paths; names stay names. */
+function resolvePluginPath(entry: PluginEntry, baseDir: string): PluginEntry {
+  const name = pluginSpec(entry);
+  if (!looksLikePath(name)) return entry;
+  const resolved = path.resolve(baseDir, name);
+  return typeof entry === 'string' ? resolved : { ...entry, name: resolved };
+}

@@ -1,0 +1,237 @@
+/**
+ * The organizer's re-run of one submission: check the manifest, clone the commit into a fresh work dir, give
+ * the sandbox the selected items without labels, run the submission there, score what it wrote with the real
+ * labels, and record team, submission and run (kind `rerun`) with the machine and the reference-server check.
+ * A run that fails or is stopped is recorded as failed with its reason; a run is `complete` only in the
+ * transaction that writes its metrics.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../config.js';
+import { defaultDatasetPath, ensureDefaultModel } from '../embedded-default.js';
+import { captureEnvironment } from '../../../core/environment.js';
+import { OptibenchError } from '../../../core/errors.js';
+import { defaultCacheDir, packageRoot } from '../../../core/paths.js';
+import { writeResultsFile } from '../results-file.js';
+import type { Results } from '../results.js';
+import { newRunId } from '../runner.js';
+import { writeRunReport } from '../report/render-run.js';
+import type { SandboxLimits } from '../../../sandbox/limits.js';
+import { runSandboxed, type SandboxResult } from '../../../sandbox/sandbox.js';
+import { addSubmission, createRun, failRun, finishRun, upsertTeam, type StoredRun } from '../../../store/runs.js';
+import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS, type GateOptions, type GateResult } from '../gate.js';
+import { openDatabase, type StoreDatabase } from '../../../store/schema.js';
+import { UNLABELED_SUFFIX } from '../../../tasks/hellaswag/index.js';
+import { checkSubmission, formatProblem } from '../../../submissions/check.js';
+import { cloneAtCommit } from '../../../submissions/clone.js';
+import { selectItems, writeUnlabeledItems, type SelectedItems } from './items.js';
+import type { SubmissionManifest } from '../../../submissions/manifest.js';
+import { compareWithReference, loadReferenceSpec, nvidiaDriverVersion, type ReferenceCheck } from '../../../submissions/reference-spec.js';
+import { scoreSandboxResults } from './sandbox-output.js';
+import { findBaseline, judgeAgainstBaseline } from './baseline.js';
+
+const DEFAULT_GATE: GateOptions = { metric: DEFAULT_GATE_METRIC, maxDropPoints: DEFAULT_MAX_DROP_POINTS };
+
+export interface RerunOptions {
+  readonly submissionDir: string;
+  readonly db: string;
+  readonly referenceSpec?: string;
+  /** The labelled dataset; the embedded tiny set when left out. */
+  readonly dataset?: string;
+  readonly limit?: number | null;
+  readonly seed?: number;
+  readonly limits: SandboxLimits;
+  /** Where reports/<run-id>/ goes. */
+  readonly outputDir: string;
+  /** Where the work dir is made (fresh each time, removed afterwards). */
+  readonly workRoot?: string;
+  /** Where the embedded default model is generated, outside the sandbox. */
+  readonly cacheDir?: string;
+  /** Extra host paths the submission may read (model directories). */
+  readonly readOnly?: readonly string[];
+  readonly submittedAt?: Date;
+  readonly onProgress?: (message: string) => void;
+  /** The baseline run to judge against; by default the newest complete baseline that scored the same items. */
+  readonly baseline?: string;
+  /** The accuracy gate (default: acc_norm may drop 0.5 points). */
+  readonly gate?: GateOptions;
+}
+
+export interface RerunOutcome {
+  readonly runId: string;
+  readonly status: 'complete' | 'failed';
+  readonly error: string | null;
+  readonly results: Results | null;
+  readonly sandbox: SandboxResult | null;
+  readonly reference: ReferenceCheck;
+  readonly reportDir: string;
+  /** The gate's verdict against the baseline; null when failed or when the database holds no fitting baseline. */
+  readonly gate: GateResult | null;
+  readonly baselineRunId: string | null;
+}
+
+interface Layout {
+  readonly work: string;
+  readonly repo: string;
+  readonly items: string;
+  readonly output: string;
+  readonly cache: string;
+  readonly home: string;
+}
+
+async function makeLayout(root: string, runId: string): Promise<Layout> {
+  await mkdir(root, { recursive: true });
+  const work = await mkdtemp(path.join(root, `optibench-rerun-${runId}-`));
+  const layout = { work, repo: path.join(work, 'repo'), items: path.join(work, `items${UNLABELED_SUFFIX}`), output: path.join(work, 'output'), cache: path.join(work, 'cache'), home: path.join(work, 'home') };
+  for (const dir of [layout.output, layout.cache, layout.home]) await mkdir(dir);
+  return layout;
+}
+
+/** The organizer's optibench as the sandbox sees it: code and dependencies only, never datasets or reports. */
+function optibenchMounts(): string[] {
+  const root = packageRoot();
+  return ['package.json', 'tsconfig.json', 'node_modules', 'dist', 'src', 'plugins'].map((p) => path.join(root, p)).filter((p) => existsSync(p));
+}
+
+/** The inner entry point, compiled or (in tests, run from source) through tsx. */
+function innerRunCommand(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) return [process.execPath, '--import', import.meta.resolve('tsx'), path.join(path.dirname(here), 'inner-run.ts')];
+  return [process.execPath, path.join(path.dirname(here), 'inner-run.js')];
+}
+
+interface Plan {
+  readonly command: string[];
+  readonly readOnly: string[];
+}
+
+async function planRun(manifest: SubmissionManifest, layout: Layout, options: RerunOptions): Promise<Plan> {
+  if ('command' in manifest.run) return { command: [...manifest.run.command], readOnly: [...(options.readOnly ?? [])] };
+  const configFile = path.join(layout.repo, manifest.run.config);
+  // Only parsed here, never executed: plugins load inside the sandbox.
+  const { config } = await loadConfig(configFile, {}, layout.repo);
+  const model = config.model ?? (await ensureDefaultModel(options.cacheDir ?? defaultCacheDir(), options.onProgress));
+  const readOnly = [...optibenchMounts(), ...(options.readOnly ?? [])];
+  if (!model.startsWith(layout.work + path.sep)) readOnly.push(model);
+  return { command: [...innerRunCommand(), configFile, model, layout.items, layout.output, layout.cache], readOnly };
+}
+
+function findOrAddSubmission(db: StoreDatabase, manifest: SubmissionManifest, submittedAt: Date | undefined): number {
+  const teamId = upsertTeam(db, { name: manifest.team, members: manifest.members });
+  const existing = db
+    .prepare('SELECT id FROM submissions WHERE team_id = ? AND repository = ? AND commit_sha = ? AND round = ? ORDER BY id DESC LIMIT 1')
+    .get(teamId, manifest.repository.url, manifest.repository.commit, manifest.round) as { id: number } | undefined;
+  if (existing) return existing.id;
+  return addSubmission(db, { teamId, round: manifest.round, repository: manifest.repository.url, commitSha: manifest.repository.commit, document: manifest.document, manifest, submittedAt });
+}
+
+async function checkedManifest(dir: string): Promise<SubmissionManifest> {
+  const check = await checkSubmission(dir);
+  if (check.problems.length > 0) {
+    const more = check.problems.length > 1 ? ` (and ${check.problems.length - 1} more: run optibench submission check)` : '';
+    throw new OptibenchError(`invalid submission: ${formatProblem(check.problems[0]!)}${more}`);
+  }
+  return check.manifest!;
+}
+
+export async function rerunSubmission(options: RerunOptions): Promise<RerunOutcome> {
+  const say = options.onProgress ?? (() => {});
+  const manifest = await checkedManifest(options.submissionDir);
+  const spec = await loadReferenceSpec(options.referenceSpec);
+  const datasetPath = path.resolve(options.dataset ?? defaultDatasetPath());
+  const limit = options.limit ?? null;
+  const seed = options.seed ?? 1234;
+  const items: SelectedItems = await selectItems(datasetPath, limit, seed);
+  const driver = await nvidiaDriverVersion();
+  const environment = await captureEnvironment(driver ? { 'nvidia-driver': driver } : {});
+  const reference = compareWithReference(spec, environment);
+
+  const db = openDatabase(options.db);
+  // Before the run, so a baseline that cannot judge it is refused before the expensive part.
+  let baseline: StoredRun | undefined;
+  try {
+    baseline = findBaseline(db, { datasetSha256: items.datasetSha256, totalItems: items.docs.length, limit, seed }, options.baseline);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const runId = newRunId('hellaswag');
+  const reportDir = path.join(options.outputDir, runId);
+  // Absolute: the sandboxed command runs in the clone, and the paths it is given must not depend on its cwd.
+  const layout = await makeLayout(path.resolve(options.workRoot ?? os.tmpdir()), runId);
+  let recorded = false;
+  try {
+    const submissionId = findOrAddSubmission(db, manifest, options.submittedAt);
+    const fail = async (error: string, sandbox: SandboxResult | null): Promise<RerunOutcome> => {
+      failRun(db, runId, error, { machine: environment, reference });
+      return { runId, status: 'failed', error, results: null, sandbox, reference, reportDir, gate: null, baselineRunId: baseline?.id ?? null };
+    };
+    createRun(db, { id: runId, kind: 'rerun', submissionId, config: { manifestRun: manifest.run, limit, seed }, datasetPath, datasetSha256: items.datasetSha256, totalItems: items.docs.length, shuffleSeed: null });
+    recorded = true;
+
+    say(`cloning ${manifest.repository.url} at ${manifest.repository.commit.slice(0, 12)}`);
+    try {
+      await cloneAtCommit(manifest.repository.url, manifest.repository.commit, layout.repo);
+    } catch (error) {
+      if (error instanceof OptibenchError) return await fail(error.oneLine(), null);
+      throw error;
+    }
+    await writeUnlabeledItems(items, layout.items);
+    let plan: Plan;
+    try {
+      plan = await planRun(manifest, layout, options);
+    } catch (error) {
+      if (error instanceof OptibenchError) return await fail(error.oneLine(), null);
+      throw error;
+    }
+
+    say(`running ${items.docs.length} items in the sandbox`);
+    const sandbox = await runSandboxed({
+      command: plan.command,
+      cwd: layout.repo,
+      mounts: { workDir: layout.work, readOnly: plan.readOnly, hidden: [datasetPath, path.dirname(defaultDatasetPath())] },
+      env: {
+        PATH: '/usr/local/bin:/usr/bin:/bin',
+        HOME: layout.home,
+        LANG: 'C.UTF-8',
+        TMPDIR: '/tmp',
+        OPTIBENCH_ITEMS: layout.items,
+        OPTIBENCH_OUTPUT: layout.output,
+        OPTIBENCH_CACHE_DIR: layout.cache,
+      },
+      limits: options.limits,
+    });
+    await mkdir(reportDir, { recursive: true });
+    await writeFile(path.join(reportDir, 'sandbox.log'), `--- stdout (last 64 KiB)\n${sandbox.stdoutTail}\n--- stderr (last 64 KiB)\n${sandbox.stderrTail}\n`);
+    if (sandbox.violation) return await fail(sandbox.violation.message, sandbox);
+
+    let results: Results;
+    try {
+      results = await scoreSandboxResults(path.join(layout.output, 'results.json'), { runId, items, limit, seed, environment, sandboxSeconds: sandbox.wallSeconds });
+    } catch (error) {
+      if (error instanceof OptibenchError) return await fail(`invalid results from the submission: ${error.oneLine()}`, sandbox);
+      throw error;
+    }
+    const resultsPath = await writeResultsFile(results, reportDir);
+    const reportPath = await writeRunReport(results, reportDir);
+    finishRun(db, runId, results, { resultsPath, reportPath, reference });
+    const gate = baseline ? await judgeAgainstBaseline(db, runId, results, baseline, options.gate ?? DEFAULT_GATE) : null;
+    return { runId, status: 'complete', error: null, results, sandbox, reference, reportDir, gate, baselineRunId: baseline?.id ?? null };
+  } catch (error) {
+    // An unexpected failure still leaves the run failed, not running, when the database can take it.
+    if (recorded) {
+      try {
+        failRun(db, runId, `optibench failed: ${error instanceof Error ? error.message : String(error)}`, { machine: environment, reference });
+      } catch {
+        // The original error matters more than a second one.
+      }
+    }
+    throw error;
+  } finally {
+    db.close();
+    await rm(layout.work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,500 @@
+/**
+ * One evaluation run, in the order data flows: config -> plan -> backend requests -> scores -> results.
+ *
+ * The runner owns the clock: model load, warm-up and each measured pass are timed here, around backend
+ * calls, and nowhere else. If the run fails part-way, the error carries the results computed so far
+ * (status `incomplete`) so nothing already computed is lost.
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { createBackend } from '../../backends/index.js';
+import { modelInfo, readLlamaConfig } from '../../models/llama/hf-model.js';
+import { sha256File } from '../../models/llama/weights-hash.js';
+import { getTask } from '../../tasks/index.js';
+import { loadTokenizer } from '../../tokenizers/tokenizer.js';
+import type { Backend, BatchAnswer, BuildSettings, JsonValue, LoadInfo, SessionSettings, TokenAnswer, TokenRequest } from '../../core/backend.js';
+import { checkCanary, planCanary, withCanaryBatches, type CanaryOptions } from './canary.js';
+import { configSha256 } from '../../core/canonical-json.js';
+import type { RunConfig } from './config.js';
+import { defaultDatasetPath, ensureDefaultModel } from './embedded-default.js';
+import { captureEnvironment, peakRssBytes, type Environment } from '../../core/environment.js';
+import { OptibenchError } from '../../core/errors.js';
+import { defaultCacheDir, defaultPython } from '../../core/paths.js';
+import { buildPlan, positionsOf, type Plan } from './plan.js';
+import { loadPlugins, type LoadedInferencePlugin as LoadedPlugin } from './plugins.js';
+import { RESULTS_SCHEMA_ID, RESULTS_VERSION, type ItemResult, type Results } from './results.js';
+import { scheduleRequests } from './schedule.js';
+import { selectSubset } from '../../core/subset.js';
+import { checkShuffleSeed, randomShuffleSeed, shuffleItems } from '../../core/item-order.js';
+import { createRandom } from '../../core/random.js';
+import type { DocOutcome, MultipleChoiceDoc, Task } from '../../core/task.js';
+import { median, repeatStats } from '../../core/timing.js';
+
+export type RunPhase = 'prepare' | 'load' | 'warmup' | 'inference';
+
+/** What a caller may measure on the loaded backend once the measured repeats are done (see `afterInference`). */
+export interface LoadedRun {
+  readonly backend: Backend;
+  readonly batches: readonly (readonly TokenRequest[])[];
+}
+
+export interface RunObserver {
+  /**
+   * Called after the measured repeats, before the backend closes: a benchmark can time single batches here
+   * (tinybench) without loading the model again. What it returns is stored in the results as `micro`.
+   */
+  afterInference?(run: LoadedRun): Promise<{ [key: string]: JsonValue }>;
+  /** Aborting stops the run between batches; the results so far come back as a RunFailure. */
+  signal?: AbortSignal;
+  /** A new phase, with a line for the user. */
+  phase?(phase: RunPhase, message: string): void;
+  /** Requests answered so far in the current measured repeat. */
+  progress?(done: number, total: number, repeat: number, repeats: number): void;
+  /** Once the run is prepared, before the model loads: what it will score (e.g. to create its database row). */
+  onPrepared?(run: PreparedRun): void;
+  /**
+   * Documents finished during the first measured pass, after each batch that finished any. The time spent
+   * here is taken out of the pass's measured time.
+   */
+  onItems?(items: readonly ItemResult[]): void;
+}
+
+/** What a prepared run is about to do. */
+export interface PreparedRun {
+  readonly runId: string;
+  readonly configSha256: string;
+  readonly datasetPath: string;
+  readonly datasetSha256: string;
+  /** Items the run scores in all, carried-over ones included. */
+  readonly totalItems: number;
+  readonly shuffleSeed: number;
+  /** Dataset indices of the documents to compute, in the (shuffled) order they are issued in. */
+  readonly itemOrder: readonly number[];
+}
+
+export interface RunOptions {
+  /** Seed of the items' order; a random one when left out. Recorded in the results either way. */
+  readonly shuffleSeed?: number;
+  /**
+   * Items already finished by an earlier, interrupted run of the same config, by dataset index: they are not
+   * computed again, and the results merge them in (`resumed` says how many).
+   */
+  readonly resume?: ReadonlyMap<number, ItemResult>;
+  /** Re-issue this many documents per measured pass with their endings reordered (see `core/canary.ts`). */
+  readonly canary?: CanaryOptions;
+  /** The backend to run instead of the config's (tests: a deliberately wrong backend the canary must catch). */
+  readonly createBackend?: () => Backend;
+}
+
+/** A run that failed after computing something: `partial` holds it, with status `incomplete`. */
+export class RunFailure extends Error {
+  constructor(
+    readonly partial: Results,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'RunFailure';
+  }
+}
+
+/** Progress lines on stderr, prefixed with the configuration they belong to; `signal` stops the run between batches. */
+export function stderrObserver(label: string, signal?: AbortSignal): RunObserver {
+  return { signal, phase: (_phase, message) => process.stderr.write(`optibench: [${label}] ${message}\n`) };
+}
+
+export function newRunId(task: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return `${stamp}-${task}-${randomBytes(3).toString('hex')}`;
+}
+
+interface Prepared {
+  task: Task;
+  plan: Plan;
+  batches: TokenRequest[][];
+  plugins: LoadedPlugin[];
+  modelDir: string;
+  modelConfig: Record<string, JsonValue>;
+  datasetPath: string;
+  datasetSha256: string;
+  totalDocs: number;
+  /** Items the run scores: the documents planned now plus the carried-over ones. */
+  selectedDocs: number;
+  carried: ItemResult[];
+  shuffleSeed: number;
+  build: BuildSettings;
+  session: SessionSettings;
+  cacheDir: string;
+}
+
+async function prepare(config: RunConfig, observer: RunObserver, options: RunOptions): Promise<Prepared> {
+  const cacheDir = config.cacheDir ?? defaultCacheDir();
+  const task = getTask(config.task);
+  const plugins = await loadPlugins(config.plugins, config.backend.name);
+  const modelDir = config.model ?? (await ensureDefaultModel(cacheDir, (m) => observer.phase?.('prepare', m)));
+  const llama = await readLlamaConfig(modelDir);
+  const tokenizer = await loadTokenizer(modelDir);
+  const datasetPath = config.dataset ?? defaultDatasetPath();
+  observer.phase?.('prepare', `reading ${datasetPath}`);
+  const allDocs = await task.load(datasetPath);
+  const docs = selectSubset(allDocs, config.limit, config.seed);
+  if (docs.length === 0) throw new OptibenchError('the dataset has no items', { file: datasetPath });
+  const carried = carriedItems(docs, options.resume);
+  const shuffleSeed = options.shuffleSeed === undefined ? randomShuffleSeed() : checkShuffleSeed(options.shuffleSeed);
+  const toRun = shuffleItems(options.resume ? docs.filter((doc) => !options.resume!.has(doc.index)) : docs, shuffleSeed);
+
+  const build: BuildSettings = { dtype: config.backend.dtype, extra: {} };
+  const session: SessionSettings = {
+    executionProvider: config.backend.executionProvider,
+    intraOpThreads: config.backend.intraOpThreads,
+    interOpThreads: config.backend.interOpThreads,
+    // The PyTorch worker's own settings; the ONNX backend refuses keys it does not know, so they go only there.
+    extra:
+      config.backend.name === 'pytorch'
+        ? { python: config.backend.python ?? defaultPython(), workerTimeoutSeconds: config.backend.workerTimeoutSeconds }
+        : {},
+  };
+  const info = modelInfo(llama);
+  for (const plugin of plugins) plugin.hooks.modelBuild?.({ backend: config.backend.name, model: info, build });
+  for (const plugin of plugins) plugin.hooks.sessionOptions?.({ backend: config.backend.name, session });
+
+  observer.phase?.('prepare', `tokenizing ${toRun.length} items${carried.length ? ` (${carried.length} carried over from the interrupted run)` : ''}`);
+  const plan = buildPlan(task, toRun, tokenizer, llama.max_position_embeddings);
+  const batches = scheduleRequests(plan.requests, config.batchSize, plugins);
+  return {
+    task,
+    plan,
+    batches,
+    plugins,
+    modelDir,
+    modelConfig: llama as unknown as Record<string, JsonValue>,
+    datasetPath,
+    datasetSha256: await sha256File(datasetPath),
+    totalDocs: allDocs.length,
+    selectedDocs: docs.length,
+    carried,
+    shuffleSeed,
+    build,
+    session,
+    cacheDir,
+  };
+}
+
+async function answerAll(
+  backend: Backend,
+  batches: readonly TokenRequest[][],
+  signal: AbortSignal | undefined,
+  onBatch: (answer: BatchAnswer, batch: readonly TokenRequest[]) => void,
+): Promise<void> {
+  for (const batch of batches) onBatch(await answerBatch(backend, batch, signal), batch);
+}
+
+async function answerBatch(backend: Backend, batch: readonly TokenRequest[], signal: AbortSignal | undefined): Promise<BatchAnswer> {
+  if (signal?.aborted) throw new OptibenchError('interrupted by the user');
+  const answer = await backend.loglikelihood(batch);
+  const expected = new Set(batch.map((r) => r.id));
+  if (answer.answers.length !== batch.length || !answer.answers.every((a) => expected.delete(a.id))) {
+    throw new Error(`backend answered ${answer.answers.length} requests for a batch of ${batch.length}, or answered other ids`);
+  }
+  return answer;
+}
+
+export async function runEvaluation(
+  config: RunConfig,
+  observer: RunObserver = {},
+  runId = newRunId(config.task),
+  options: RunOptions = {},
+): Promise<Results> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  observer.phase?.('prepare', 'reading the configuration, plugins, model and dataset');
+  const prepared = await prepare(config, observer, options);
+  const prepareMs = performance.now() - t0;
+  const configHash = configSha256(config);
+  observer.onPrepared?.({
+    runId,
+    configSha256: configHash,
+    datasetPath: prepared.datasetPath,
+    datasetSha256: prepared.datasetSha256,
+    totalItems: prepared.selectedDocs,
+    shuffleSeed: prepared.shuffleSeed,
+    itemOrder: prepared.plan.docs.map((doc) => doc.index),
+  });
+  const environment = await captureEnvironment();
+
+  const { plan, batches } = prepared;
+  const answers = new Map<number, TokenAnswer>();
+  const repeatMs: number[] = [];
+  /** Per measured pass, the time spent inside model executions (the backend's probe); the rest is harness. */
+  const modelMs: number[] = [];
+  let inModel = 0;
+  let enteredAt = 0;
+  const probe = {
+    enter: () => void (enteredAt = performance.now()),
+    exit: () => void (inModel += performance.now() - enteredAt),
+  };
+  let repeatMaxAbsDiff = 0;
+  /** What the model computed in one pass, as the backend counts it. */
+  const work = { positions: 0, paddedPositions: 0 };
+  let micro: { [key: string]: JsonValue } | undefined;
+  let loadMs = 0;
+  let warmupMs = 0;
+  let loadInfo: LoadInfo | undefined;
+  const backend = options.createBackend ? options.createBackend() : createBackend(config.backend.name);
+  // Derived from the shuffle seed, so the recorded seed reproduces the whole schedule, canaries included.
+  const random = createRandom(prepared.shuffleSeed ^ 0x5bd1e995);
+  const canary = options.canary && options.canary.items > 0 ? planCanary(plan, options.canary, config.batchSize, random) : undefined;
+  let canaryMaxAbsDiff = 0;
+  const reported = new Set<number>();
+  /** Documents of `batch` whose every request is now answered, not reported before. */
+  const newlyFinished = (batch: readonly TokenRequest[]): ItemResult[] => {
+    const items: ItemResult[] = [];
+    for (const { group } of batch) {
+      if (reported.has(group)) continue;
+      const item = itemOf(prepared, group, answers);
+      if (!item) continue;
+      reported.add(group);
+      items.push(item);
+    }
+    return items;
+  };
+
+  const results = (status: Results['status'], error?: string): Results =>
+    assembleResults({
+      config, configSha256: configHash, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, repeatMs, modelMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0,
+      canary: canary && options.canary ? { items: canary.items, requests: canary.requests, tolerance: options.canary.tolerance, maxAbsDiff: canaryMaxAbsDiff } : undefined,
+    });
+
+  try {
+    observer.phase?.('load', `loading ${prepared.modelDir} on ${config.backend.name}`);
+    let t = performance.now();
+    loadInfo = await backend.load({
+      probe,
+      modelDir: prepared.modelDir,
+      build: prepared.build,
+      session: prepared.session,
+      cacheDir: prepared.cacheDir,
+      onProgress: (m) => observer.phase?.('load', m),
+    });
+    loadMs = performance.now() - t;
+
+    const warmup = batches.slice(0, config.warmupBatches);
+    if (warmup.length) {
+      observer.phase?.('warmup', `warming up on ${warmup.length} batch${warmup.length > 1 ? 'es' : ''}`);
+      t = performance.now();
+      await answerAll(backend, warmup, observer.signal, () => {});
+      warmupMs = performance.now() - t;
+    }
+
+    const total = plan.requests.length;
+    // Nothing left to compute (a resumed run whose items were all carried over): nothing to measure either.
+    for (let repeat = 0; repeat < (total > 0 ? config.repeats : 0); repeat++) {
+      observer.phase?.('inference', config.repeats > 1 ? `measuring, repeat ${repeat + 1} of ${config.repeats}` : 'measuring');
+      let done = 0;
+      observer.progress?.(0, total, repeat, config.repeats);
+      // Canary batches and the observer's item writes are not the run's work: their time is taken out.
+      let excludedMs = 0;
+      let excludedModelMs = 0;
+      const canaryAnswers: TokenAnswer[] = [];
+      const schedule = withCanaryBatches(batches, canary, random);
+      inModel = 0;
+      t = performance.now();
+      for (const { batch, canary: isCanary } of schedule) {
+        if (isCanary) {
+          const [c0, m0] = [performance.now(), inModel];
+          canaryAnswers.push(...(await answerBatch(backend, batch, observer.signal)).answers);
+          excludedMs += performance.now() - c0;
+          excludedModelMs += inModel - m0;
+          continue;
+        }
+        const batchAnswer = await answerBatch(backend, batch, observer.signal);
+        for (const answer of batchAnswer.answers) {
+          const first = answers.get(answer.id);
+          if (!first) answers.set(answer.id, answer);
+          else repeatMaxAbsDiff = Math.max(repeatMaxAbsDiff, Math.abs(first.logprob - answer.logprob));
+        }
+        if (repeat === 0) {
+          work.positions += batchAnswer.positions;
+          work.paddedPositions += batchAnswer.paddedPositions;
+          if (observer.onItems) {
+            const c0 = performance.now();
+            const finished = newlyFinished(batch);
+            if (finished.length) observer.onItems(finished);
+            excludedMs += performance.now() - c0;
+          }
+        }
+        done += batchAnswer.answers.length;
+        observer.progress?.(done, total, repeat, config.repeats);
+      }
+      repeatMs.push(performance.now() - t - excludedMs);
+      modelMs.push(inModel - excludedModelMs);
+      if (canary) canaryMaxAbsDiff = Math.max(canaryMaxAbsDiff, checkCanary(canary, canaryAnswers, answers, options.canary!.tolerance));
+    }
+    if (observer.afterInference) {
+      observer.phase?.('inference', 'micro-benchmarks');
+      micro = await observer.afterInference({ backend, batches });
+    }
+  } catch (error) {
+    const message = error instanceof OptibenchError ? error.oneLine() : error instanceof Error ? error.message : String(error);
+    throw new RunFailure(results('incomplete', message), error);
+  } finally {
+    await backend.close();
+  }
+  return results('complete');
+}
+
+interface AssembleInput {
+  config: RunConfig;
+  configSha256: string;
+  canary: Results['canary'];
+  runId: string;
+  startedAt: Date;
+  status: Results['status'];
+  error: string | undefined;
+  prepared: Prepared;
+  environment: Environment;
+  loadInfo: LoadInfo | undefined;
+  answers: ReadonlyMap<number, TokenAnswer>;
+  work: { positions: number; paddedPositions: number };
+  micro: { [key: string]: JsonValue } | undefined;
+  repeatMs: number[];
+  modelMs: number[];
+  repeatMaxAbsDiff: number;
+  prepareMs: number;
+  loadMs: number;
+  warmupMs: number;
+  totalMs: number;
+}
+
+/** The scored item of the plan's document at `position`, or undefined while any of its requests is unanswered. */
+function itemOf(prepared: Prepared, position: number, answers: ReadonlyMap<number, TokenAnswer>): ItemResult | undefined {
+  const { task, plan } = prepared;
+  const doc = plan.docs[position]!;
+  const ids = plan.requestsByDoc[position]!;
+  const docAnswers = ids.map((id) => answers.get(id));
+  if (docAnswers.some((a) => a === undefined)) return undefined;
+  const scored = task.toScored(doc, docAnswers as TokenAnswer[]);
+  return {
+    index: doc.index,
+    gold: scored.gold,
+    choiceChars: [...scored.choiceChars],
+    loglikelihoods: [...scored.loglikelihoods],
+    isGreedy: docAnswers.map((a) => a!.isGreedy),
+    contextTokens: plan.requests[ids[0]!]!.context.length,
+    continuationTokens: ids.map((id) => plan.requests[id]!.continuation.length),
+    predictions: { ...task.score(scored).predictions },
+  };
+}
+
+/**
+ * The items an interrupted run already finished, checked against the documents this run selects: the same
+ * config on the same dataset selects them all, with the same labels and number of endings.
+ */
+function carriedItems(docs: readonly MultipleChoiceDoc[], resume: ReadonlyMap<number, ItemResult> | undefined): ItemResult[] {
+  if (!resume || resume.size === 0) return [];
+  const byIndex = new Map(docs.map((doc) => [doc.index, doc]));
+  for (const item of resume.values()) {
+    const doc = byIndex.get(item.index);
+    if (!doc) throw new OptibenchError(`cannot resume: item ${item.index} of the interrupted run is not among the items this config selects`);
+    if (doc.gold !== item.gold || doc.choices.length !== item.loglikelihoods.length) {
+      throw new OptibenchError(`cannot resume: item ${item.index} of the interrupted run does not match the dataset's item ${item.index} (label or endings differ)`);
+    }
+  }
+  return [...resume.values()];
+}
+
+/** Scores every document whose requests were all answered, merges carried-over items, and assembles the results file. */
+function assembleResults(input: AssembleInput): Results {
+  const { prepared, answers } = input;
+  const { task, plan } = prepared;
+  const computed = plan.docs.map((_, position) => itemOf(prepared, position, answers)).filter((item) => item !== undefined);
+  // Dataset order, whatever order the items ran in: results of the same items compare item by item.
+  const items = [...computed, ...prepared.carried].sort((a, b) => a.index - b.index);
+  const outcomes: DocOutcome[] = items.map((item) => task.score({ gold: item.gold, choiceChars: item.choiceChars, loglikelihoods: item.loglikelihoods }));
+  const metrics = outcomes.length ? task.aggregate(outcomes) : {};
+  const inference = repeatStats(input.repeatMs);
+  // lm-evaluation-harness runs every request as its own sequence: the count every speed-up is measured against.
+  const pairwiseTokens = plan.requests.reduce((sum, r) => sum + positionsOf(r), 0);
+  const seconds = inference.medianMs === null ? null : inference.medianMs / 1000;
+  const c = input.config;
+  return {
+    schema: RESULTS_SCHEMA_ID,
+    version: RESULTS_VERSION,
+    runId: input.runId,
+    createdAt: input.startedAt.toISOString(),
+    status: input.status,
+    ...(input.error === undefined ? {} : { error: input.error }),
+    task: {
+      name: task.name,
+      version: task.version,
+      dataset: {
+        path: prepared.datasetPath,
+        sha256: prepared.datasetSha256,
+        totalDocs: prepared.totalDocs,
+        selectedDocs: prepared.selectedDocs,
+        limit: c.limit,
+        seed: c.seed,
+      },
+    },
+    model: {
+      dir: prepared.modelDir,
+      weightsSha256: String(input.loadInfo?.details.weightsSha256 ?? ''),
+      config: prepared.modelConfig,
+    },
+    backend: {
+      name: c.backend.name,
+      build: prepared.build as unknown as Record<string, JsonValue>,
+      session: prepared.session as unknown as Record<string, JsonValue>,
+      load: input.loadInfo
+        ? { maxLength: input.loadInfo.maxLength, vocabSize: input.loadInfo.vocabSize, cacheHit: input.loadInfo.cacheHit, ...input.loadInfo.details }
+        : {},
+    },
+    plugins: prepared.plugins.map((p) => ({
+      name: p.definition.name,
+      version: p.definition.version,
+      source: p.source,
+      options: (p.options ?? null) as JsonValue,
+      facts: p.hooks.describe?.() ?? {},
+    })),
+    config: c as unknown as Record<string, JsonValue>,
+    environment: input.environment,
+    timings: {
+      prepareMs: input.prepareMs,
+      loadMs: input.loadMs,
+      warmupMs: input.warmupMs,
+      inference,
+      modelExecution: repeatStats(input.modelMs),
+      harnessOverhead: harnessOverhead(input.repeatMs, input.modelMs),
+      totalMs: input.totalMs,
+    },
+    throughput: {
+      requests: plan.requests.length,
+      batches: prepared.batches.length,
+      tokensThroughModel: input.work.positions,
+      paddedTokens: input.work.paddedPositions,
+      pairwiseTokens,
+      itemsPerSecond: seconds ? plan.docs.length / seconds : 0,
+      tokensPerSecond: seconds ? input.work.positions / seconds : 0,
+      pairwiseTokensPerSecond: seconds ? pairwiseTokens / seconds : 0,
+    },
+    peakRssBytes: peakRssBytes(),
+    repeatMaxAbsDiff: input.repeatMaxAbsDiff,
+    configSha256: input.configSha256,
+    shuffleSeed: prepared.shuffleSeed,
+    ...(input.canary ? { canary: input.canary } : {}),
+    ...(prepared.carried.length ? { resumed: { itemsCarriedOver: prepared.carried.length, itemsRun: plan.docs.length } } : {}),
+    ...(input.micro ? { micro: input.micro } : {}),
+    headlineMetric: task.headlineMetric,
+    metrics,
+    items,
+  };
+}
+
+/**
+ * The median over measured passes of the share of a pass spent outside model executions (packing batches,
+ * unpacking and summing answers, scheduling): what the harness costs on top of the model. Null when no pass
+ * finished.
+ */
+function harnessOverhead(repeatMs: readonly number[], modelMs: readonly number[]): number | null {
+  const shares = repeatMs.map((ms, i) => (ms > 0 ? Math.max(0, ms - (modelMs[i] ?? 0)) / ms : 0));
+  return shares.length ? median(shares) : null;
+}

@@ -1,0 +1,55 @@
+/**
+ * `optibench run --resume <run-id>`: what an interrupted run needs to continue. The configuration comes from
+ * the database, not from flags, so the continued run is the same run; the dataset must be the same file
+ * (sha256); the items already recorded are not computed again.
+ */
+import { configSchema, type RunConfig } from '../config.js';
+import { defaultDatasetPath } from '../embedded-default.js';
+import { OptibenchError } from '../../../core/errors.js';
+import type { ItemResult } from '../results.js';
+import { sha256File } from '../../../models/llama/weights-hash.js';
+import { configSha256, readRun, readRunItems, reopenRun, type StoredRun } from '../../../store/runs.js';
+import type { StoreDatabase } from '../../../store/schema.js';
+
+export interface ResumeState {
+  readonly run: StoredRun;
+  readonly config: RunConfig;
+  readonly items: ReadonlyMap<number, ItemResult>;
+  /** The order seed the run started with (null only for rows written by something other than `optibench run`). */
+  readonly shuffleSeed: number | undefined;
+}
+
+/** Checks that `runId` can be continued and reopens it (status `running`); refuses a complete run. */
+export async function loadResume(db: StoreDatabase, runId: string): Promise<ResumeState> {
+  const where = { file: db.name };
+  const run = readRun(db, runId);
+  if (!run) throw new OptibenchError(`no run "${runId}" in the results database`, where);
+  if (run.status === 'complete') {
+    throw new OptibenchError(`run ${runId} is already complete (finished ${run.finishedAt ?? '?'}): there is nothing to resume`, where);
+  }
+  const parsed = configSchema.safeParse(run.config);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new OptibenchError(`run ${runId}'s stored config is not valid for this optibench: ${issue.message}`, { ...where, key: `config.${issue.path.join('.')}` });
+  }
+  const config = parsed.data;
+  if (configSha256(config) !== run.configSha256) {
+    throw new OptibenchError(`run ${runId}'s stored config reads differently in this optibench (its sha256 changed): start a new run`, where);
+  }
+  const datasetPath = config.dataset ?? defaultDatasetPath();
+  let datasetSha256: string;
+  try {
+    datasetSha256 = await sha256File(datasetPath);
+  } catch (error) {
+    throw new OptibenchError(`cannot resume run ${runId}: its dataset cannot be read (${(error as Error).message})`, { file: datasetPath });
+  }
+  if (datasetSha256 !== run.datasetSha256) {
+    throw new OptibenchError(
+      `cannot resume run ${runId}: the dataset changed since the run started (sha256 ${run.datasetSha256.slice(0, 12)}… then, ${datasetSha256.slice(0, 12)}… now); a resumed run must score the same file`,
+      { file: datasetPath },
+    );
+  }
+  const items = new Map(readRunItems(db, runId).map((item) => [item.index, item]));
+  reopenRun(db, runId);
+  return { run, config, items, shuffleSeed: run.shuffleSeed ?? undefined };
+}
