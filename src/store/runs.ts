@@ -9,7 +9,7 @@
  */
 import { canonicalJson, configSha256 } from '../core/canonical-json.js';
 import { OptibenchError } from '../core/errors.js';
-import type { ItemResult, Results } from '../evaluators/inference/results.js';
+import type { ItemResult, InferenceResult } from '../evaluators/inference/results.js';
 import type { StoreDatabase } from './schema.js';
 
 export { addSubmission, upsertTeam, type NewSubmission, type NewTeam } from './teams.js';
@@ -147,22 +147,22 @@ export interface FinishPaths {
  * run was asked for and come from the run's dataset. A resumed run (`results.resumed`) gets no headline time:
  * its clock covered only the items it ran, so it must not be ranked against full runs.
  */
-export function finishRun(db: StoreDatabase, runId: string, results: Results, paths: FinishPaths): void {
+export function finishRun(db: StoreDatabase, runId: string, results: InferenceResult, paths: FinishPaths): void {
   if (results.status !== 'complete') {
     throw new OptibenchError(`run ${runId}: only complete results finish a run (these are ${results.status}: ${results.error ?? 'no error recorded'})`);
   }
   db.transaction(() => {
     const row = requireStatus(db, runId, ['running'], 'finish');
-    if (row.dataset_sha256 !== results.task.dataset.sha256) {
+    if (row.dataset_sha256 !== results.payload.task.dataset.sha256) {
       throw new OptibenchError(
-        `run ${runId}: the results scored dataset sha256 ${results.task.dataset.sha256.slice(0, 12)}…, the run was started on ${row.dataset_sha256.slice(0, 12)}…`,
+        `run ${runId}: the results scored dataset sha256 ${results.payload.task.dataset.sha256.slice(0, 12)}…, the run was started on ${row.dataset_sha256.slice(0, 12)}…`,
         { file: db.name },
       );
     }
-    if (results.items.length !== row.total_items) {
-      throw new OptibenchError(`run ${runId}: the results hold ${results.items.length} items, the run was asked for ${row.total_items}`, { file: db.name });
+    if (results.payload.items.length !== row.total_items) {
+      throw new OptibenchError(`run ${runId}: the results hold ${results.payload.items.length} items, the run was asked for ${row.total_items}`, { file: db.name });
     }
-    const resumed = (results.resumed?.itemsCarriedOver ?? 0) > 0;
+    const resumed = (results.payload.resumed?.itemsCarriedOver ?? 0) > 0;
     db.prepare(
       `UPDATE runs SET status = 'complete', finished_at = ?, machine = ?, inference_median_ms = ?, results_path = ?, report_path = ?, error = NULL,
          reference_match = COALESCE(?, reference_match), reference_diffs = COALESCE(?, reference_diffs)
@@ -177,10 +177,10 @@ export function finishRun(db: StoreDatabase, runId: string, results: Results, pa
       paths.reference === undefined ? null : JSON.stringify(paths.reference.differences),
       runId,
     );
-    insertItems(db, runId, results.items, true);
+    insertItems(db, runId, results.payload.items, true);
     const stored = (db.prepare('SELECT COUNT(*) AS n FROM run_items WHERE run_id = ?').get(runId) as { n: number }).n;
-    if (stored !== results.items.length) {
-      throw new OptibenchError(`run ${runId}: the database holds ${stored} items, the results ${results.items.length}: items recorded during the run are missing from the results`, { file: db.name });
+    if (stored !== results.payload.items.length) {
+      throw new OptibenchError(`run ${runId}: the database holds ${stored} items, the results ${results.payload.items.length}: items recorded during the run are missing from the results`, { file: db.name });
     }
     const metric = db.prepare('INSERT INTO run_metrics (run_id, name, value, stderr) VALUES (?, ?, ?, ?)');
     for (const [name, m] of Object.entries(results.metrics)) metric.run(runId, name, m.value, m.stderr);

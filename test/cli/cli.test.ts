@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultModel } from '../../src/evaluators/inference/embedded-default.js';
-import { resultsSchema, type Results } from '../../src/evaluators/inference/results.js';
+import { inferenceResultSchema, type InferenceResult } from '../../src/evaluators/inference/results.js';
 import { loadTokenizer } from '../../src/tokenizers/tokenizer.js';
 import { HELLASWAG_FULL, LLAMA_TOKENIZER_MODEL, REPO_ROOT, sharedFile } from '../helpers/shared.js';
 
@@ -37,7 +37,7 @@ beforeAll(async () => {
 });
 
 describe('optibench run on the embedded default', () => {
-  let results: Results;
+  let results: InferenceResult;
   let runDir: string;
 
   beforeAll(() => {
@@ -52,12 +52,12 @@ describe('optibench run on the embedded default', () => {
     const [id] = await runDirs(path.join(work, 'out'));
     runDir = path.join(work, 'out', id!);
     expect((await readdir(runDir)).sort()).toEqual(['index.html', 'results.json']);
-    results = resultsSchema.parse(JSON.parse(await readFile(path.join(runDir, 'results.json'), 'utf8')));
+    results = inferenceResultSchema.parse(JSON.parse(await readFile(path.join(runDir, 'results.json'), 'utf8')));
     expect(results.status).toBe('complete');
-    expect(results.items).toHaveLength(12);
-    expect(results.task.dataset).toMatchObject({ totalDocs: 40, selectedDocs: 12, limit: 12 });
+    expect(results.payload.items).toHaveLength(12);
+    expect(results.payload.task.dataset).toMatchObject({ totalDocs: 40, selectedDocs: 12, limit: 12 });
     expect(results.timings.inference.repeats).toHaveLength(2);
-    expect(results.repeatMaxAbsDiff).toBe(0);
+    expect(results.payload.repeatMaxAbsDiff).toBe(0);
     expect(results.environment.versions.onnxruntime).toMatch(/^\d+\.\d+\.\d+/);
     const html = await readFile(path.join(runDir, 'index.html'), 'utf8');
     expect(html).toContain(results.runId);
@@ -72,7 +72,7 @@ describe('optibench run on the embedded default', () => {
   it('rescore catches stored metrics that do not follow from the log-likelihoods', async () => {
     const tampered = structuredClone(results);
     // Make the gold choice of item 0 win acc by a mile: the stored acc no longer matches.
-    const item = tampered.items[0]!;
+    const item = tampered.payload.items[0]!;
     item.loglikelihoods[item.gold] = 1000;
     const file = path.join(work, 'tampered.json');
     await writeFile(file, JSON.stringify(tampered));
@@ -174,10 +174,10 @@ describe('a run interrupted part-way', () => {
     const [id] = await readdir(output);
     const files = (await readdir(path.join(output, id!))).sort();
     expect(files).toEqual(['index.html', 'results.incomplete.json']);
-    const partial = resultsSchema.parse(JSON.parse(await readFile(path.join(output, id!, 'results.incomplete.json'), 'utf8')));
+    const partial = inferenceResultSchema.parse(JSON.parse(await readFile(path.join(output, id!, 'results.incomplete.json'), 'utf8')));
     expect(partial.status).toBe('incomplete');
-    expect(partial.items.length).toBeGreaterThan(0);
-    expect(partial.items.length).toBeLessThan(1500);
+    expect(partial.payload.items.length).toBeGreaterThan(0);
+    expect(partial.payload.items.length).toBeLessThan(1500);
     expect(await readFile(path.join(output, id!, 'index.html'), 'utf8')).toMatch(/incomplete/i);
     // Rescoring works on what was saved.
     expect(optibench(['rescore', path.join(output, id!, 'results.incomplete.json')]).code).toBe(0);
@@ -195,9 +195,9 @@ describe('SentencePiece tokenizers', () => {
     expect(stderr).not.toMatch(/error/);
     expect(code).toBe(0);
     const [id] = await readdir(output);
-    const results = resultsSchema.parse(JSON.parse(await readFile(path.join(output, id!, 'results.json'), 'utf8')));
-    expect(results.model.config.vocab_size).toBe(32_000);
-    expect(results.items).toHaveLength(6);
+    const results = inferenceResultSchema.parse(JSON.parse(await readFile(path.join(output, id!, 'results.json'), 'utf8')));
+    expect(results.payload.model.config.vocab_size).toBe(32_000);
+    expect(results.payload.items).toHaveLength(6);
   });
 
   it('tokenizer convert writes a tokenizer.json that loads and encodes as sentencepiece does', async () => {

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resultsSchema, type Results } from '../../src/evaluators/inference/results.js';
+import { inferenceResultSchema, type InferenceResult } from '../../src/evaluators/inference/results.js';
 import { benchFileSchema, type BenchFile } from '../../src/evaluators/inference/bench-schema.js';
 import { compareFileSchema, type CompareFile } from '../../src/evaluators/inference/compare-schema.js';
 import { REPO_ROOT } from '../helpers/shared.js';
@@ -42,8 +42,8 @@ beforeAll(async () => {
 describe('optibench compare: head-pruning against the baseline, 12 items', () => {
   let dir: string;
   let compare: CompareFile;
-  let baseline: Results;
-  let candidate: Results;
+  let baseline: InferenceResult;
+  let candidate: InferenceResult;
 
   beforeAll(async () => {
     const { code, stdout, stderr } = optibench(['compare', '--plugin', 'head-pruning', '--limit', '12', '-o', 'cmp']);
@@ -55,8 +55,8 @@ describe('optibench compare: head-pruning against the baseline, 12 items', () =>
     expect(stderr).toContain('optibench: [candidate] ');
     dir = await onlyDir(path.join(work, 'cmp'));
     compare = compareFileSchema.parse(await readJson(path.join(dir, 'compare.json')));
-    baseline = resultsSchema.parse(await readJson(path.join(dir, 'baseline', 'results.json')));
-    candidate = resultsSchema.parse(await readJson(path.join(dir, 'candidate', 'results.json')));
+    baseline = inferenceResultSchema.parse(await readJson(path.join(dir, 'baseline', 'results.json')));
+    candidate = inferenceResultSchema.parse(await readJson(path.join(dir, 'candidate', 'results.json')));
   });
 
   it('writes compare.json, both runs and the comparison page', async () => {
@@ -70,8 +70,8 @@ describe('optibench compare: head-pruning against the baseline, 12 items', () =>
   it('the baseline has no plugins, the candidate head-pruning, on the same 12 items', () => {
     expect(baseline.plugins).toEqual([]);
     expect(candidate.plugins.map((p) => p.name)).toEqual(['head-pruning']);
-    expect(candidate.items.map((i) => i.index)).toEqual(baseline.items.map((i) => i.index));
-    expect(compare.items).toMatchObject({ count: 12, totalDocs: 40, datasetSha256: baseline.task.dataset.sha256 });
+    expect(candidate.payload.items.map((i) => i.index)).toEqual(baseline.payload.items.map((i) => i.index));
+    expect(compare.items).toMatchObject({ count: 12, totalDocs: 40, datasetSha256: baseline.payload.task.dataset.sha256 });
     expect(compare.baseline).toMatchObject({ runId: baseline.runId, resultsFile: 'baseline/results.json', report: 'baseline/index.html', plugins: [] });
     expect(compare.candidate).toMatchObject({ runId: candidate.runId, resultsFile: 'candidate/results.json', report: 'candidate/index.html', plugins: ['head-pruning'] });
   });
@@ -115,7 +115,7 @@ describe('optibench compare: head-pruning against the baseline, 12 items', () =>
     it('a candidate whose correct acc_norm picks were flipped fails, exit 5', async () => {
       const edited = structuredClone(candidate);
       let flipped = 0;
-      for (const item of edited.items) {
+      for (const item of edited.payload.items) {
         if (item.predictions.acc_norm === item.gold) {
           item.predictions.acc_norm = (item.gold + 1) % item.loglikelihoods.length;
           flipped++;
@@ -221,13 +221,13 @@ describe('optibench bench: head-pruning and prefix-sharing, 12 items, 2 repeats'
     const indices = new Set<string>();
     const seeds = new Set<number | undefined>();
     for (const c of bench.configurations) {
-      const results = resultsSchema.parse(await readJson(path.join(dir, c.resultsFile)));
+      const results = inferenceResultSchema.parse(await readJson(path.join(dir, c.resultsFile)));
       expect(results.runId).toBe(c.runId);
       expect(results.timings.inference.repeats).toHaveLength(2);
       expect(c.inference.medianMs).toBe(results.timings.inference.medianMs);
-      expect(c.tokensThroughModel).toBe(results.throughput.tokensThroughModel);
-      indices.add(JSON.stringify(results.items.map((i) => i.index)));
-      seeds.add(results.shuffleSeed);
+      expect(c.tokensThroughModel).toBe(results.payload.throughput.tokensThroughModel);
+      indices.add(JSON.stringify(results.payload.items.map((i) => i.index)));
+      seeds.add(results.payload.shuffleSeed);
     }
     expect(indices.size).toBe(1);
     // Every configuration issued the items in one shuffled order.
@@ -309,7 +309,7 @@ describe('optibench bench --reference pytorch: the same items the lm-eval way on
       expect(c.pairwiseTokens).toBe(reference.pairwiseTokens);
       expect(c.harnessOverhead).toBeGreaterThanOrEqual(0);
       expect(c.harnessOverhead).toBeLessThan(1);
-      const results = resultsSchema.parse(await readJson(path.join(dir, c.resultsFile)));
+      const results = inferenceResultSchema.parse(await readJson(path.join(dir, c.resultsFile)));
       expect(c.harnessOverhead).toBe(results.timings.harnessOverhead);
     }
     // The same weights on both backends: the gate sees the same answers.

@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TokenRequest } from '../../src/core/backend.js';
-import type { Results } from '../../src/evaluators/inference/results.js';
+import type { InferenceResult } from '../../src/evaluators/inference/results.js';
 import { forwardFlops, layerWeightParameters, runFlops, shapeFromConfig } from '../../src/evaluators/inference/flops.js';
 import { representativeBatches, timeWithTinybench } from '../../src/evaluators/inference/micro.js';
 import { filled, matmulModel, measureMatmulPeak } from '../../src/evaluators/inference/peak.js';
@@ -31,8 +31,8 @@ describe('forward FLOPs', () => {
   });
 
   describe('on real runs', () => {
-    let plain: Results;
-    let pruned: Results;
+    let plain: InferenceResult;
+    let pruned: InferenceResult;
     beforeAll(async () => {
       plain = await tinyRun({ limit: 12 });
       pruned = await tinyRun({ limit: 12, plugins: ['head-pruning'] });
@@ -41,9 +41,9 @@ describe('forward FLOPs', () => {
     it('the LM head runs at every computed position without head-pruning', () => {
       const f = runFlops(plain);
       expect(f.headAt).toBe('all');
-      expect(f.tokens).toBe(plain.throughput.tokensThroughModel);
-      expect(f.headPositions).toBe(plain.throughput.tokensThroughModel);
-      const shape = shapeFromConfig(plain.model.config);
+      expect(f.tokens).toBe(plain.payload.throughput.tokensThroughModel);
+      expect(f.headPositions).toBe(plain.payload.throughput.tokensThroughModel);
+      const shape = shapeFromConfig(plain.payload.model.config);
       expect(f.flops).toBe(forwardFlops(shape, f.tokens, f.tokens));
       expect(f.gflopsPerSecond).toBeCloseTo(f.flops / (plain.timings.inference.medianMs! / 1000) / 1e9, 9);
     });
@@ -51,7 +51,7 @@ describe('forward FLOPs', () => {
     it('and only at the scored positions (the continuation tokens) with it', () => {
       const f = runFlops(pruned);
       expect(f.headAt).toBe('scored');
-      const continuation = pruned.items.flatMap((i) => i.continuationTokens).reduce((a, b) => a + b, 0);
+      const continuation = pruned.payload.items.flatMap((i) => i.continuationTokens).reduce((a, b) => a + b, 0);
       expect(f.headPositions).toBe(continuation);
       expect(f.headPositions).toBeLessThan(f.tokens);
       expect(f.flops).toBeLessThan(runFlops(plain).flops);

@@ -4,13 +4,13 @@
  * verdict sentence and the subset note.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Results } from '../../src/evaluators/inference/results.js';
+import type { InferenceResult } from '../../src/evaluators/inference/results.js';
 import { OptibenchError } from '../../src/core/errors.js';
 import { checkSameItems, compareMetric, judge, subsetNote } from '../../src/evaluators/inference/gate.js';
 import { firstRight, tinyRun, withCorrectness } from './tiny-run.js';
 
-let plain: Results;
-let pruned: Results;
+let plain: InferenceResult;
+let pruned: InferenceResult;
 
 beforeAll(async () => {
   plain = await tinyRun({ limit: 12 });
@@ -31,7 +31,7 @@ describe('two real runs: head-pruning gives the same predictions', () => {
       expect(m.baseline).toBe(plain.metrics[m.name]!.value);
       expect(m.candidate).toBe(pruned.metrics[m.name]!.value);
     }
-    expect(result.items).toMatchObject({ count: 12, totalDocs: 40, datasetSha256: plain.task.dataset.sha256 });
+    expect(result.items).toMatchObject({ count: 12, totalDocs: 40, datasetSha256: plain.payload.task.dataset.sha256 });
     expect(result.verdict.subsetNote).toBe('scored on 12 of 40 items: indicative only; a submission is judged on the full set');
     expect(result.warnings).toEqual([]);
   });
@@ -82,7 +82,7 @@ describe('the gate boundary (200 items: one item is 0.5 points)', () => {
 });
 
 describe('refusals: only the same items, complete, can be compared', () => {
-  const refused = (a: Results, b: Results, pattern: RegExp) => {
+  const refused = (a: InferenceResult, b: InferenceResult, pattern: RegExp) => {
     expect(() => judge(a, b, DEFAULT_GATE)).toThrow(OptibenchError);
     expect(() => judge(a, b, DEFAULT_GATE)).toThrow(pattern);
   };
@@ -94,24 +94,24 @@ describe('refusals: only the same items, complete, can be compared', () => {
 
   it('the same items in another order', () => {
     const shuffled = structuredClone(pruned);
-    shuffled.items.reverse();
+    shuffled.payload.items.reverse();
     refused(plain, shuffled, /did not score the same items in the same order/);
   });
 
   it('fewer items', () => {
     const fewer = structuredClone(pruned);
-    fewer.items.pop();
+    fewer.payload.items.pop();
     refused(plain, fewer, /did not score the same items in the same order \(12 items in the baseline and 11 in the candidate\)/);
   });
 
   it('another dataset file', () => {
     const other = structuredClone(pruned);
-    other.task.dataset.sha256 = 'f'.repeat(64);
+    other.payload.task.dataset.sha256 = 'f'.repeat(64);
     refused(plain, other, /different datasets \(sha256 [0-9a-f]{12}… and ffffffffffff…\)/);
   });
 
   it('an incomplete run', () => {
-    const partial: Results = { ...structuredClone(pruned), status: 'incomplete', error: 'interrupted by the user' };
+    const partial: InferenceResult = { ...structuredClone(pruned), status: 'incomplete', error: 'interrupted by the user' };
     refused(plain, partial, /the candidate run is incomplete \(interrupted by the user\)/);
   });
 

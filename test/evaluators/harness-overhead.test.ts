@@ -36,7 +36,7 @@ describe('harness overhead: the probe around session.run against ONNX Runtime pr
       return parsed.success && parsed.data.name === 'model_run' ? [parsed.data.dur / 1000] : [];
     });
     // No warm-up and one pass: exactly one session run per batch (pairwise scoring), all of them measured.
-    expect(runs).toHaveLength(results.throughput.batches);
+    expect(runs).toHaveLength(results.payload.throughput.batches);
     const profiledMs = runs.reduce((a, b) => a + b, 0);
 
     const modelMs = results.timings.modelExecution!.repeats[0]!;

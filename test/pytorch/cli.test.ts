@@ -7,7 +7,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureDefaultModel } from '../../src/evaluators/inference/embedded-default.js';
-import { resultsSchema, type Results } from '../../src/evaluators/inference/results.js';
+import { inferenceResultSchema, type InferenceResult } from '../../src/evaluators/inference/results.js';
 import { compareFileSchema } from '../../src/evaluators/inference/compare-schema.js';
 import { pythonJson } from '../helpers/python.js';
 import { optibench, tempDir } from './helpers.js';
@@ -22,17 +22,17 @@ beforeAll(async () => {
 });
 
 /** Runs `optibench run` into a fresh output folder and returns its results. */
-async function run(name: string, args: string[]): Promise<{ results: Results; stdout: string }> {
+async function run(name: string, args: string[]): Promise<{ results: InferenceResult; stdout: string }> {
   const out = path.join(work, name);
   const { code, stdout, stderr } = optibench(['run', '-o', out, '--no-progress', ...args], work, cacheDir);
   expect(stderr).not.toMatch(/error/);
   expect(code).toBe(0);
   const [id] = await readdir(out);
-  return { results: resultsSchema.parse(JSON.parse(await readFile(path.join(out, id!, 'results.json'), 'utf8'))), stdout };
+  return { results: inferenceResultSchema.parse(JSON.parse(await readFile(path.join(out, id!, 'results.json'), 'utf8'))), stdout };
 }
 
-function maxLoglikelihoodDiff(a: Results, b: Results): number {
-  return Math.max(...a.items.flatMap((item, i) => item.loglikelihoods.map((x, c) => Math.abs(x - b.items[i]!.loglikelihoods[c]!))));
+function maxLoglikelihoodDiff(a: InferenceResult, b: InferenceResult): number {
+  return Math.max(...a.payload.items.flatMap((item, i) => item.loglikelihoods.map((x, c) => Math.abs(x - b.payload.items[i]!.loglikelihoods[c]!))));
 }
 
 async function configFile(name: string, yaml: string): Promise<string> {
@@ -44,7 +44,7 @@ async function configFile(name: string, yaml: string): Promise<string> {
 const torchVersion = () => pythonJson<string>('import json, torch; print(json.dumps(torch.__version__))');
 
 describe('optibench run --backend pytorch', () => {
-  let onnx: Results;
+  let onnx: InferenceResult;
 
   beforeAll(async () => {
     onnx = (await run('onnx', ['--limit', '8'])).results;
@@ -55,40 +55,40 @@ describe('optibench run --backend pytorch', () => {
     expect(stdout).toMatch(/hellaswag, 8 of 40 items, pytorch \(cpu, fp32\)/);
     expect(stdout).toMatch(/acc_norm +\d+\.\d\d ± \d+\.\d\d % {3}\(headline\)/);
     expect(results.status).toBe('complete');
-    expect(results.backend.name).toBe('pytorch');
-    expect(results.backend.load).toMatchObject({ implementation: 'builtin', workerProtocol: 1, dtype: 'fp32', device: 'cpu' });
-    expect(results.backend.session.extra).toMatchObject({ workerTimeoutSeconds: 600 });
-    expect(results.model.weightsSha256).toBe(onnx.model.weightsSha256);
-    expect(results.items.map((i) => i.index)).toEqual(onnx.items.map((i) => i.index));
-    expect(results.items.map((i) => i.predictions)).toEqual(onnx.items.map((i) => i.predictions));
+    expect(results.payload.backend.name).toBe('pytorch');
+    expect(results.payload.backend.load).toMatchObject({ implementation: 'builtin', workerProtocol: 1, dtype: 'fp32', device: 'cpu' });
+    expect(results.payload.backend.session.extra).toMatchObject({ workerTimeoutSeconds: 600 });
+    expect(results.payload.model.weightsSha256).toBe(onnx.payload.model.weightsSha256);
+    expect(results.payload.items.map((i) => i.index)).toEqual(onnx.payload.items.map((i) => i.index));
+    expect(results.payload.items.map((i) => i.predictions)).toEqual(onnx.payload.items.map((i) => i.predictions));
     expect(results.metrics).toEqual(onnx.metrics);
     expect(maxLoglikelihoodDiff(onnx, results)).toBeLessThan(1e-4);
-    expect(results.throughput.tokensThroughModel).toBe(onnx.throughput.tokensThroughModel);
+    expect(results.payload.throughput.tokensThroughModel).toBe(onnx.payload.throughput.tokensThroughModel);
   });
 
   it('with prefix-sharing (a tree, one pass): same predictions in fewer positions', async () => {
     const { results } = await run('pytorch-tree', ['--backend', 'pytorch', '--limit', '8', '--plugin', 'prefix-sharing']);
-    expect(results.backend.build).toMatchObject({ extra: { treeMask: true } });
-    expect(results.items.map((i) => i.predictions)).toEqual(onnx.items.map((i) => i.predictions));
+    expect(results.payload.backend.build).toMatchObject({ extra: { treeMask: true } });
+    expect(results.payload.items.map((i) => i.predictions)).toEqual(onnx.payload.items.map((i) => i.predictions));
     expect(maxLoglikelihoodDiff(onnx, results)).toBeLessThan(1e-4);
-    expect(results.throughput.tokensThroughModel).toBeLessThan(0.6 * onnx.throughput.tokensThroughModel);
+    expect(results.payload.throughput.tokensThroughModel).toBeLessThan(0.6 * onnx.payload.throughput.tokensThroughModel);
   });
 
   it('with tensor-parallel (2 ranks on the CPU): same predictions', async () => {
     const { results } = await run('pytorch-tp', ['--backend', 'pytorch', '--limit', '8', '--plugin', 'tensor-parallel']);
-    expect(results.backend.load).toMatchObject({ tensorParallel: { ranks: 2, embeddings: 'replicated', backend: 'gloo' } });
-    expect((results.backend.load.weightBytes as number[]).length).toBe(2);
-    expect(results.items.map((i) => i.predictions)).toEqual(onnx.items.map((i) => i.predictions));
+    expect(results.payload.backend.load).toMatchObject({ tensorParallel: { ranks: 2, embeddings: 'replicated', backend: 'gloo' } });
+    expect((results.payload.backend.load.weightBytes as number[]).length).toBe(2);
+    expect(results.payload.items.map((i) => i.predictions)).toEqual(onnx.payload.items.map((i) => i.predictions));
     expect(maxLoglikelihoodDiff(onnx, results)).toBeLessThan(1e-4);
   });
 
   it('with torch-quantization (int8 dynamic on the CPU): every linear layer in int8, log-likelihoods near fp32', async () => {
     const { results } = await run('pytorch-int8', ['--backend', 'pytorch', '--limit', '8', '--plugin', 'torch-quantization']);
-    expect(results.backend.load).toMatchObject({ quantization: { method: 'int8-dynamic', lmHead: false } });
+    expect(results.payload.backend.load).toMatchObject({ quantization: { method: 'int8-dynamic', lmHead: false } });
     // The 7 linear layers of each of the 2 layers hold int8 weights (1 byte instead of 4); the embeddings,
     // norms and the LM head stay fp32. fp32, the whole model is 625,920 bytes.
     const linearWeights = 2 * (2 * 64 * 64 + 2 * 32 * 64 + 3 * 64 * 172); // q, o; k, v; gate, up, down
-    expect((results.backend.load.weightBytes as number[])[0]).toBe(625920 - 3 * linearWeights);
+    expect((results.payload.backend.load.weightBytes as number[])[0]).toBe(625920 - 3 * linearWeights);
     expect(maxLoglikelihoodDiff(onnx, results)).toBeGreaterThan(1e-4);
     expect(maxLoglikelihoodDiff(onnx, results)).toBeLessThan(2);
   });

@@ -4,22 +4,22 @@
  * predictions, which the test also counts itself.
  */
 import { describe, expect, it } from 'vitest';
-import type { Results } from '../../src/evaluators/inference/results.js';
+import type { InferenceResult } from '../../src/evaluators/inference/results.js';
 import { judge } from '../../src/evaluators/inference/gate.js';
 import { tinyRun } from '../evaluators/tiny-run.js';
 
-function samePredictions(a: Results, b: Results, metric: string): number {
-  const same = a.items.filter((item, i) => item.predictions[metric] === b.items[i]!.predictions[metric]).length;
-  return same / a.items.length;
+function samePredictions(a: InferenceResult, b: InferenceResult, metric: string): number {
+  const same = a.payload.items.filter((item, i) => item.predictions[metric] === b.payload.items[i]!.predictions[metric]).length;
+  return same / a.payload.items.length;
 }
 
 describe('the gate on the tiny model', () => {
   it('dynamic int8 (per-token activations) passes the default gate: acc_norm drops by at most 0.5 points', async () => {
     const baseline = await tinyRun();
     const int8 = await tinyRun({ plugins: ['quantization'] });
-    expect(int8.backend.build).toMatchObject({ extra: { quantization: { mode: 'dynamic-int8' } } });
+    expect(int8.payload.backend.build).toMatchObject({ extra: { quantization: { mode: 'dynamic-int8' } } });
     // The model really ran in int8: its log-likelihoods moved.
-    const moved = int8.items.some((item, i) => item.loglikelihoods.some((ll, j) => Math.abs(ll - baseline.items[i]!.loglikelihoods[j]!) > 1e-3));
+    const moved = int8.payload.items.some((item, i) => item.loglikelihoods.some((ll, j) => Math.abs(ll - baseline.payload.items[i]!.loglikelihoods[j]!) > 1e-3));
     expect(moved).toBe(true);
     const gate = judge(baseline, int8, { metric: 'acc_norm', maxDropPoints: 0.5 });
     const dropPoints = 100 * (baseline.metrics.acc_norm!.value - int8.metrics.acc_norm!.value);
@@ -35,7 +35,7 @@ describe('the gate on the tiny model', () => {
     expect(samePredictions(baseline, fused, 'acc')).toBe(1);
     expect(samePredictions(baseline, fused, 'acc_norm')).toBe(1);
     expect(judge(baseline, fused, { metric: 'acc_norm', maxDropPoints: 0.5 }).verdict.pass).toBe(true);
-    const worst = Math.max(...fused.items.flatMap((item, i) => item.loglikelihoods.map((ll, j) => Math.abs(ll - baseline.items[i]!.loglikelihoods[j]!))));
+    const worst = Math.max(...fused.payload.items.flatMap((item, i) => item.loglikelihoods.map((ll, j) => Math.abs(ll - baseline.payload.items[i]!.loglikelihoods[j]!))));
     expect(worst).toBeLessThan(1e-4);
   });
 });

@@ -2,7 +2,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
-import { resultsSchema, type ItemResult, type Results } from '../../src/evaluators/inference/results.js';
+import type { ItemResult, InferenceResult } from '../../src/evaluators/inference/results.js';
+import { resultsV1Schema, upgradeResultsV1, type ResultsV1 } from '../../src/evaluators/inference/results-v1.js';
 import { formatBytes, formatDateTime, formatInt, formatMs, formatPercentStderr } from '../../src/report/filters.js';
 import { renderRunReport, writeRunReport } from '../../src/evaluators/inference/report/render-run.js';
 
@@ -28,8 +29,9 @@ function item(index: number, gold: number, choiceChars: number[], loglikelihoods
   return { index, gold, choiceChars, loglikelihoods, isGreedy, contextTokens: 30 + index, continuationTokens: choiceChars.map((c) => Math.ceil(c / 2)), predictions };
 }
 
-function fixture(overrides: Partial<Results> = {}): Results {
-  return resultsSchema.parse({
+/** Written as a version 1 file (the layout these fixtures were made in) and read as version 2, as optibench reads one. */
+function fixture(overrides: Partial<ResultsV1> = {}): InferenceResult {
+  return upgradeResultsV1(resultsV1Schema.parse({
     schema: 'optibench/results',
     version: 1,
     runId: '2025-03-04T05-06-07Z-tinyllama',
@@ -82,7 +84,7 @@ function fixture(overrides: Partial<Results> = {}): Results {
     metrics: { acc_norm: { value: 2 / 3, stderr: 1 / 3 }, acc: { value: 1 / 3, stderr: 1 / 3 } },
     items: ITEMS,
     ...overrides,
-  });
+  }));
 }
 
 const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'source', 'track', 'wbr']);
@@ -245,7 +247,7 @@ describe('renderRunReport', () => {
   it('shows the incomplete banner only for incomplete runs', () => {
     expect(html).not.toContain('class="banner"');
     const incomplete = renderRunReport(
-      fixture({ status: 'incomplete', error: 'backend crashed: <oom>', task: { ...fixture().task, dataset: { ...fixture().task.dataset, selectedDocs: 5 } } }),
+      fixture({ status: 'incomplete', error: 'backend crashed: <oom>', task: { ...fixture().payload.task, dataset: { ...fixture().payload.task.dataset, selectedDocs: 5 } } }),
     );
     expect(incomplete).toContain('class="banner"');
     expect(incomplete).toContain('<code>backend crashed: &lt;oom&gt;</code>');
@@ -271,7 +273,7 @@ describe('renderRunReport', () => {
   });
 
   it('fails loudly on a missing field instead of printing an empty cell', () => {
-    const broken = { ...fixture(), backend: { build: {}, session: {}, load: {} } } as unknown as Results;
+    const broken = { ...fixture(), payload: { ...fixture().payload, backend: { build: {}, session: {}, load: {} } } } as unknown as InferenceResult;
     expect(() => renderRunReport(broken)).toThrow(/undefined/);
   });
 

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createBackend } from '../../src/backends/index.js';
 import type { Backend, BatchAnswer, LoadInfo, LoadRequest, TokenAnswer, TokenRequest } from '../../src/core/backend.js';
 import { configSchema, type ConfigInput, type RunConfig } from '../../src/evaluators/inference/config.js';
-import type { Results } from '../../src/evaluators/inference/results.js';
+import type { InferenceResult } from '../../src/evaluators/inference/results.js';
 import { RunFailure, runEvaluation, type PreparedRun, type RunOptions } from '../../src/evaluators/inference/runner.js';
 
 let work: string;
@@ -63,7 +63,7 @@ class CachingByIdBackend implements Backend {
   }
 }
 
-async function run(input: ConfigInput, options: RunOptions): Promise<{ results: Results; prepared: PreparedRun; batches: TokenRequest[][] }> {
+async function run(input: ConfigInput, options: RunOptions): Promise<{ results: InferenceResult; prepared: PreparedRun; batches: TokenRequest[][] }> {
   const backend = new RecordingBackend();
   let prepared: PreparedRun | undefined;
   const results = await runEvaluation(config(input), { onPrepared: (p) => (prepared = p) }, undefined, { ...options, createBackend: () => backend });
@@ -77,9 +77,9 @@ describe('the item order', () => {
     const a = await run({}, { shuffleSeed: 42 });
     const b = await run({}, { shuffleSeed: 42 });
     const c = await run({}, { shuffleSeed: 43 });
-    expect(a.results.shuffleSeed).toBe(42);
-    expect(c.results.shuffleSeed).toBe(43);
-    const selected = a.results.items.map((item) => item.index);
+    expect(a.results.payload.shuffleSeed).toBe(42);
+    expect(c.results.payload.shuffleSeed).toBe(43);
+    const selected = a.results.payload.items.map((item) => item.index);
     expect([...a.prepared.itemOrder].sort((x, y) => x - y)).toEqual(selected);
     expect(a.prepared.itemOrder).not.toEqual(selected);
     expect(b.prepared.itemOrder).toEqual(a.prepared.itemOrder);
@@ -89,8 +89,8 @@ describe('the item order', () => {
     expect(tokens(b.batches)).toEqual(tokens(a.batches));
     expect(tokens(c.batches)).not.toEqual(tokens(a.batches));
     // The results list items in dataset order whatever the order they ran in, with the same numbers.
-    expect(c.results.items.map((item) => item.index)).toEqual(selected);
-    c.results.items.forEach((item, i) => item.loglikelihoods.forEach((ll, j) => expect(ll).toBeCloseTo(a.results.items[i]!.loglikelihoods[j]!, 4)));
+    expect(c.results.payload.items.map((item) => item.index)).toEqual(selected);
+    c.results.payload.items.forEach((item, i) => item.loglikelihoods.forEach((ll, j) => expect(ll).toBeCloseTo(a.results.payload.items[i]!.loglikelihoods[j]!, 4)));
   });
 
   it('the length-sorted schedule keeps the shuffled order among requests of equal length', async () => {
@@ -111,8 +111,8 @@ describe('the item order', () => {
   it('a random seed is drawn when none is given, and recorded', async () => {
     const a = await run({}, {});
     const b = await run({}, {});
-    expect(Number.isInteger(a.results.shuffleSeed)).toBe(true);
-    expect(a.results.shuffleSeed).not.toBe(b.results.shuffleSeed);
+    expect(Number.isInteger(a.results.payload.shuffleSeed)).toBe(true);
+    expect(a.results.payload.shuffleSeed).not.toBe(b.results.payload.shuffleSeed);
   });
 });
 
@@ -125,7 +125,7 @@ describe('the config hash', () => {
       encoding: 'utf8',
     });
     expect(python.status).toBe(0);
-    expect(results.configSha256).toBe(python.stdout.trim());
+    expect(results.subject.configSha256).toBe(python.stdout.trim());
   });
 });
 
@@ -133,12 +133,12 @@ describe('the canary', () => {
   it('passes on the real ONNX backend; its requests are neither scored nor counted in the throughput', async () => {
     const plain = await run({ repeats: 2 }, { shuffleSeed: 5 });
     const checked = await run({ repeats: 2 }, { shuffleSeed: 5, canary: { items: 3, tolerance: 1e-4 } });
-    expect(checked.results.canary).toMatchObject({ items: 3, requests: 12, tolerance: 1e-4 });
-    expect(checked.results.canary!.maxAbsDiff).toBeLessThanOrEqual(1e-4);
+    expect(checked.results.payload.canary).toMatchObject({ items: 3, requests: 12, tolerance: 1e-4 });
+    expect(checked.results.payload.canary!.maxAbsDiff).toBeLessThanOrEqual(1e-4);
     // 3 documents of 4 endings re-issued in each of the 2 passes, in batches of their own.
     expect(checked.batches.flat().length - plain.batches.flat().length).toBe(2 * 12);
-    expect(checked.results.throughput).toMatchObject({ requests: 64, tokensThroughModel: plain.results.throughput.tokensThroughModel, batches: plain.results.throughput.batches });
-    expect(checked.results.items).toHaveLength(16);
+    expect(checked.results.payload.throughput).toMatchObject({ requests: 64, tokensThroughModel: plain.results.payload.throughput.tokensThroughModel, batches: plain.results.payload.throughput.batches });
+    expect(checked.results.payload.items).toHaveLength(16);
     expect(checked.results.metrics).toEqual(plain.results.metrics);
     // A canary batch carries a document's own ids with every ending moved to another id.
     const byId = new Map(plain.batches.flat().map((r) => [r.id, r]));
@@ -152,7 +152,7 @@ describe('the canary', () => {
     // Without the canary the cheater goes unnoticed: its answers are right, and its repeats cost nothing.
     const unnoticed = await cheat(undefined);
     expect(unnoticed.status).toBe('complete');
-    expect(unnoticed.repeatMaxAbsDiff).toBe(0);
+    expect(unnoticed.payload.repeatMaxAbsDiff).toBe(0);
 
     const failure = await cheat({ items: 2, tolerance: 1e-4 }).then(
       () => undefined,

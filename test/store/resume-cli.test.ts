@@ -10,7 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/evaluators/inference/config.js';
 import { defaultCorpus } from '../../src/evaluators/inference/embedded-default.js';
-import { resultsSchema, type Results } from '../../src/evaluators/inference/results.js';
+import { inferenceResultSchema, type InferenceResult } from '../../src/evaluators/inference/results.js';
 import { generateLlama } from '../../src/models/llama/generate.js';
 import { sha256File } from '../../src/models/llama/weights-hash.js';
 import { createRun } from '../../src/store/runs.js';
@@ -35,8 +35,8 @@ beforeAll(async () => {
   });
 });
 
-async function resultsIn(dir: string): Promise<Results> {
-  return resultsSchema.parse(JSON.parse(await readFile(path.join(dir, 'results.json'), 'utf8')));
+async function resultsIn(dir: string): Promise<InferenceResult> {
+  return inferenceResultSchema.parse(JSON.parse(await readFile(path.join(dir, 'results.json'), 'utf8')));
 }
 
 describe('kill -9 mid-run, then --resume', () => {
@@ -77,23 +77,23 @@ describe('kill -9 mid-run, then --resume', () => {
     expect(resumed.stdout).toContain(`resumed    ${itemsAtKill} items carried over; timings cover the ${60 - itemsAtKill} computed now, not a full run`);
     const r = await resultsIn(path.join(work, 'out', killedId));
     expect(r.runId).toBe(killedId);
-    expect(r.resumed).toEqual({ itemsCarriedOver: itemsAtKill, itemsRun: 60 - itemsAtKill });
-    expect(r.throughput.requests).toBe(4 * (60 - itemsAtKill));
-    expect(r.shuffleSeed).toBe(7);
+    expect(r.payload.resumed).toEqual({ itemsCarriedOver: itemsAtKill, itemsRun: 60 - itemsAtKill });
+    expect(r.payload.throughput.requests).toBe(4 * (60 - itemsAtKill));
+    expect(r.payload.shuffleSeed).toBe(7);
 
     const full = optibench(['run', ...runFlags(), '-o', 'full'], work, cacheDir);
     expect(full.code).toBe(0);
     const [fullId] = await readdir(path.join(work, 'full'));
     const f = await resultsIn(path.join(work, 'full', fullId!));
     expect(r.metrics).toEqual(f.metrics);
-    expect(r.items.map((item) => item.index)).toEqual(f.items.map((item) => item.index));
-    r.items.forEach((item, i) => {
-      expect(item.predictions).toEqual(f.items[i]!.predictions);
-      item.loglikelihoods.forEach((ll, j) => expect(Math.abs(ll - f.items[i]!.loglikelihoods[j]!)).toBeLessThanOrEqual(1e-5));
+    expect(r.payload.items.map((item) => item.index)).toEqual(f.payload.items.map((item) => item.index));
+    r.payload.items.forEach((item, i) => {
+      expect(item.predictions).toEqual(f.payload.items[i]!.predictions);
+      item.loglikelihoods.forEach((ll, j) => expect(Math.abs(ll - f.payload.items[i]!.loglikelihoods[j]!)).toBeLessThanOrEqual(1e-5));
     });
     // The resumed run ran the config it started with: the same as the uninterrupted one's, which only wrote elsewhere.
-    expect(sqlite3(db(), `SELECT config_sha256 FROM runs WHERE id = '${killedId}'`)).toEqual([{ config_sha256: r.configSha256 }]);
-    expect(r.configSha256).toBe(f.configSha256);
+    expect(sqlite3(db(), `SELECT config_sha256 FROM runs WHERE id = '${killedId}'`)).toEqual([{ config_sha256: r.subject.configSha256 }]);
+    expect(r.subject.configSha256).toBe(f.subject.configSha256);
 
     // The database: complete, all items, the metrics of the results file, and no headline time for a resumed run.
     expect(sqlite3(db(), `SELECT status, inference_median_ms, error FROM runs WHERE id = '${killedId}'`)).toEqual([{ status: 'complete', inference_median_ms: null, error: null }]);
@@ -155,9 +155,9 @@ describe('a run stopped with Ctrl-C', () => {
     expect(row).toMatchObject({ status: 'failed', error: 'interrupted by the user' });
     const kept = sqlite3<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM run_items')[0]!.n;
     const runDir = path.join(work, 'stopped', row!.id);
-    const partial = resultsSchema.parse(JSON.parse(await readFile(path.join(runDir, 'results.incomplete.json'), 'utf8')));
+    const partial = inferenceResultSchema.parse(JSON.parse(await readFile(path.join(runDir, 'results.incomplete.json'), 'utf8')));
     // Every item the incomplete file holds is in the database too.
-    expect(kept).toBe(partial.items.length);
+    expect(kept).toBe(partial.payload.items.length);
     expect(kept).toBeLessThan(30);
 
     const resumed = optibench(['run', '--resume', row!.id, '--db', file, '--canary', '2'], work, cacheDir);
@@ -165,9 +165,9 @@ describe('a run stopped with Ctrl-C', () => {
     expect(resumed.stdout).toMatch(/canary {5}2 items re-issued in each pass: answers matched/);
     expect((await readdir(runDir)).sort()).toEqual(['index.html', 'results.json']);
     const r = await resultsIn(runDir);
-    expect(r.items).toHaveLength(30);
-    expect(r.resumed).toEqual({ itemsCarriedOver: kept, itemsRun: 30 - kept });
-    expect(r.canary).toMatchObject({ items: 2, requests: 8 });
+    expect(r.payload.items).toHaveLength(30);
+    expect(r.payload.resumed).toEqual({ itemsCarriedOver: kept, itemsRun: 30 - kept });
+    expect(r.payload.canary).toMatchObject({ items: 2, requests: 8 });
     expect(sqlite3(file, 'SELECT status, error FROM runs')).toEqual([{ status: 'complete', error: null }]);
   });
 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/evaluators/inference/config.js';
 import { OptibenchError } from '../../src/core/errors.js';
-import type { Results } from '../../src/evaluators/inference/results.js';
+import type { InferenceResult } from '../../src/evaluators/inference/results.js';
 import { runEvaluation } from '../../src/evaluators/inference/runner.js';
 import {
   addSubmission,
@@ -31,7 +31,7 @@ import { REPO_ROOT } from '../helpers/shared.js';
 import { sqlite3, TSX_LOADER } from './helpers.js';
 
 let work: string;
-let results: Results;
+let results: InferenceResult;
 let counter = 0;
 
 beforeAll(async () => {
@@ -50,9 +50,9 @@ function newRun(id: string, overrides: Partial<NewRun> = {}): NewRun {
     id,
     kind: 'run',
     config: results.config,
-    datasetPath: results.task.dataset.path,
-    datasetSha256: results.task.dataset.sha256,
-    totalItems: results.items.length,
+    datasetPath: results.payload.task.dataset.path,
+    datasetSha256: results.payload.task.dataset.sha256,
+    totalItems: results.payload.items.length,
     shuffleSeed: 11,
     ...overrides,
   };
@@ -63,11 +63,11 @@ describe('a run from start to finish', () => {
     const { db, file } = freshDb();
     createRun(db, newRun('r1'));
     const started = sqlite3(file, "SELECT status, config_sha256, total_items, shuffle_seed, finished_at, inference_median_ms FROM runs WHERE id = 'r1'")[0]!;
-    expect(started).toEqual({ status: 'running', config_sha256: results.configSha256, total_items: 6, shuffle_seed: 11, finished_at: null, inference_median_ms: null });
+    expect(started).toEqual({ status: 'running', config_sha256: results.subject.configSha256, total_items: 6, shuffle_seed: 11, finished_at: null, inference_median_ms: null });
 
-    recordItems(db, 'r1', results.items.slice(0, 2));
+    recordItems(db, 'r1', results.payload.items.slice(0, 2));
     expect(sqlite3(file, "SELECT item_index FROM run_items WHERE run_id = 'r1' ORDER BY item_index")).toEqual(
-      results.items.slice(0, 2).map((item) => ({ item_index: item.index })),
+      results.payload.items.slice(0, 2).map((item) => ({ item_index: item.index })),
     );
 
     finishRun(db, 'r1', results, { resultsPath: '/x/results.json', reportPath: '/x/index.html' });
@@ -83,9 +83,9 @@ describe('a run from start to finish', () => {
       expect(m.stderr).toBeCloseTo(results.metrics[m.name]!.stderr!, 12);
     }
     // Every item is there once finished, with its numbers exactly as computed (JSON round-trips doubles).
-    expect(readRunItems(db, 'r1')).toEqual(results.items);
+    expect(readRunItems(db, 'r1')).toEqual(results.payload.items);
     const stored = readRun(db, 'r1')!;
-    expect(stored).toMatchObject({ status: 'complete', itemCount: 6, totalItems: 6, kind: 'run', configSha256: results.configSha256 });
+    expect(stored).toMatchObject({ status: 'complete', itemCount: 6, totalItems: 6, kind: 'run', configSha256: results.subject.configSha256 });
     expect(stored.config).toEqual(results.config);
     db.close();
   });
@@ -94,14 +94,14 @@ describe('a run from start to finish', () => {
     const { db } = freshDb();
     const reordered = Object.fromEntries(Object.entries(results.config).reverse());
     createRun(db, newRun('r-order', { config: reordered }));
-    expect(readRun(db, 'r-order')!.configSha256).toBe(results.configSha256);
+    expect(readRun(db, 'r-order')!.configSha256).toBe(results.subject.configSha256);
     db.close();
   });
 
   it('a resumed run gets no headline time: its clock covered only part of the items', () => {
     const { db } = freshDb();
     createRun(db, newRun('r-resumed'));
-    finishRun(db, 'r-resumed', { ...results, resumed: { itemsCarriedOver: 2, itemsRun: 4 } }, { resultsPath: null, reportPath: null });
+    finishRun(db, 'r-resumed', { ...results, payload: { ...results.payload, resumed: { itemsCarriedOver: 2, itemsRun: 4 } } }, { resultsPath: null, reportPath: null });
     expect(readRun(db, 'r-resumed')).toMatchObject({ status: 'complete', inferenceMedianMs: null });
     db.close();
   });
@@ -111,23 +111,23 @@ describe('what the API refuses', () => {
   it('an item recorded twice, items for a finished run, finishing twice, and results of another size or dataset', () => {
     const { db } = freshDb();
     createRun(db, newRun('r2'));
-    recordItems(db, 'r2', results.items.slice(0, 1));
-    expect(() => recordItems(db, 'r2', results.items.slice(0, 2))).toThrow(`run r2: item ${results.items[0]!.index} is already recorded`);
+    recordItems(db, 'r2', results.payload.items.slice(0, 1));
+    expect(() => recordItems(db, 'r2', results.payload.items.slice(0, 2))).toThrow(`run r2: item ${results.payload.items[0]!.index} is already recorded`);
     // The refused call was one transaction: its other item was not written either.
     expect(readRun(db, 'r2')!.itemCount).toBe(1);
 
-    expect(() => finishRun(db, 'r2', { ...results, items: results.items.slice(0, 5) }, { resultsPath: null, reportPath: null })).toThrow(
+    expect(() => finishRun(db, 'r2', { ...results, payload: { ...results.payload, items: results.payload.items.slice(0, 5) } }, { resultsPath: null, reportPath: null })).toThrow(
       'run r2: the results hold 5 items, the run was asked for 6',
     );
-    const otherDataset = { ...results, task: { ...results.task, dataset: { ...results.task.dataset, sha256: 'f'.repeat(64) } } };
+    const otherDataset = { ...results, payload: { ...results.payload, task: { ...results.payload.task, dataset: { ...results.payload.task.dataset, sha256: 'f'.repeat(64) } } } };
     expect(() => finishRun(db, 'r2', otherDataset, { resultsPath: null, reportPath: null })).toThrow(/the results scored dataset sha256 ffffffffffff…/);
     expect(() => finishRun(db, 'r2', { ...results, status: 'incomplete', error: 'boom' }, { resultsPath: null, reportPath: null })).toThrow(/only complete results finish a run/);
 
     finishRun(db, 'r2', results, { resultsPath: null, reportPath: null });
     expect(() => finishRun(db, 'r2', results, { resultsPath: null, reportPath: null })).toThrow('cannot finish run r2: it is complete, expected running');
-    expect(() => recordItems(db, 'r2', results.items.slice(5))).toThrow('cannot record items of run r2: it is complete, expected running');
+    expect(() => recordItems(db, 'r2', results.payload.items.slice(5))).toThrow('cannot record items of run r2: it is complete, expected running');
     expect(() => reopenRun(db, 'r2')).toThrow(/run r2 is already complete .*: there is nothing to resume/);
-    expect(() => recordItems(db, 'nope', results.items)).toThrow(/no such run/);
+    expect(() => recordItems(db, 'nope', results.payload.items)).toThrow(/no such run/);
     db.close();
   });
 
@@ -149,7 +149,7 @@ describe('transactional finish', () => {
   it('a failure injected between the writes of finishRun leaves the run running, with no metrics and no new items', () => {
     const { db, file } = freshDb();
     createRun(db, newRun('r3'));
-    recordItems(db, 'r3', results.items.slice(0, 3));
+    recordItems(db, 'r3', results.payload.items.slice(0, 3));
     // The status update and the items are written before the metrics: an error on the metric rows must undo them.
     db.exec("CREATE TRIGGER injected BEFORE INSERT ON run_metrics WHEN NEW.name = 'acc_norm' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
     expect(() => finishRun(db, 'r3', results, { resultsPath: '/x', reportPath: '/y' })).toThrow('injected failure');
@@ -165,7 +165,7 @@ describe('transactional finish', () => {
     const file = path.join(work, 'killed.sqlite');
     const db = openDatabase(file);
     createRun(db, newRun('r4'));
-    recordItems(db, 'r4', results.items.slice(0, 2));
+    recordItems(db, 'r4', results.payload.items.slice(0, 2));
     db.close();
     const resultsFile = path.join(work, 'r4-results.json');
     await writeFile(resultsFile, JSON.stringify(results));
@@ -207,8 +207,8 @@ describe('failing and reopening', () => {
   it('failRun keeps the recorded items, adds the unrecorded ones, and reopenRun makes the run running again', () => {
     const { db } = freshDb();
     createRun(db, newRun('r5'));
-    recordItems(db, 'r5', results.items.slice(0, 2));
-    failRun(db, 'r5', 'the backend crashed', { items: results.items.slice(0, 4) });
+    recordItems(db, 'r5', results.payload.items.slice(0, 2));
+    failRun(db, 'r5', 'the backend crashed', { items: results.payload.items.slice(0, 4) });
     expect(readRun(db, 'r5')).toMatchObject({ status: 'failed', error: 'the backend crashed', itemCount: 4 });
     expect(() => failRun(db, 'r5', 'again')).toThrow('cannot fail run r5: it is failed, expected running');
     const before = reopenRun(db, 'r5');

@@ -81,17 +81,17 @@ describe('a well-behaved submission (the organizer\'s optibench with a plugin fr
     const results = outcome.results!;
     const { config } = await loadConfig(path.join(dir, 'bench.yaml'), { limit: 12, cacheDir: cache, outputDir: path.join(root, 'plain') });
     const plain = await runEvaluation(config);
-    expect(results.items.map((i) => i.index)).toEqual(plain.items.map((i) => i.index).sort((a, b) => a - b));
+    expect(results.payload.items.map((i) => i.index)).toEqual(plain.payload.items.map((i) => i.index).sort((a, b) => a - b));
     expect(results.metrics).toEqual(plain.metrics);
-    const plainByIndex = new Map(plain.items.map((i) => [i.index, i]));
-    for (const item of results.items) {
+    const plainByIndex = new Map(plain.payload.items.map((i) => [i.index, i]));
+    for (const item of results.payload.items) {
       const reference = plainByIndex.get(item.index)!;
       expect(item.gold).toBe(reference.gold);
       expect(item.predictions).toEqual(reference.predictions);
       item.loglikelihoods.forEach((ll, i) => expect(ll).toBeCloseTo(reference.loglikelihoods[i]!, 4));
     }
     expect(results.plugins.map((p) => p.name)).toEqual(['team-reverse']);
-    expect(results.task.dataset.path).toBe(defaultDatasetPath());
+    expect(results.payload.task.dataset.path).toBe(defaultDatasetPath());
   });
 
   it('records team, submission and a complete rerun with its machine, the reference check and the real labels', () => {
@@ -104,7 +104,7 @@ describe('a well-behaved submission (the organizer\'s optibench with a plugin fr
     const [submission] = sqlite3<{ commit_sha: string; document: string }>(db, `SELECT commit_sha, document FROM submissions WHERE id = ${Number(run!.submission_id)}`);
     expect(submission!.document).toBe('docs/optimizations.pdf');
     const golds = sqlite3<{ item_index: number; gold: number }>(db, `SELECT item_index, gold FROM run_items WHERE run_id = '${outcome.runId}' ORDER BY item_index`);
-    expect(golds).toEqual(outcome.results!.items.map((i) => ({ item_index: i.index, gold: i.gold })));
+    expect(golds).toEqual(outcome.results!.payload.items.map((i) => ({ item_index: i.index, gold: i.gold })));
     const metrics = sqlite3<{ name: string; value: number }>(db, `SELECT name, value FROM run_metrics WHERE run_id = '${outcome.runId}' ORDER BY name`);
     expect(metrics).toEqual([
       { name: 'acc', value: outcome.results!.metrics.acc!.value },
@@ -114,7 +114,7 @@ describe('a well-behaved submission (the organizer\'s optibench with a plugin fr
 
   it('keeps the labels outside: the labelled set the sandbox could not read has the same golds', async () => {
     const labelled = await hellaswagTask.load(defaultDatasetPath());
-    for (const item of outcome.results!.items) expect(item.gold).toBe(labelled[item.index]!.gold);
+    for (const item of outcome.results!.payload.items) expect(item.gold).toBe(labelled[item.index]!.gold);
     const saved = JSON.parse(await readFile(path.join(outcome.reportDir, 'results.json'), 'utf8')) as { runId: string };
     expect(saved.runId).toBe(outcome.runId);
   });

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { configJsonSchema } from '../../evaluators/inference/config.js';
 import { OptibenchError } from '../../core/errors.js';
-import { resultsSchema } from '../../evaluators/inference/results.js';
+import { inferenceResultSchema } from '../../evaluators/inference/results.js';
 import { submissionJsonSchema } from '../../submissions/manifest.js';
 
 export function schemaFor(which: string): Record<string, unknown> {
@@ -12,7 +12,7 @@ export function schemaFor(which: string): Record<string, unknown> {
     case 'config':
       return configJsonSchema();
     case 'results':
-      return z.toJSONSchema(resultsSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
+      return z.toJSONSchema(inferenceResultSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
     case 'submission':
       return submissionJsonSchema();
     default:

@@ -5,7 +5,7 @@
  * predictions), after the gate has checked they scored the same items.
  */
 import { z } from 'zod';
-import type { Results } from './results.js';
+import type { InferenceResult } from './results.js';
 
 export const agreementSchema = z.object({
   /** Which backends were compared: [baseline's, candidate's]. */
@@ -27,16 +27,16 @@ export const agreementSchema = z.object({
 export type Agreement = z.infer<typeof agreementSchema>;
 
 /** Agreement of two complete runs over the same items (the caller checks that: see gate.ts checkSameItems). */
-export function agreementOf(baseline: Results, candidate: Results): Agreement {
+export function agreementOf(baseline: InferenceResult, candidate: InferenceResult): Agreement {
   let max = 0;
   let sum = 0;
   let requests = 0;
   let sameGreedy = 0;
   let maxAt: Agreement['maxAt'] = null;
-  const metrics = Object.keys(baseline.items[0]?.predictions ?? {});
+  const metrics = Object.keys(baseline.payload.items[0]?.predictions ?? {});
   const same: Record<string, number> = Object.fromEntries(metrics.map((m) => [m, 0]));
-  baseline.items.forEach((a, i) => {
-    const b = candidate.items[i]!;
+  baseline.payload.items.forEach((a, i) => {
+    const b = candidate.payload.items[i]!;
     a.loglikelihoods.forEach((x, choice) => {
       const diff = Math.abs(x - b.loglikelihoods[choice]!);
       sum += diff;
@@ -49,9 +49,9 @@ export function agreementOf(baseline: Results, candidate: Results): Agreement {
     });
     for (const m of metrics) if (a.predictions[m] === b.predictions[m]) same[m]!++;
   });
-  const items = baseline.items.length;
+  const items = baseline.payload.items.length;
   return {
-    backends: [baseline.backend.name, candidate.backend.name],
+    backends: [baseline.payload.backend.name, candidate.payload.backend.name],
     requests,
     maxLoglikelihoodDiff: max,
     meanLoglikelihoodDiff: requests ? sum / requests : 0,

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { environmentSchema } from '../../core/environment.js';
-import { metricValueSchema } from './results.js';
+import { metricValueSchema } from '../../core/result.js';
 import { gateOptionsSchema } from './compare-schema.js';
 import { microBatchSchema } from './micro.js';
 import { peakSchema } from './peak.js';

@@ -118,8 +118,8 @@ function assemble(
   const base = runs[0]!.run.results;
   const referenceRun = runs.find((r) => r.reference)?.run.results;
   const baseMs = base.timings.inference.medianMs!;
-  const shape = shapeFromConfig(base.model.config);
-  const ds = base.task.dataset;
+  const shape = shapeFromConfig(base.payload.model.config);
+  const ds = base.payload.task.dataset;
   const configurations = runs.map(({ label, run, reference }, position): BenchConfiguration => {
     const r = run.results;
     const inf = r.timings.inference;
@@ -133,25 +133,25 @@ function assemble(
       resultsFile: relativeLink(dir, run.resultsFile),
       report: relativeLink(dir, run.reportFile),
       inference: { medianMs: inf.medianMs!, minMs: inf.minMs!, maxMs: inf.maxMs!, repeats: inf.repeats },
-      tokensThroughModel: r.throughput.tokensThroughModel,
-      paddedTokens: r.throughput.paddedTokens,
-      pairwiseTokens: r.throughput.pairwiseTokens,
-      tokensPerSecond: r.throughput.tokensPerSecond,
-      pairwiseTokensPerSecond: r.throughput.pairwiseTokensPerSecond,
-      itemsPerSecond: r.throughput.itemsPerSecond,
+      tokensThroughModel: r.payload.throughput.tokensThroughModel,
+      paddedTokens: r.payload.throughput.paddedTokens,
+      pairwiseTokens: r.payload.throughput.pairwiseTokens,
+      tokensPerSecond: r.payload.throughput.tokensPerSecond,
+      pairwiseTokensPerSecond: r.payload.throughput.pairwiseTokensPerSecond,
+      itemsPerSecond: r.payload.throughput.itemsPerSecond,
       speedup: baseMs / inf.medianMs!,
-      headlineMetric: r.headlineMetric,
+      headlineMetric: r.payload.primaryMetric,
       metrics: r.metrics,
       gate:
         gate && judged
           ? { pass: gate.verdict.pass, differencePoints: judged.differencePoints, pairedStderrPoints: judged.pairedStderrPoints, mcnemarP: judged.mcnemarP, reason: gate.verdict.reason }
           : null,
       flops: { ...flops, gflopsPerSecond: flops.gflopsPerSecond!, fractionOfPeak: flops.gflopsPerSecond! / peak.gflopsPerSecond },
-      micro: microFromResults(r.micro),
+      micro: microFromResults(r.payload.micro),
       harnessOverhead: r.timings.harnessOverhead ?? null,
-      backend: r.backend.name,
+      backend: r.payload.backend.name,
       ...(reference ? { reference: true } : {}),
-      vsReference: referenceRun ? r.throughput.pairwiseTokensPerSecond / referenceRun.throughput.pairwiseTokensPerSecond : null,
+      vsReference: referenceRun ? r.payload.throughput.pairwiseTokensPerSecond / referenceRun.payload.throughput.pairwiseTokensPerSecond : null,
     };
   });
   const c = input.config;
@@ -162,17 +162,17 @@ function assemble(
     createdAt: new Date().toISOString(),
     command: [...input.command],
     environment,
-    task: base.task.name,
+    task: base.payload.task.name,
     items: {
-      count: base.items.length,
+      count: base.payload.items.length,
       totalDocs: ds.totalDocs,
       datasetPath: ds.path,
       datasetSha256: ds.sha256,
       limit: ds.limit,
       seed: ds.seed,
-      subsetNote: subsetNote(base.items.length, ds.totalDocs),
+      subsetNote: subsetNote(base.payload.items.length, ds.totalDocs),
     },
-    model: { dir: base.model.dir, weightsSha256: base.model.weightsSha256, layerWeightParameters: layerWeightParameters(shape), vocabSize: shape.vocabSize, hiddenSize: shape.hiddenSize },
+    model: { dir: base.payload.model.dir, weightsSha256: base.payload.model.weightsSha256, layerWeightParameters: layerWeightParameters(shape), vocabSize: shape.vocabSize, hiddenSize: shape.hiddenSize },
     backend: { name: c.backend.name, executionProvider: c.backend.executionProvider, dtype: c.backend.dtype, intraOpThreads: c.backend.intraOpThreads, interOpThreads: c.backend.interOpThreads },
     repeats: c.repeats,
     batchSize: c.batchSize,

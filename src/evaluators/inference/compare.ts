@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { RunConfig } from './config.js';
 import { OptibenchError } from '../../core/errors.js';
 import { readResultsFile } from './results-file.js';
-import type { Results } from './results.js';
+import type { InferenceResult } from './results.js';
 import { newRunId, type RunObserver } from './runner.js';
 import { getTask } from '../../tasks/index.js';
 import { agreementLine, agreementOf } from './agreement.js';
@@ -60,8 +60,8 @@ function refuseSubsetConfig(config: RunConfig): void {
   }
 }
 
-function refuseSubsetResults(results: Results, file: string): void {
-  const ds = results.task.dataset;
+function refuseSubsetResults(results: InferenceResult, file: string): void {
+  const ds = results.payload.task.dataset;
   if (ds.selectedDocs < ds.totalDocs) {
     throw new OptibenchError(`--submission judges the full set, and this run scored ${ds.selectedDocs} of ${ds.totalDocs} items`, { file });
   }
@@ -125,8 +125,8 @@ interface Judged extends Common {
   readonly id: string;
   readonly dir: string;
   readonly mode: CompareFile['mode'];
-  readonly baseline: { results: Results; resultsFile: string; report: string | null };
-  readonly candidate: { results: Results; resultsFile: string; report: string | null };
+  readonly baseline: { results: InferenceResult; resultsFile: string; report: string | null };
+  readonly candidate: { results: InferenceResult; resultsFile: string; report: string | null };
   readonly speedup: number | null;
   readonly agreement?: boolean;
 }
@@ -139,7 +139,7 @@ async function finish(j: Judged): Promise<CompareOutcome> {
     report: s.report === null ? null : relativeLink(j.dir, s.report),
     plugins: s.results.plugins.map((p) => p.name),
     inferenceMedianMs: s.results.timings.inference.medianMs,
-    tokensPerSecond: s.results.throughput.tokensPerSecond,
+    tokensPerSecond: s.results.payload.throughput.tokensPerSecond,
   });
   const compare = compareFileSchema.parse({
     schema: COMPARE_SCHEMA_ID,

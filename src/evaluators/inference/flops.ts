@@ -13,7 +13,7 @@
  * embeddings and the softmax are left out: about 2 % for the medium model (hidden 768) on HellaSwag's
  * ~100-token requests, but a quarter of the tiny model's work, whose layers are only 64 wide.
  */
-import type { Results } from './results.js';
+import type { InferenceResult } from './results.js';
 
 export interface ForwardShape {
   readonly hiddenSize: number;
@@ -65,12 +65,12 @@ export interface RunFlops {
   readonly gflopsPerSecond: number | null;
 }
 
-export function runFlops(results: Results): RunFlops {
-  const shape = shapeFromConfig(results.model.config);
-  const extra = results.backend.build.extra as { head?: unknown } | null | undefined;
+export function runFlops(results: InferenceResult): RunFlops {
+  const shape = shapeFromConfig(results.payload.model.config);
+  const extra = results.payload.backend.build.extra as { head?: unknown } | null | undefined;
   const headAt = extra?.head === 'scored' ? 'scored' : 'all';
-  const tokens = results.throughput.tokensThroughModel;
-  const scored = results.items.reduce((sum, item) => sum + item.continuationTokens.reduce((a, b) => a + b, 0), 0);
+  const tokens = results.payload.throughput.tokensThroughModel;
+  const scored = results.payload.items.reduce((sum, item) => sum + item.continuationTokens.reduce((a, b) => a + b, 0), 0);
   const headPositions = headAt === 'scored' ? scored : tokens;
   const flops = forwardFlops(shape, tokens, headPositions);
   const ms = results.timings.inference.medianMs;

@@ -4,7 +4,7 @@
  * competition's rule); the paired test says how much of the difference could be chance.
  */
 import { OptibenchError } from '../../core/errors.js';
-import type { Results } from './results.js';
+import type { InferenceResult } from './results.js';
 import { formatInt } from '../../report/filters.js';
 import { mcnemarExactP, pairedDifference, pairedTable, type PairedTable } from './paired-test.js';
 
@@ -49,20 +49,20 @@ export interface GateResult {
 }
 
 /** Refuses pairs of results that were not scored on the same items: a paired test on other items means nothing. */
-export function checkSameItems(baseline: Results, candidate: Results, names = { baseline: 'baseline', candidate: 'candidate' }): void {
+export function checkSameItems(baseline: InferenceResult, candidate: InferenceResult, names = { baseline: 'baseline', candidate: 'candidate' }): void {
   for (const [name, r] of [[names.baseline, baseline], [names.candidate, candidate]] as const) {
     if (r.status !== 'complete') throw new OptibenchError(`the ${name} run is incomplete (${r.error ?? 'no error recorded'}): only complete runs can be judged`);
   }
-  if (baseline.task.name !== candidate.task.name) {
-    throw new OptibenchError(`the runs scored different tasks: ${baseline.task.name} and ${candidate.task.name}`);
+  if (baseline.payload.task.name !== candidate.payload.task.name) {
+    throw new OptibenchError(`the runs scored different tasks: ${baseline.payload.task.name} and ${candidate.payload.task.name}`);
   }
-  const a = baseline.task.dataset;
-  const b = candidate.task.dataset;
+  const a = baseline.payload.task.dataset;
+  const b = candidate.payload.task.dataset;
   if (a.sha256 !== b.sha256) {
     throw new OptibenchError(`the runs scored different datasets (sha256 ${a.sha256.slice(0, 12)}… and ${b.sha256.slice(0, 12)}…): compare runs on the same file`);
   }
-  const x = baseline.items;
-  const y = candidate.items;
+  const x = baseline.payload.items;
+  const y = candidate.payload.items;
   const mismatch = x.findIndex((item, i) => y[i]?.index !== item.index);
   if (x.length !== y.length || mismatch !== -1) {
     const where =
@@ -74,8 +74,8 @@ export function checkSameItems(baseline: Results, candidate: Results, names = { 
   if (x.length === 0) throw new OptibenchError('the runs scored no items');
 }
 
-function correctness(results: Results, metric: string, name: string): boolean[] {
-  return results.items.map((item) => {
+function correctness(results: InferenceResult, metric: string, name: string): boolean[] {
+  return results.payload.items.map((item) => {
     const pick = item.predictions[metric];
     if (pick === undefined) {
       const known = Object.keys(item.predictions).join(', ');
@@ -85,7 +85,7 @@ function correctness(results: Results, metric: string, name: string): boolean[] 
   });
 }
 
-export function compareMetric(baseline: Results, candidate: Results, metric: string): MetricComparison {
+export function compareMetric(baseline: InferenceResult, candidate: InferenceResult, metric: string): MetricComparison {
   const base = correctness(baseline, metric, 'baseline');
   const cand = correctness(candidate, metric, 'candidate');
   const n = base.length;
@@ -126,25 +126,25 @@ export function subsetNote(count: number, totalDocs: number): string | null {
 }
 
 /** Compares every metric both runs predicted and applies the gate to `gate.metric`. */
-export function judge(baseline: Results, candidate: Results, gate: GateOptions): GateResult {
+export function judge(baseline: InferenceResult, candidate: InferenceResult, gate: GateOptions): GateResult {
   if (!(Number.isFinite(gate.maxDropPoints) && gate.maxDropPoints >= 0)) {
     throw new OptibenchError(`the allowed drop must be a number of points >= 0, got ${gate.maxDropPoints}`, { key: 'max-drop' });
   }
   checkSameItems(baseline, candidate);
-  const names = Object.keys(baseline.items[0]!.predictions).filter((name) => name in candidate.items[0]!.predictions);
+  const names = Object.keys(baseline.payload.items[0]!.predictions).filter((name) => name in candidate.payload.items[0]!.predictions);
   if (!names.includes(gate.metric)) names.push(gate.metric); // correctness() then names what the results do have
   const metrics = names.map((name) => compareMetric(baseline, candidate, name));
   const judged = metrics.find((m) => m.name === gate.metric)!;
-  const ds = candidate.task.dataset;
+  const ds = candidate.payload.task.dataset;
   const warnings: string[] = [];
-  if (baseline.model.weightsSha256 !== candidate.model.weightsSha256) {
-    warnings.push(`the runs used different model weights (sha256 ${baseline.model.weightsSha256.slice(0, 12)}… and ${candidate.model.weightsSha256.slice(0, 12)}…)`);
+  if (baseline.payload.model.weightsSha256 !== candidate.payload.model.weightsSha256) {
+    warnings.push(`the runs used different model weights (sha256 ${baseline.payload.model.weightsSha256.slice(0, 12)}… and ${candidate.payload.model.weightsSha256.slice(0, 12)}…)`);
   }
   return {
-    items: { count: candidate.items.length, totalDocs: ds.totalDocs, datasetSha256: ds.sha256, datasetPath: ds.path },
+    items: { count: candidate.payload.items.length, totalDocs: ds.totalDocs, datasetSha256: ds.sha256, datasetPath: ds.path },
     gate,
     metrics,
-    verdict: decide(judged, gate, subsetNote(candidate.items.length, ds.totalDocs)),
+    verdict: decide(judged, gate, subsetNote(candidate.payload.items.length, ds.totalDocs)),
     warnings,
   };
 }

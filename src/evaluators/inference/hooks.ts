@@ -14,6 +14,8 @@ import type { BackendName, BuildSettings, ModelInfo, SessionSettings, TokenReque
 import type { BaseHooks, PluginDefinition } from '../../core/plugin.js';
 
 export const INFERENCE_EVALUATOR_ID = 'inference';
+/** Bumped when what a run scores or how changes (results say which rules scored them). */
+export const INFERENCE_EVALUATOR_VERSION = '1';
 
 export interface ModelBuildContext {
   readonly backend: BackendName;

@@ -3,7 +3,7 @@
  * model and no dataset. Other harnesses keep only the aggregate; optibench keeps enough to redo it.
  */
 import { getTask } from '../../tasks/index.js';
-import type { Results } from './results.js';
+import type { InferenceResult } from './results.js';
 import type { MetricValue } from '../../core/task.js';
 
 export interface Rescore {
@@ -14,10 +14,10 @@ export interface Rescore {
   readonly maxMetricDifference: number;
 }
 
-export function rescore(results: Results): Rescore {
-  const task = getTask(results.task.name);
+export function rescore(results: InferenceResult): Rescore {
+  const task = getTask(results.payload.task.name);
   const changedPredictions: Record<string, number> = {};
-  const outcomes = results.items.map((item) => {
+  const outcomes = results.payload.items.map((item) => {
     const outcome = task.score({ gold: item.gold, choiceChars: item.choiceChars, loglikelihoods: item.loglikelihoods });
     for (const [metric, choice] of Object.entries(outcome.predictions)) {
       if (item.predictions[metric] !== choice) changedPredictions[metric] = (changedPredictions[metric] ?? 0) + 1;

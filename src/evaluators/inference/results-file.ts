@@ -1,42 +1,30 @@
-/**
- * Reading and writing results files. A complete run writes `results.json`; a run that failed part-way
- * writes `results.incomplete.json` (status `incomplete`), so nothing half-done is ever mistaken for a
- * finished run, and nothing already computed is lost. Writes are atomic (temp file + rename).
- */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { writeFileAtomic } from '../../core/atomic-file.js';
+/** Reading and writing the inference evaluator's results files, version 2, and reading (upgrading) version 1. */
 import { OptibenchError } from '../../core/errors.js';
-import { RESULTS_SCHEMA_ID, RESULTS_VERSION, resultsSchema, type Results } from './results.js';
+import { RESULT_VERSION } from '../../core/result.js';
+import { parseResult, readResultJson, writeResultFile } from '../../core/result-file.js';
+import { INFERENCE_EVALUATOR_ID } from './hooks.js';
+import { inferenceResultSchema, type InferenceResult } from './results.js';
+import { resultsV1Schema, upgradeResultsV1 } from './results-v1.js';
 
-export function resultsFileName(results: Results): string {
-  return results.status === 'complete' ? 'results.json' : 'results.incomplete.json';
+export async function writeResultsFile(result: InferenceResult, dir: string): Promise<string> {
+  return writeResultFile(result, dir);
 }
 
-export async function writeResultsFile(results: Results, dir: string): Promise<string> {
-  return writeFileAtomic(path.join(dir, resultsFileName(results)), `${JSON.stringify(results, null, 1)}\n`);
+/** Parses an inference result of any version this optibench reads, as version 2. */
+export function parseInferenceResult(json: unknown, file: string): InferenceResult {
+  const version = (json as { version?: unknown } | null)?.version;
+  if (version === 1) return upgradeResultsV1(parseResult(resultsV1Schema, json, file));
+  if (version !== RESULT_VERSION) {
+    throw new OptibenchError(`results version ${String(version)} is not supported by this optibench (reads versions 1 and ${RESULT_VERSION})`, { file });
+  }
+  const evaluator = (json as { evaluator?: { id?: unknown } }).evaluator?.id;
+  if (evaluator !== INFERENCE_EVALUATOR_ID) {
+    throw new OptibenchError(`these are results of the ${String(evaluator)} evaluator, not of ${INFERENCE_EVALUATOR_ID}`, { file, key: 'evaluator.id' });
+  }
+  return parseResult(inferenceResultSchema, json, file);
 }
 
-export async function readResultsFile(file: string): Promise<Results> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new OptibenchError('results file does not exist', { file });
-    throw new OptibenchError(`not a valid results file: ${(error as Error).message}`, { file });
-  }
-  const header = json as { schema?: unknown; version?: unknown } | null;
-  if (header?.schema !== RESULTS_SCHEMA_ID) {
-    throw new OptibenchError(`not an optibench results file (expected "schema": "${RESULTS_SCHEMA_ID}")`, { file });
-  }
-  if (header.version !== RESULTS_VERSION) {
-    throw new OptibenchError(`results version ${String(header.version)} is not supported by this optibench (reads version ${RESULTS_VERSION})`, { file });
-  }
-  const parsed = resultsSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new OptibenchError(issue.message, { file, key: issue.path.join('.') });
-  }
-  return parsed.data;
+export async function readResultsFile(file: string): Promise<InferenceResult> {
+  const { json } = await readResultJson(file);
+  return parseInferenceResult(json, file);
 }

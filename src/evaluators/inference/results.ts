@@ -1,19 +1,12 @@
 /**
- * The versioned results file every evaluator writes (`results.json`). Readers check `schema` and
- * `version` first; a change that removes or renames a field bumps the version.
+ * The inference evaluator's result: the common envelope (`core/result.ts`) around the HellaSwag payload
+ * (every item's four log-likelihoods, so `optibench rescore` can redo every metric offline) and the
+ * inference timings (prepare, load, warm-up and each measured pass apart).
  */
 import { z } from 'zod';
-import { environmentSchema } from '../../core/environment.js';
-
-export const RESULTS_SCHEMA_ID = 'optibench/results';
-export const RESULTS_VERSION = 1;
-
-const jsonValue: z.ZodType<unknown> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
-);
-
-/** stderr is null when fewer than two items were scored (it is undefined then). */
-export const metricValueSchema = z.object({ value: z.number(), stderr: z.number().nullable() });
+import { jsonObjectSchema } from '../../core/json.js';
+import { resultSchema, type Headline } from '../../core/result.js';
+import type { HeadlineSpec } from '../../core/evaluator.js';
 
 export const itemResultSchema = z.object({
   /** Index of the document in the dataset file. */
@@ -28,22 +21,30 @@ export const itemResultSchema = z.object({
 });
 
 /** Null when no repeat finished (an incomplete run). */
-const statsSchema = z.object({
+export const statsSchema = z.object({
   repeats: z.array(z.number()),
   medianMs: z.number().nullable(),
   minMs: z.number().nullable(),
   maxMs: z.number().nullable(),
 });
 
+export const inferenceTimingsSchema = z.object({
+  /** Reading and tokenizing the dataset, building the requests and the schedule. */
+  prepareMs: z.number(),
+  /** Reading the model and building or loading the backend session. */
+  loadMs: z.number(),
+  /** Untimed warm-up batches run before the measured repeats. */
+  warmupMs: z.number(),
+  /** Every measured pass over all requests; the median is the headline inference time. */
+  inference: statsSchema,
+  /** Per measured pass, the time inside model executions (ONNX Runtime session runs, worker forwards). */
+  modelExecution: statsSchema.optional(),
+  /** Median share of a measured pass spent outside model executions: the harness's own cost. */
+  harnessOverhead: z.number().nullable().optional(),
+  totalMs: z.number(),
+});
 
-export const resultsSchema = z.object({
-  schema: z.literal(RESULTS_SCHEMA_ID),
-  version: z.literal(RESULTS_VERSION),
-  runId: z.string(),
-  createdAt: z.string(),
-  /** `incomplete` files hold what was computed before a failure; metrics then cover only those items. */
-  status: z.enum(['complete', 'incomplete']),
-  error: z.string().optional(),
+export const inferencePayloadSchema = z.object({
   task: z.object({
     name: z.string(),
     version: z.string(),
@@ -59,33 +60,13 @@ export const resultsSchema = z.object({
   model: z.object({
     dir: z.string(),
     weightsSha256: z.string(),
-    config: z.record(z.string(), jsonValue),
+    config: jsonObjectSchema,
   }),
   backend: z.object({
     name: z.string(),
-    build: z.record(z.string(), jsonValue),
-    session: z.record(z.string(), jsonValue),
-    load: z.record(z.string(), jsonValue),
-  }),
-  plugins: z.array(
-    z.object({ name: z.string(), version: z.string(), source: z.string(), options: jsonValue, facts: z.record(z.string(), jsonValue) }),
-  ),
-  config: z.record(z.string(), jsonValue),
-  environment: environmentSchema,
-  timings: z.object({
-    /** Reading and tokenizing the dataset, building the requests and the schedule. */
-    prepareMs: z.number(),
-    /** Reading the model and building or loading the backend session. */
-    loadMs: z.number(),
-    /** Untimed warm-up batches run before the measured repeats. */
-    warmupMs: z.number(),
-    /** Every measured pass over all requests; the median is the headline inference time. */
-    inference: statsSchema,
-    /** Per measured pass, the time inside model executions (ONNX Runtime session runs, worker forwards). */
-    modelExecution: statsSchema.optional(),
-    /** Median share of a measured pass spent outside model executions: the harness's own cost. */
-    harnessOverhead: z.number().nullable().optional(),
-    totalMs: z.number(),
+    build: jsonObjectSchema,
+    session: jsonObjectSchema,
+    load: jsonObjectSchema,
   }),
   throughput: z.object({
     requests: z.number().int(),
@@ -105,8 +86,6 @@ export const resultsSchema = z.object({
   peakRssBytes: z.number(),
   /** Largest difference between the log-likelihoods of repeats: 0 means the backend is deterministic. */
   repeatMaxAbsDiff: z.number(),
-  /** sha256 of the canonical JSON of `config` (keys sorted, no whitespace) without outputDir and cacheDir: the config actually run. */
-  configSha256: z.string().optional(),
   /** Seed of the order the items were issued in (shuffled per run, so a backend cannot key answers by position). */
   shuffleSeed: z.number().int().optional(),
   /**
@@ -123,12 +102,26 @@ export const resultsSchema = z.object({
    */
   resumed: z.object({ itemsCarriedOver: z.number().int().nonnegative(), itemsRun: z.number().int().nonnegative() }).optional(),
   /** Micro-benchmarks taken on the loaded model after the measured repeats (optibench bench). */
-  micro: z.record(z.string(), jsonValue).optional(),
-  /** The metric the run is judged by; a key of `metrics`. */
-  headlineMetric: z.string(),
-  metrics: z.record(z.string(), metricValueSchema),
+  micro: jsonObjectSchema.optional(),
+  /** The task's metric quoted first and judged by the accuracy gate by default (acc_norm for HellaSwag); a key of `metrics`. */
+  primaryMetric: z.string(),
   items: z.array(itemResultSchema),
 });
 
-export type Results = z.infer<typeof resultsSchema>;
+export const inferenceResultSchema = resultSchema(inferencePayloadSchema, inferenceTimingsSchema);
+
+export type InferenceResult = z.infer<typeof inferenceResultSchema>;
+export type InferencePayload = z.infer<typeof inferencePayloadSchema>;
+export type InferenceTimings = z.infer<typeof inferenceTimingsSchema>;
 export type ItemResult = z.infer<typeof itemResultSchema>;
+
+/** The inference challenge ranks by the organizer-measured median inference time: lower wins. */
+export const INFERENCE_HEADLINE: HeadlineSpec = { name: 'inference_ms', label: 'inference time', unit: 'ms', direction: 'lower' };
+
+/**
+ * The run's rankable time: the median of its measured passes, unless it measured only part of its items (a
+ * resumed run's clock covered only the items it ran, so it must not be ranked against full runs).
+ */
+export function inferenceHeadline(medianMs: number | null, resumed: boolean): Headline {
+  return { ...INFERENCE_HEADLINE, value: resumed ? null : medianMs };
+}

@@ -7,12 +7,12 @@ import type { PluginEntry, RunConfig } from './config.js';
 import { OptibenchError } from '../../core/errors.js';
 import { loadPlugins } from './plugins.js';
 import { writeResultsFile } from './results-file.js';
-import type { Results } from './results.js';
+import type { InferenceResult } from './results.js';
 import { RunFailure, newRunId, runEvaluation, type RunObserver, type RunOptions } from './runner.js';
 import { writeRunReport } from './report/render-run.js';
 
 export interface WrittenRun {
-  readonly results: Results;
+  readonly results: InferenceResult;
   readonly resultsFile: string;
   readonly reportFile: string;
 }
@@ -30,13 +30,13 @@ export class StoppedRun extends Error {
 }
 
 export async function runAndWrite(config: RunConfig, dir: string, label: string, observer: RunObserver = {}, options: RunOptions = {}): Promise<WrittenRun> {
-  let results: Results;
+  let results: InferenceResult;
   try {
     results = await runEvaluation(config, observer, newRunId(config.task), options);
   } catch (error) {
     if (!(error instanceof RunFailure)) throw error;
     // Nothing computed (e.g. unreadable weights): the plain error, and no file, as `optibench run` does.
-    if (error.partial.items.length === 0) throw error.cause;
+    if (error.partial.payload.items.length === 0) throw error.cause;
     const resultsFile = await writeResultsFile(error.partial, dir);
     await writeRunReport(error.partial, dir);
     throw new StoppedRun(label, resultsFile, error.cause);

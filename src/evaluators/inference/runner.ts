@@ -22,7 +22,10 @@ import { OptibenchError } from '../../core/errors.js';
 import { defaultCacheDir, defaultPython } from '../../core/paths.js';
 import { buildPlan, positionsOf, type Plan } from './plan.js';
 import { loadPlugins, type LoadedInferencePlugin as LoadedPlugin } from './plugins.js';
-import { RESULTS_SCHEMA_ID, RESULTS_VERSION, type ItemResult, type Results } from './results.js';
+import { RESULT_SCHEMA_ID, RESULT_VERSION } from '../../core/result.js';
+import type { JsonObject } from '../../core/json.js';
+import { INFERENCE_EVALUATOR_ID, INFERENCE_EVALUATOR_VERSION } from './hooks.js';
+import { inferenceHeadline, type InferencePayload, type InferenceResult, type ItemResult } from './results.js';
 import { scheduleRequests } from './schedule.js';
 import { selectSubset } from '../../core/subset.js';
 import { checkShuffleSeed, randomShuffleSeed, shuffleItems } from '../../core/item-order.js';
@@ -84,12 +87,14 @@ export interface RunOptions {
   readonly canary?: CanaryOptions;
   /** The backend to run instead of the config's (tests: a deliberately wrong backend the canary must catch). */
   readonly createBackend?: () => Backend;
+  /** Whose entry this is (a team's submission and its commit), recorded in the result's subject. */
+  readonly subject?: { readonly team: string | null; readonly commit: string | null };
 }
 
 /** A run that failed after computing something: `partial` holds it, with status `incomplete`. */
 export class RunFailure extends Error {
   constructor(
-    readonly partial: Results,
+    readonly partial: InferenceResult,
     override readonly cause: unknown,
   ) {
     super(cause instanceof Error ? cause.message : String(cause));
@@ -203,7 +208,7 @@ export async function runEvaluation(
   observer: RunObserver = {},
   runId = newRunId(config.task),
   options: RunOptions = {},
-): Promise<Results> {
+): Promise<InferenceResult> {
   const startedAt = new Date();
   const t0 = performance.now();
   observer.phase?.('prepare', 'reading the configuration, plugins, model and dataset');
@@ -258,10 +263,11 @@ export async function runEvaluation(
     return items;
   };
 
-  const results = (status: Results['status'], error?: string): Results =>
+  const results = (status: InferenceResult['status'], error?: string): InferenceResult =>
     assembleResults({
       config, configSha256: configHash, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, repeatMs, modelMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0,
       canary: canary && options.canary ? { items: canary.items, requests: canary.requests, tolerance: options.canary.tolerance, maxAbsDiff: canaryMaxAbsDiff } : undefined,
+      subject: options.subject,
     });
 
   try {
@@ -345,10 +351,11 @@ export async function runEvaluation(
 interface AssembleInput {
   config: RunConfig;
   configSha256: string;
-  canary: Results['canary'];
+  canary: InferencePayload['canary'];
+  subject: RunOptions['subject'];
   runId: string;
   startedAt: Date;
-  status: Results['status'];
+  status: InferenceResult['status'];
   error: string | undefined;
   prepared: Prepared;
   environment: Environment;
@@ -403,7 +410,7 @@ function carriedItems(docs: readonly MultipleChoiceDoc[], resume: ReadonlyMap<nu
 }
 
 /** Scores every document whose requests were all answered, merges carried-over items, and assembles the results file. */
-function assembleResults(input: AssembleInput): Results {
+function assembleResults(input: AssembleInput): InferenceResult {
   const { prepared, answers } = input;
   const { task, plan } = prepared;
   const computed = plan.docs.map((_, position) => itemOf(prepared, position, answers)).filter((item) => item !== undefined);
@@ -416,38 +423,18 @@ function assembleResults(input: AssembleInput): Results {
   const pairwiseTokens = plan.requests.reduce((sum, r) => sum + positionsOf(r), 0);
   const seconds = inference.medianMs === null ? null : inference.medianMs / 1000;
   const c = input.config;
+  const resumed = prepared.carried.length > 0;
   return {
-    schema: RESULTS_SCHEMA_ID,
-    version: RESULTS_VERSION,
+    schema: RESULT_SCHEMA_ID,
+    version: RESULT_VERSION,
+    evaluator: { id: INFERENCE_EVALUATOR_ID, version: INFERENCE_EVALUATOR_VERSION },
     runId: input.runId,
     createdAt: input.startedAt.toISOString(),
     status: input.status,
     ...(input.error === undefined ? {} : { error: input.error }),
-    task: {
-      name: task.name,
-      version: task.version,
-      dataset: {
-        path: prepared.datasetPath,
-        sha256: prepared.datasetSha256,
-        totalDocs: prepared.totalDocs,
-        selectedDocs: prepared.selectedDocs,
-        limit: c.limit,
-        seed: c.seed,
-      },
-    },
-    model: {
-      dir: prepared.modelDir,
-      weightsSha256: String(input.loadInfo?.details.weightsSha256 ?? ''),
-      config: prepared.modelConfig,
-    },
-    backend: {
-      name: c.backend.name,
-      build: prepared.build as unknown as Record<string, JsonValue>,
-      session: prepared.session as unknown as Record<string, JsonValue>,
-      load: input.loadInfo
-        ? { maxLength: input.loadInfo.maxLength, vocabSize: input.loadInfo.vocabSize, cacheHit: input.loadInfo.cacheHit, ...input.loadInfo.details }
-        : {},
-    },
+    subject: { configSha256: input.configSha256, team: input.subject?.team ?? null, commit: input.subject?.commit ?? null },
+    config: c as unknown as JsonObject,
+    environment: input.environment,
     plugins: prepared.plugins.map((p) => ({
       name: p.definition.name,
       version: p.definition.version,
@@ -455,8 +442,6 @@ function assembleResults(input: AssembleInput): Results {
       options: (p.options ?? null) as JsonValue,
       facts: p.hooks.describe?.() ?? {},
     })),
-    config: c as unknown as Record<string, JsonValue>,
-    environment: input.environment,
     timings: {
       prepareMs: input.prepareMs,
       loadMs: input.loadMs,
@@ -466,26 +451,54 @@ function assembleResults(input: AssembleInput): Results {
       harnessOverhead: harnessOverhead(input.repeatMs, input.modelMs),
       totalMs: input.totalMs,
     },
-    throughput: {
-      requests: plan.requests.length,
-      batches: prepared.batches.length,
-      tokensThroughModel: input.work.positions,
-      paddedTokens: input.work.paddedPositions,
-      pairwiseTokens,
-      itemsPerSecond: seconds ? plan.docs.length / seconds : 0,
-      tokensPerSecond: seconds ? input.work.positions / seconds : 0,
-      pairwiseTokensPerSecond: seconds ? pairwiseTokens / seconds : 0,
-    },
-    peakRssBytes: peakRssBytes(),
-    repeatMaxAbsDiff: input.repeatMaxAbsDiff,
-    configSha256: input.configSha256,
-    shuffleSeed: prepared.shuffleSeed,
-    ...(input.canary ? { canary: input.canary } : {}),
-    ...(prepared.carried.length ? { resumed: { itemsCarriedOver: prepared.carried.length, itemsRun: plan.docs.length } } : {}),
-    ...(input.micro ? { micro: input.micro } : {}),
-    headlineMetric: task.headlineMetric,
     metrics,
-    items,
+    headline: inferenceHeadline(inference.medianMs, resumed),
+    verdict: null,
+    payload: {
+      task: {
+        name: task.name,
+        version: task.version,
+        dataset: {
+          path: prepared.datasetPath,
+          sha256: prepared.datasetSha256,
+          totalDocs: prepared.totalDocs,
+          selectedDocs: prepared.selectedDocs,
+          limit: c.limit,
+          seed: c.seed,
+        },
+      },
+      model: {
+        dir: prepared.modelDir,
+        weightsSha256: String(input.loadInfo?.details.weightsSha256 ?? ''),
+        config: prepared.modelConfig,
+      },
+      backend: {
+        name: c.backend.name,
+        build: prepared.build as unknown as JsonObject,
+        session: prepared.session as unknown as JsonObject,
+        load: input.loadInfo
+          ? { maxLength: input.loadInfo.maxLength, vocabSize: input.loadInfo.vocabSize, cacheHit: input.loadInfo.cacheHit, ...input.loadInfo.details }
+          : {},
+      },
+      throughput: {
+        requests: plan.requests.length,
+        batches: prepared.batches.length,
+        tokensThroughModel: input.work.positions,
+        paddedTokens: input.work.paddedPositions,
+        pairwiseTokens,
+        itemsPerSecond: seconds ? plan.docs.length / seconds : 0,
+        tokensPerSecond: seconds ? input.work.positions / seconds : 0,
+        pairwiseTokensPerSecond: seconds ? pairwiseTokens / seconds : 0,
+      },
+      peakRssBytes: peakRssBytes(),
+      repeatMaxAbsDiff: input.repeatMaxAbsDiff,
+      shuffleSeed: prepared.shuffleSeed,
+      ...(input.canary ? { canary: input.canary } : {}),
+      ...(resumed ? { resumed: { itemsCarriedOver: prepared.carried.length, itemsRun: plan.docs.length } } : {}),
+      ...(input.micro ? { micro: input.micro } : {}),
+      primaryMetric: task.headlineMetric,
+      items,
+    },
   };
 }
 

@@ -85,7 +85,7 @@ export function registerRerun(program: Command): void {
         return;
       }
       const r = outcome.results!;
-      const lines = [`optibench rerun ${outcome.runId}: ${r.task.dataset.selectedDocs} of ${r.task.dataset.totalDocs} items, rescored with the real labels`];
+      const lines = [`optibench rerun ${outcome.runId}: ${r.payload.task.dataset.selectedDocs} of ${r.payload.task.dataset.totalDocs} items, rescored with the real labels`];
       for (const [name, m] of Object.entries(r.metrics)) lines.push(`  ${name.padEnd(10)} ${formatPercentStderr(m.value, m.stderr)} %`);
       lines.push(`  inference  ${r.timings.inference.medianMs === null ? 'not measured' : `${r.timings.inference.medianMs.toFixed(1)} ms`} (reported from inside the sandbox; it ran ${outcome.sandbox!.wallSeconds.toFixed(1)} s)`);
       lines.push(`  machine    ${machine}`);

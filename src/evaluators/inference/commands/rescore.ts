@@ -19,9 +19,9 @@ export function registerRescore(program: Command): void {
       const again = rescore(results);
       const consistent = again.maxMetricDifference <= TOLERANCE && Object.keys(again.changedPredictions).length === 0;
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ file, items: results.items.length, consistent, ...again }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ file, items: results.payload.items.length, consistent, ...again }, null, 2)}\n`);
       } else {
-        const out: string[] = [`${file}: ${results.items.length} items, ${results.task.name} ${results.task.version}`];
+        const out: string[] = [`${file}: ${results.payload.items.length} items, ${results.payload.task.name} ${results.payload.task.version}`];
         for (const [name, m] of Object.entries(again.metrics)) {
           const stored = results.metrics[name];
           const note = stored ? (Math.abs(stored.value - m.value) <= TOLERANCE ? 'matches the stored value' : `stored ${formatPercentStderr(stored.value, stored.stderr)}`) : 'not stored';

@@ -9,7 +9,7 @@ import { DEFAULT_CANARY_TOLERANCE } from '../canary.js';
 import { loadConfig, type RunConfig } from '../config.js';
 import { OptibenchError } from '../../../core/errors.js';
 import { MAX_SHUFFLE_SEED } from '../../../core/item-order.js';
-import type { Results } from '../results.js';
+import type { InferenceResult } from '../results.js';
 import { RunFailure, newRunId, type RunObserver, type RunOptions } from '../runner.js';
 import { RunRecorder } from '../store/recorder.js';
 import { loadResume } from '../store/resume.js';
@@ -121,19 +121,19 @@ export function recordFailure(recorder: RunRecorder | undefined, error: unknown)
   if (!recorder) return;
   const message = error instanceof RunFailure ? (error.partial.error ?? error.message) : error instanceof OptibenchError ? error.oneLine() : String((error as Error)?.message ?? error);
   try {
-    recorder.fail(message, error instanceof RunFailure ? error.partial.items : []);
+    recorder.fail(message, error instanceof RunFailure ? error.partial.payload.items : []);
   } catch (dbError) {
     process.stderr.write(`optibench: warning: could not record the failure in the results database: ${(dbError as Error).message}\n`);
   }
 }
 
 /** Summary lines on the run's order, canary and resumption. */
-export function recordLines(r: Results): string[] {
+export function recordLines(r: InferenceResult): string[] {
   const lines: string[] = [];
-  if (r.shuffleSeed !== undefined) lines.push(`  order      shuffle seed ${r.shuffleSeed} · config sha256 ${(r.configSha256 ?? '').slice(0, 12)}…`);
-  if (r.canary) lines.push(`  canary     ${r.canary.items} items re-issued in each pass: answers matched (max |Δ| ${r.canary.maxAbsDiff.toExponential(1)} ≤ ${r.canary.tolerance})`);
-  if (r.resumed) {
-    lines.push(`  resumed    ${r.resumed.itemsCarriedOver} items carried over; timings cover the ${r.resumed.itemsRun} computed now, not a full run`);
+  if (r.payload.shuffleSeed !== undefined) lines.push(`  order      shuffle seed ${r.payload.shuffleSeed} · config sha256 ${(r.subject.configSha256 ?? '').slice(0, 12)}…`);
+  if (r.payload.canary) lines.push(`  canary     ${r.payload.canary.items} items re-issued in each pass: answers matched (max |Δ| ${r.payload.canary.maxAbsDiff.toExponential(1)} ≤ ${r.payload.canary.tolerance})`);
+  if (r.payload.resumed) {
+    lines.push(`  resumed    ${r.payload.resumed.itemsCarriedOver} items carried over; timings cover the ${r.payload.resumed.itemsRun} computed now, not a full run`);
   }
   return lines;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { writeResultsFile } from '../results-file.js';
-import type { Results } from '../results.js';
+import type { InferenceResult } from '../results.js';
 import { RunFailure, runEvaluation } from '../runner.js';
 import { writeRunReport } from '../report/render-run.js';
 import { formatBytes, formatMs, formatPercentStderr } from '../../../report/filters.js';
@@ -60,7 +60,7 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
     if (barActive) bar.stop();
     barActive = false;
   };
-  let results: Results;
+  let results: InferenceResult;
   let exitCode: number = EXIT.ok;
   try {
     results = await interruptible((signal) => runEvaluation(
@@ -92,7 +92,7 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
     recordFailure(recorder, error);
     if (!(error instanceof RunFailure)) throw error;
     // Nothing computed yet (e.g. the weights were unreadable): a plain error, and no file at all.
-    if (error.partial.items.length === 0) throw error.cause;
+    if (error.partial.payload.items.length === 0) throw error.cause;
     results = error.partial;
     exitCode = EXIT.runFailed;
   }
@@ -106,29 +106,29 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
   }
   if (results.status === 'incomplete') {
     err.write(`optibench: error: the run stopped: ${results.error ?? 'unknown error'}\n`);
-    err.write(`optibench: ${results.items.length} finished items saved in ${displayPath(resultsFile)} (status: incomplete)\n`);
+    err.write(`optibench: ${results.payload.items.length} finished items saved in ${displayPath(resultsFile)} (status: incomplete)\n`);
     return exitCode;
   }
   process.stdout.write(summary(results, resultsFile, reportFile));
   return exitCode;
 }
 
-function summary(r: Results, resultsFile: string, reportFile: string): string {
+function summary(r: InferenceResult, resultsFile: string, reportFile: string): string {
   const lines: string[] = [];
-  const ds = r.task.dataset;
+  const ds = r.payload.task.dataset;
   const inf = r.timings.inference;
-  lines.push(`optibench ${r.runId}: ${r.task.name}, ${ds.selectedDocs} of ${ds.totalDocs} items, ${r.backend.name} (${String(r.backend.session.executionProvider)}, ${String(r.backend.build.dtype)})`);
-  const names = [r.headlineMetric, ...Object.keys(r.metrics).filter((n) => n !== r.headlineMetric)];
+  lines.push(`optibench ${r.runId}: ${r.payload.task.name}, ${ds.selectedDocs} of ${ds.totalDocs} items, ${r.payload.backend.name} (${String(r.payload.backend.session.executionProvider)}, ${String(r.payload.backend.build.dtype)})`);
+  const names = [r.payload.primaryMetric, ...Object.keys(r.metrics).filter((n) => n !== r.payload.primaryMetric)];
   for (const name of names) {
     const m = r.metrics[name];
-    if (m) lines.push(`  ${name.padEnd(10)} ${formatPercentStderr(m.value, m.stderr)} %${name === r.headlineMetric ? '   (headline)' : ''}`);
+    if (m) lines.push(`  ${name.padEnd(10)} ${formatPercentStderr(m.value, m.stderr)} %${name === r.payload.primaryMetric ? '   (headline)' : ''}`);
   }
   const repeats = inf.repeats.length;
   lines.push(
-    `  inference  ${inf.medianMs === null ? 'not measured' : formatMs(inf.medianMs)} (median of ${repeats}) · ${r.throughput.itemsPerSecond.toFixed(2)} items/s · ${Math.round(r.throughput.tokensPerSecond)} tokens/s${typeof r.timings.harnessOverhead === 'number' ? ` · harness ${(100 * r.timings.harnessOverhead).toFixed(1)} %` : ''}`,
+    `  inference  ${inf.medianMs === null ? 'not measured' : formatMs(inf.medianMs)} (median of ${repeats}) · ${r.payload.throughput.itemsPerSecond.toFixed(2)} items/s · ${Math.round(r.payload.throughput.tokensPerSecond)} tokens/s${typeof r.timings.harnessOverhead === 'number' ? ` · harness ${(100 * r.timings.harnessOverhead).toFixed(1)} %` : ''}`,
   );
-  const cache = r.backend.name !== 'onnx' ? '' : r.backend.load.cacheHit === true ? ' (graph from cache)' : ' (graph built now)';
-  lines.push(`  load       ${formatMs(r.timings.loadMs)}${cache} · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${formatBytes(r.peakRssBytes)}`);
+  const cache = r.payload.backend.name !== 'onnx' ? '' : r.payload.backend.load.cacheHit === true ? ' (graph from cache)' : ' (graph built now)';
+  lines.push(`  load       ${formatMs(r.timings.loadMs)}${cache} · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${formatBytes(r.payload.peakRssBytes)}`);
   lines.push(...recordLines(r));
   lines.push(`  results    ${displayPath(resultsFile)}`);
   lines.push(`  report     ${displayPath(reportFile)}`);

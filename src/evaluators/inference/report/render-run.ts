@@ -6,7 +6,7 @@
 import path from 'node:path';
 import type nunjucks from 'nunjucks';
 import { writeFileAtomic } from '../../../core/atomic-file.js';
-import type { ItemResult, Results } from '../results.js';
+import type { ItemResult, InferenceResult } from '../results.js';
 import { createReportEnvironment } from '../../../report/environment.js';
 import { formatFixed } from '../../../report/filters.js';
 
@@ -39,41 +39,41 @@ export interface MetricView {
   readonly mark: string;
 }
 
-export function renderRunReport(results: Results): string {
+export function renderRunReport(results: InferenceResult): string {
   const metrics = metricViews(results);
-  const choiceCount = results.items.reduce((max, item) => Math.max(max, item.loglikelihoods.length), 0);
+  const choiceCount = results.payload.items.reduce((max, item) => Math.max(max, item.loglikelihoods.length), 0);
   return environment().render('run.njk', {
     r: results,
     metrics,
-    shortSha: results.model.weightsSha256.slice(0, 12),
-    datasetShortSha: results.task.dataset.sha256.slice(0, 12),
+    shortSha: results.payload.model.weightsSha256.slice(0, 12),
+    datasetShortSha: results.payload.task.dataset.sha256.slice(0, 12),
     modelFacts: Object.fromEntries(
-      MODEL_CONFIG_FACTS.filter((key) => key in results.model.config).map((key) => [key, results.model.config[key]]),
+      MODEL_CONFIG_FACTS.filter((key) => key in results.payload.model.config).map((key) => [key, results.payload.model.config[key]]),
     ),
     choiceColumns: Array.from({ length: choiceCount }, (_, i) => i),
-    itemRows: results.items.map((item) => itemRow(item, metrics, choiceCount)),
+    itemRows: results.payload.items.map((item) => itemRow(item, metrics, choiceCount)),
   });
 }
 
 /** Writes `<dir>/index.html` atomically, so a reader never sees half a report. Returns its path. */
-export async function writeRunReport(results: Results, dir: string): Promise<string> {
+export async function writeRunReport(results: InferenceResult, dir: string): Promise<string> {
   return writeFileAtomic(path.join(dir, 'index.html'), renderRunReport(results));
 }
 
-function metricViews(results: Results): MetricView[] {
+function metricViews(results: InferenceResult): MetricView[] {
   // The headline metric first, then the task's display order; metrics that only appear in item
   // predictions still get a mark so every pick in the table is explained.
-  const names = [results.headlineMetric, ...Object.keys(results.metrics).filter((n) => n !== results.headlineMetric)];
-  for (const item of results.items) for (const name of Object.keys(item.predictions)) if (!names.includes(name)) names.push(name);
+  const names = [results.payload.primaryMetric, ...Object.keys(results.metrics).filter((n) => n !== results.payload.primaryMetric)];
+  for (const item of results.payload.items) for (const name of Object.keys(item.predictions)) if (!names.includes(name)) names.push(name);
   let marks = 0;
-  const predicted = new Set(results.items.flatMap((item) => Object.keys(item.predictions)));
+  const predicted = new Set(results.payload.items.flatMap((item) => Object.keys(item.predictions)));
   return names.map((name) => {
     const metric = results.metrics[name];
     return {
       name,
       value: metric?.value ?? Number.NaN,
       stderr: metric?.stderr ?? Number.NaN,
-      headline: name === results.headlineMetric,
+      headline: name === results.payload.primaryMetric,
       mark: predicted.has(name) ? (PICK_MARKS[marks++] ?? `[${name}]`) : '',
     };
   });

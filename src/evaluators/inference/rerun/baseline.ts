@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { OptibenchError } from '../../../core/errors.js';
-import { resultsSchema, type Results } from '../results.js';
+import { inferenceResultSchema, type InferenceResult } from '../results.js';
 import { judge, type GateOptions, type GateResult } from '../gate.js';
 import { readRun, recordGate, type StoredRun } from '../../../store/runs.js';
 import type { StoreDatabase } from '../../../store/schema.js';
@@ -58,21 +58,21 @@ export function findBaseline(db: StoreDatabase, selection: ItemSelection, baseli
   return undefined;
 }
 
-async function readBaselineResults(run: StoredRun): Promise<Results> {
+async function readBaselineResults(run: StoredRun): Promise<InferenceResult> {
   let text: string;
   try {
     text = await readFile(run.resultsPath!, 'utf8');
   } catch (error) {
     throw new OptibenchError(`the baseline run's results file cannot be read: ${(error as Error).message}`, { file: run.resultsPath! });
   }
-  const parsed = resultsSchema.safeParse(JSON.parse(text));
+  const parsed = inferenceResultSchema.safeParse(JSON.parse(text));
   if (!parsed.success) throw new OptibenchError(`the baseline run's results file is not a results file: ${parsed.error.issues[0]!.message}`, { file: run.resultsPath! });
   if (parsed.data.runId !== run.id) throw new OptibenchError(`the baseline's results file belongs to run ${parsed.data.runId}, not ${run.id}`, { file: run.resultsPath! });
   return parsed.data;
 }
 
 /** Judges `results` (a complete re-run recorded as `runId`) against `baseline` and records the verdict. */
-export async function judgeAgainstBaseline(db: StoreDatabase, runId: string, results: Results, baseline: StoredRun, gate: GateOptions): Promise<GateResult> {
+export async function judgeAgainstBaseline(db: StoreDatabase, runId: string, results: InferenceResult, baseline: StoredRun, gate: GateOptions): Promise<GateResult> {
   const outcome = judge(await readBaselineResults(baseline), results, gate);
   const judged = outcome.metrics.find((m) => m.name === gate.metric)!;
   recordGate(db, {

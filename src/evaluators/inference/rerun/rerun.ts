@@ -12,11 +12,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config.js';
 import { defaultDatasetPath, ensureDefaultModel } from '../embedded-default.js';
+import { configSha256 } from '../../../core/canonical-json.js';
 import { captureEnvironment } from '../../../core/environment.js';
 import { OptibenchError } from '../../../core/errors.js';
 import { defaultCacheDir, packageRoot } from '../../../core/paths.js';
 import { writeResultsFile } from '../results-file.js';
-import type { Results } from '../results.js';
+import type { InferenceResult } from '../results.js';
 import { newRunId } from '../runner.js';
 import { writeRunReport } from '../report/render-run.js';
 import type { SandboxLimits } from '../../../sandbox/limits.js';
@@ -64,7 +65,7 @@ export interface RerunOutcome {
   readonly runId: string;
   readonly status: 'complete' | 'failed';
   readonly error: string | null;
-  readonly results: Results | null;
+  readonly results: InferenceResult | null;
   readonly sandbox: SandboxResult | null;
   readonly reference: ReferenceCheck;
   readonly reportDir: string;
@@ -163,13 +164,15 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
   // Absolute: the sandboxed command runs in the clone, and the paths it is given must not depend on its cwd.
   const layout = await makeLayout(path.resolve(options.workRoot ?? os.tmpdir()), runId);
   let recorded = false;
+  /** What the organizer runs: the submission's own run settings on the selected items. */
+  const rerunConfig = { manifestRun: manifest.run, limit, seed };
   try {
     const submissionId = findOrAddSubmission(db, manifest, options.submittedAt);
     const fail = async (error: string, sandbox: SandboxResult | null): Promise<RerunOutcome> => {
       failRun(db, runId, error, { machine: environment, reference });
       return { runId, status: 'failed', error, results: null, sandbox, reference, reportDir, gate: null, baselineRunId: baseline?.id ?? null };
     };
-    createRun(db, { id: runId, kind: 'rerun', submissionId, config: { manifestRun: manifest.run, limit, seed }, datasetPath, datasetSha256: items.datasetSha256, totalItems: items.docs.length, shuffleSeed: null });
+    createRun(db, { id: runId, kind: 'rerun', submissionId, config: rerunConfig, datasetPath, datasetSha256: items.datasetSha256, totalItems: items.docs.length, shuffleSeed: null });
     recorded = true;
 
     say(`cloning ${manifest.repository.url} at ${manifest.repository.commit.slice(0, 12)}`);
@@ -208,9 +211,17 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
     await writeFile(path.join(reportDir, 'sandbox.log'), `--- stdout (last 64 KiB)\n${sandbox.stdoutTail}\n--- stderr (last 64 KiB)\n${sandbox.stderrTail}\n`);
     if (sandbox.violation) return await fail(sandbox.violation.message, sandbox);
 
-    let results: Results;
+    let results: InferenceResult;
     try {
-      results = await scoreSandboxResults(path.join(layout.output, 'results.json'), { runId, items, limit, seed, environment, sandboxSeconds: sandbox.wallSeconds });
+      results = await scoreSandboxResults(path.join(layout.output, 'results.json'), {
+        runId,
+        items,
+        limit,
+        seed,
+        environment,
+        sandboxSeconds: sandbox.wallSeconds,
+        subject: { configSha256: configSha256(rerunConfig), team: manifest.team, commit: manifest.repository.commit },
+      });
     } catch (error) {
       if (error instanceof OptibenchError) return await fail(`invalid results from the submission: ${error.oneLine()}`, sandbox);
       throw error;

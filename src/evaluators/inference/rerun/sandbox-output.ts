@@ -4,38 +4,22 @@
  * and must not claim a time longer than the sandbox ran. Its labels, predictions and metrics are discarded:
  * the outer side scores its log-likelihoods again with the real labels, which never entered the sandbox.
  */
-import { open } from 'node:fs/promises';
 import { OptibenchError } from '../../../core/errors.js';
+import { readCappedText } from '../../../core/result-file.js';
+import type { Subject } from '../../../core/result.js';
 import { rescore } from '../rescore.js';
-import { RESULTS_SCHEMA_ID, RESULTS_VERSION, resultsSchema, type ItemResult, type Results } from '../results.js';
+import { parseInferenceResult } from '../results-file.js';
+import { inferenceHeadline, type ItemResult, type InferenceResult } from '../results.js';
+import { INFERENCE_EVALUATOR_ID, INFERENCE_EVALUATOR_VERSION } from '../hooks.js';
 import type { Environment } from '../../../core/environment.js';
 import type { DocOutcome } from '../../../core/task.js';
 import { codePointLength, ENDINGS, hellaswagTask } from '../../../tasks/hellaswag/index.js';
 import type { SelectedItems } from './items.js';
 
-const MAX_RESULTS_BYTES = 512 * 1024 * 1024;
-
-async function readCapped(file: string): Promise<string> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new OptibenchError(code === 'ENOENT' ? 'the submission wrote no results file' : `cannot read the submission's results: ${code}`, { file });
-  }
-  try {
-    const { size } = await handle.stat();
-    if (size > MAX_RESULTS_BYTES) throw new OptibenchError(`the results file is ${size} bytes, more than the ${MAX_RESULTS_BYTES} allowed`, { file });
-    return await handle.readFile('utf8');
-  } finally {
-    await handle.close();
-  }
-}
-
-function checkItems(inner: Results, items: SelectedItems, file: string): void {
+function checkItems(inner: InferenceResult, items: SelectedItems, file: string): void {
   const expected = new Set(items.docs.map((d) => d.index));
   const seen = new Set<number>();
-  inner.items.forEach((item, i) => {
+  inner.payload.items.forEach((item, i) => {
     const key = `items[${i}]`;
     if (!expected.has(item.index)) throw new OptibenchError(`item ${item.index} was not among the items given to the submission`, { file, key });
     if (seen.has(item.index)) throw new OptibenchError(`item ${item.index} appears twice`, { file, key });
@@ -62,28 +46,27 @@ export interface OuterContext {
   readonly environment: Environment;
   /** How long the sandbox ran: no measured time inside it can be longer. */
   readonly sandboxSeconds: number;
+  /** What the organizer ran: the re-run's config identity, the team and its commit. */
+  readonly subject: Subject;
 }
 
-export async function scoreSandboxResults(file: string, context: OuterContext): Promise<Results> {
+export async function scoreSandboxResults(file: string, context: OuterContext): Promise<InferenceResult> {
+  // Not following links: a link would make the organizer's side read a file of its choosing.
+  const text = await readCappedText(file, { followLinks: false, what: "submission's results file", missing: 'the submission wrote no results file' });
   let json: unknown;
   try {
-    json = JSON.parse(await readCapped(file));
+    json = JSON.parse(text);
   } catch (error) {
-    if (error instanceof OptibenchError) throw error;
     throw new OptibenchError(`not valid JSON: ${(error as Error).message}`, { file });
   }
-  const header = json as { schema?: unknown; version?: unknown } | null;
-  if (header?.schema !== RESULTS_SCHEMA_ID || header.version !== RESULTS_VERSION) {
-    throw new OptibenchError(`not an optibench results file (expected "schema": "${RESULTS_SCHEMA_ID}", "version": ${RESULTS_VERSION})`, { file });
+  const header = json as { schema?: unknown } | null;
+  if (header === null || typeof header !== 'object' || header.schema !== 'optibench/results') {
+    throw new OptibenchError('not an optibench results file (expected "schema": "optibench/results")', { file });
   }
-  const parsed = resultsSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new OptibenchError(issue.message, { file, key: issue.path.join('.') });
-  }
-  const inner = parsed.data;
+  // A team's own framework may write either version of the results file.
+  const inner = parseInferenceResult(json, file);
   if (inner.status !== 'complete') throw new OptibenchError(`the submission's run is ${inner.status}: ${inner.error ?? 'no error given'}`, { file, key: 'status' });
-  if (inner.task.name !== hellaswagTask.name) throw new OptibenchError(`expected task "${hellaswagTask.name}", got "${inner.task.name}"`, { file, key: 'task.name' });
+  if (inner.payload.task.name !== hellaswagTask.name) throw new OptibenchError(`expected task "${hellaswagTask.name}", got "${inner.payload.task.name}"`, { file, key: 'task.name' });
   checkItems(inner, context.items, file);
   const claimedMs = Math.max(inner.timings.totalMs, ...inner.timings.inference.repeats);
   if (claimedMs > context.sandboxSeconds * 1000) {
@@ -95,10 +78,10 @@ export async function scoreSandboxResults(file: string, context: OuterContext): 
   return results;
 }
 
-function withRealLabels(inner: Results, context: OuterContext): Results {
+function withRealLabels(inner: InferenceResult, context: OuterContext): InferenceResult {
   const docs = new Map(context.items.docs.map((d) => [d.index, d]));
   const outcomes: DocOutcome[] = [];
-  const items: ItemResult[] = [...inner.items]
+  const items: ItemResult[] = [...inner.payload.items]
     .sort((a, b) => a.index - b.index)
     .map((item) => {
       const doc = docs.get(item.index)!;
@@ -110,23 +93,31 @@ function withRealLabels(inner: Results, context: OuterContext): Results {
   const { error: _untrustedError, ...rest } = inner;
   return {
     ...rest,
+    evaluator: { id: INFERENCE_EVALUATOR_ID, version: INFERENCE_EVALUATOR_VERSION },
     runId: context.runId,
     status: 'complete',
-    task: {
-      name: hellaswagTask.name,
-      version: hellaswagTask.version,
-      dataset: {
-        path: context.items.datasetPath,
-        sha256: context.items.datasetSha256,
-        totalDocs: context.items.totalDocs,
-        selectedDocs: context.items.docs.length,
-        limit: context.limit,
-        seed: context.seed,
-      },
-    },
+    subject: context.subject,
     environment: context.environment,
-    headlineMetric: hellaswagTask.headlineMetric,
     metrics: hellaswagTask.aggregate(outcomes),
-    items,
+    headline: inferenceHeadline(inner.timings.inference.medianMs, (inner.payload.resumed?.itemsCarriedOver ?? 0) > 0),
+    // Only the organizer judges.
+    verdict: null,
+    payload: {
+      ...inner.payload,
+      task: {
+        name: hellaswagTask.name,
+        version: hellaswagTask.version,
+        dataset: {
+          path: context.items.datasetPath,
+          sha256: context.items.datasetSha256,
+          totalDocs: context.items.totalDocs,
+          selectedDocs: context.items.docs.length,
+          limit: context.limit,
+          seed: context.seed,
+        },
+      },
+      primaryMetric: hellaswagTask.headlineMetric,
+      items,
+    },
   };
 }

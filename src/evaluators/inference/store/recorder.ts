@@ -3,7 +3,7 @@
  * finished documents after each batch of the first measured pass, and the end (complete or failed).
  */
 import { OptibenchError } from '../../../core/errors.js';
-import type { ItemResult, Results } from '../results.js';
+import type { ItemResult, InferenceResult } from '../results.js';
 import type { PreparedRun, RunObserver } from '../runner.js';
 import { createRun, failRun, finishRun, recordItems, type FinishPaths, type RunKind, type StoredRun } from '../../../store/runs.js';
 import type { StoreDatabase } from '../../../store/schema.js';
@@ -57,7 +57,7 @@ export class RunRecorder {
     onItems: (items: readonly ItemResult[]) => recordItems(this.db, this.runId, items),
   };
 
-  finish(results: Results, paths: FinishPaths): void {
+  finish(results: InferenceResult, paths: FinishPaths): void {
     finishRun(this.db, this.runId, results, paths);
   }
 

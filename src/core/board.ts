@@ -1,0 +1,74 @@
+/**
+ * A leaderboard, as every evaluator's board is built: standings rows from the store, placed by score in the
+ * evaluator's direction among the rows whose verdict passed (`src/leaderboard/rank.ts`), then written as a
+ * page and its JSON twin, either by the generic page (the evaluator's `columns`) or by the evaluator's own
+ * `render`. Site layout (latest board, daily snapshots, links between them) is the leaderboard's.
+ */
+import type { MetricValue } from './result.js';
+import type { StandingRow } from './store.js';
+
+export type Ranked<Row extends StandingRow> = Row & {
+  readonly rank: number;
+  /** Ranked at or above the cut: goes on to the next round. */
+  readonly advances: boolean;
+};
+
+export interface Board<Row extends StandingRow = StandingRow> {
+  readonly ranked: readonly Ranked<Row>[];
+  /** Judged, and the verdict failed (the accuracy gate, the score to beat): never ranked. */
+  readonly rejected: readonly Row[];
+  /** Complete runs not placed yet (see `note`), then pending ones, oldest submission first. */
+  readonly pending: readonly Row[];
+  readonly failed: readonly Row[];
+  readonly top: number;
+}
+
+export interface BoardInfo {
+  readonly title: string;
+  readonly date: string;
+  readonly generatedAt: string;
+  readonly round: number | null;
+  /** Folder of the database file: relative `report_path`s start there. */
+  readonly dbDir: string;
+}
+
+/** Where one page sits in the site: links to reports and other boards are relative to `pageDir`. */
+export interface PagePlace {
+  readonly pageDir: string;
+  /** Days of the earlier boards this page links to, newest first. */
+  readonly earlier: readonly string[];
+  /** Link to the latest board (from a snapshot), or null on the latest board itself. */
+  readonly latestHref: string | null;
+  /** Link to a day's snapshot page from this page. */
+  readonly snapshotHref: (day: string) => string;
+  /** Link to this board's own snapshot (from the latest board), or null on the snapshot itself. */
+  readonly permalinkHref: string | null;
+  /** The other evaluators' boards, linked from this page. */
+  readonly otherBoards: readonly { readonly title: string; readonly href: string }[];
+  /** A run's report as a link from this page (null when the run stored none). */
+  readonly reportHref: (reportPath: string | null) => string | null;
+}
+
+/** How a column's value is shown: `percent` takes a fraction (0.25 = 25.00 %), with ± stderr for a metric. */
+export type ColumnFormat = 'text' | 'integer' | 'number' | 'ms' | 'percent' | 'ratio';
+
+export interface BoardColumn<Row extends StandingRow = StandingRow> {
+  readonly key: string;
+  readonly label: string;
+  readonly format: ColumnFormat;
+  value(row: Row): string | number | MetricValue | null;
+}
+
+/** What a rendered board is: its page and the JSON a script reads instead of the page. */
+export interface RenderedBoard {
+  readonly html: string;
+  readonly json: unknown;
+}
+
+export interface BoardSpec {
+  readonly title: string;
+  /** The columns of the generic page, after rank and team, in order. */
+  readonly columns: readonly BoardColumn[];
+  /** The evaluator's own page and JSON; absent: the generic page shows `columns`. */
+  readonly render?: (board: Board, info: BoardInfo, place: PagePlace) => RenderedBoard;
+}

@@ -1,0 +1,112 @@
+/**
+ * The evaluator contract: one competition's way of scoring an entry. The inference challenge, matrix
+ * compression, tournaments and the training validator are each one evaluator in `src/evaluators/<id>/`,
+ * found through the registry (`src/evaluators/index.ts`); the CLI, the store, the leaderboard and the coming
+ * tournament know them only through this file.
+ *
+ * An evaluator owns its config (schema, JSON Schema, how a file is read), its result payload, the figure it
+ * ranks by and which way wins, how it judges a result against a reference, its store tables, its board
+ * columns, its report page, and its CLI verbs.
+ */
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { Command } from 'commander';
+import type { BoardSpec } from './board.js';
+import type { PluginEntry } from './plugin-entry.js';
+import type { LoadedPlugin, PluginScope } from './plugin-loader.js';
+import type { ProgramRunner } from './program.js';
+import type { Direction, Result, Verdict } from './result.js';
+import type { EvaluatorTables } from './store.js';
+
+/** What is scored. */
+export interface EvaluationEntry {
+  /** A submission folder, a program, a config file...; null: the evaluator's embedded default. */
+  readonly path: string | null;
+  readonly team: string | null;
+  /** The submission's commit, when it is one. */
+  readonly commit: string | null;
+}
+
+/** What an evaluation reports to a recorder (the results store) while it runs. */
+export interface RunRecording {
+  /** Once the run knows what it scores, before the expensive part. */
+  started(run: { readonly configSha256: string; readonly datasetPath: string; readonly datasetSha256: string; readonly totalItems: number; readonly shuffleSeed: number | null }): void;
+  /** Items finished since the last call (the evaluator's item type). */
+  items(items: readonly unknown[]): void;
+}
+
+export interface EvaluationContext {
+  readonly runId: string;
+  /** The run's own folder: its results file and report go here, and anything else it keeps. */
+  readonly outputDir: string;
+  /** Where built artefacts are cached between runs. */
+  readonly cacheDir: string;
+  /** The run's plugins, loaded for this evaluator and checked against `appliesTo`. */
+  readonly plugins: readonly LoadedPlugin[];
+  /** Where untrusted programs run (bubblewrap); absent where the machine cannot sandbox. */
+  readonly programs?: ProgramRunner;
+  readonly recording?: RunRecording;
+  /** Aborting stops the run at the next safe point; what finished comes back in an EvaluationFailure. */
+  readonly signal?: AbortSignal;
+  /** A line of progress for the user. */
+  readonly say?: (message: string) => void;
+}
+
+/** An evaluation that stopped after computing something: `partial` holds it, with status `incomplete`. */
+export class EvaluationFailure<Payload = unknown> extends Error {
+  constructor(
+    readonly partial: Result<Payload>,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'EvaluationFailure';
+  }
+}
+
+export interface HeadlineSpec {
+  readonly name: string;
+  readonly label: string;
+  readonly unit: string;
+  readonly direction: Direction;
+}
+
+export interface EvaluatorConfig<Config> {
+  readonly schema: StandardSchemaV1<unknown, Config>;
+  /** For editors and `optibench schema config --evaluator <id>`. */
+  jsonSchema(): Record<string, unknown>;
+  /** Reads a config file (or the defaults, without one): errors name the file, the line and the key. */
+  load(file: string | undefined, cwd?: string): Promise<Config>;
+  /** The plugins the config lists, and what they are loaded for. */
+  plugins(config: Config): { readonly entries: readonly PluginEntry[]; readonly scope: PluginScope };
+  /** Where the config says output goes and built things are cached. */
+  outputDir(config: Config): string;
+  cacheDir(config: Config): string | null;
+}
+
+export interface Evaluator<Config = unknown, Payload = unknown, Rules = unknown> {
+  /** Lower-case, dash-separated: what plugins' `appliesTo`, the store and the CLI name it by. */
+  readonly id: string;
+  /** Bumped when scoring changes, so results say which rules scored them. */
+  readonly version: string;
+  readonly title: string;
+  readonly description: string;
+  readonly config: EvaluatorConfig<Config>;
+  /** The figure it ranks by, and which way wins. */
+  readonly headline: HeadlineSpec;
+  evaluate(entry: EvaluationEntry, config: Config, context: EvaluationContext): Promise<Result<Payload>>;
+  /** Judges a candidate against a reference (the accuracy gate against the baseline; a score to beat). */
+  judge?(candidate: Result<Payload>, reference: Result<Payload>, rules?: Rules): Verdict;
+  /** What a verdict is called on boards and in notes ("accuracy-gate"). */
+  readonly verdictLabel?: string;
+  /** Reads one of its results files, upgrading older versions. */
+  readResult(file: string): Promise<Result<Payload>>;
+  /** The run's report page (standalone HTML). */
+  renderReport(result: Result<Payload>): string;
+  readonly tables?: EvaluatorTables;
+  readonly board: BoardSpec;
+  /** Its own CLI verbs; `optibench evaluate <id>` works for every evaluator without them. */
+  registerCommands?(program: Command): void;
+}
+
+// Evaluators of different configs and payloads live side by side in the registry.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyEvaluator = Evaluator<any, any, any>;
