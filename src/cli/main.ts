@@ -1,60 +1,61 @@
 #!/usr/bin/env node
 /**
- * The `optibench` command. Commands are thin: they parse flags, call into src/, and print. Nothing imports
- * the CLI.
+ * The `optibench` command. Commands are thin: they parse flags, call into src/, and print. Each evaluator
+ * brings its own verbs (the inference challenge's run, rescore, compare, bench, rerun); `evaluate` runs any
+ * evaluator, and the rest (leaderboard, plugins, schema, submission, tokenizer, generate-model) serve them all.
+ * Nothing imports the CLI.
  */
 import { Command, CommanderError } from 'commander';
+import type { AnyEvaluator } from '../core/evaluator.js';
 import { isOptibenchError } from '../core/errors.js';
 import { packageVersion } from '../core/paths.js';
-import { registerBench } from '../evaluators/inference/commands/bench.js';
-import { registerCompare } from '../evaluators/inference/commands/compare.js';
+import { EXIT } from '../core/cli/exit-codes.js';
+import { loadEvaluators } from '../evaluators/index.js';
+import { registerEvaluate } from './commands/evaluate.js';
 import { registerGenerateModel } from './commands/generate-model.js';
 import { registerLeaderboard } from './commands/leaderboard.js';
 import { registerPlugins } from './commands/plugins.js';
-import { registerRescore } from '../evaluators/inference/commands/rescore.js';
-import { registerRerun } from '../evaluators/inference/commands/rerun.js';
-import { registerRun } from '../evaluators/inference/commands/run.js';
 import { registerSchema } from './commands/schema.js';
 import { registerSubmission } from './commands/submission.js';
 import { registerTokenizer } from './commands/tokenizer.js';
-import { EXIT } from '../core/cli/exit-codes.js';
 
-export function buildProgram(): Command {
+export function buildProgram(evaluators: readonly AnyEvaluator[]): Command {
   const program = new Command('optibench')
-    .description('Runs and judges inference-optimization competitions: LLaMA on HellaSwag with pluggable optimizations.')
+    .description('Runs and judges inference-optimization competitions: LLaMA on HellaSwag with pluggable optimizations, and any evaluator registered beside it.')
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerRun(program);
-  registerRescore(program);
-  registerCompare(program);
-  registerBench(program);
+  for (const evaluator of evaluators) evaluator.registerCommands?.(program);
+  registerEvaluate(program, evaluators);
   registerGenerateModel(program);
-  registerSchema(program);
+  registerSchema(program, evaluators);
   registerSubmission(program);
-  registerRerun(program);
   registerPlugins(program);
   registerTokenizer(program);
-  registerLeaderboard(program);
+  registerLeaderboard(program, evaluators);
   return program;
 }
 
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Help and version exit 0; commander has already printed usage errors.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (isOptibenchError(error)) {
+    process.stderr.write(`optibench: error: ${error.oneLine()}\n`);
+    return EXIT.badInput;
+  }
+  process.stderr.write(`optibench: internal error (please report it): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return EXIT.internal;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = buildProgram(await loadEvaluators());
     await program.parseAsync(argv);
     return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // Help and version exit 0; commander has already printed usage errors.
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    }
-    if (isOptibenchError(error)) {
-      process.stderr.write(`optibench: error: ${error.oneLine()}\n`);
-      return EXIT.badInput;
-    }
-    process.stderr.write(`optibench: internal error (please report it): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return EXIT.internal;
+    return report(error);
   }
 }
 

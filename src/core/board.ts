@@ -5,7 +5,7 @@
  * `render`. Site layout (latest board, daily snapshots, links between them) is the leaderboard's.
  */
 import type { MetricValue } from './result.js';
-import type { StandingRow } from './store.js';
+import type { ResultsStore, StandingRow } from './store.js';
 
 export type Ranked<Row extends StandingRow> = Row & {
   readonly rank: number;
@@ -69,6 +69,8 @@ export interface BoardSpec {
   readonly title: string;
   /** The columns of the generic page, after rank and team, in order. */
   readonly columns: readonly BoardColumn[];
+  /** Adds the evaluator's own figures to the store's rows (from its tables), for its columns and page. */
+  standings?(store: ResultsStore, rows: readonly StandingRow[]): StandingRow[];
   /** The evaluator's own page and JSON; absent: the generic page shows `columns`. */
-  readonly render?: (board: Board, info: BoardInfo, place: PagePlace) => RenderedBoard;
+  render?(board: Board, info: BoardInfo, place: PagePlace): RenderedBoard;
 }

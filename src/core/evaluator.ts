@@ -15,7 +15,7 @@ import type { PluginEntry } from './plugin-entry.js';
 import type { LoadedPlugin, PluginScope } from './plugin-loader.js';
 import type { ProgramRunner } from './program.js';
 import type { Direction, Result, Verdict } from './result.js';
-import type { EvaluatorTables } from './store.js';
+import type { EvaluatorTables, EvaluatorTablesEntry, StandingsSpec } from './store.js';
 
 /** What is scored. */
 export interface EvaluationEntry {
@@ -97,6 +97,8 @@ export interface Evaluator<Config = unknown, Payload = unknown, Rules = unknown>
   judge?(candidate: Result<Payload>, reference: Result<Payload>, rules?: Rules): Verdict;
   /** What a verdict is called on boards and in notes ("accuracy-gate"). */
   readonly verdictLabel?: string;
+  /** The JSON Schema of its results file, payload included; the envelope's alone when absent. */
+  resultJsonSchema?(): Record<string, unknown>;
   /** Reads one of its results files, upgrading older versions. */
   readResult(file: string): Promise<Result<Payload>>;
   /** The run's report page (standalone HTML). */
@@ -110,3 +112,18 @@ export interface Evaluator<Config = unknown, Payload = unknown, Rules = unknown>
 // Evaluators of different configs and payloads live side by side in the registry.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyEvaluator = Evaluator<any, any, any>;
+
+/** What the store needs of an evaluator to build its standings. */
+export function standingsSpec(evaluator: AnyEvaluator): StandingsSpec {
+  return {
+    evaluator: evaluator.id,
+    direction: evaluator.headline.direction,
+    scoreLabel: evaluator.headline.label,
+    verdictLabel: evaluator.judge ? (evaluator.verdictLabel ?? 'verdict') : null,
+  };
+}
+
+/** The tables of these evaluators, for opening a store with them. */
+export function evaluatorTables(evaluators: readonly AnyEvaluator[]): EvaluatorTablesEntry[] {
+  return evaluators.flatMap((e) => (e.tables ? [{ id: e.id, tables: e.tables }] : []));
+}

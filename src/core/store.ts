@@ -81,7 +81,7 @@ export interface RunFinish {
   readonly reference?: ReferenceCheck;
 }
 
-export interface RunFailure {
+export interface FailedRun {
   readonly error: string;
   /** Items finished before the failure: kept, those not recorded yet added. */
   readonly items?: readonly unknown[];
@@ -218,6 +218,12 @@ export interface EvaluatorTables<Item = unknown> {
   readonly items?: ItemTable<Item>;
 }
 
+/** An evaluator's tables, as a store is opened with them. */
+export interface EvaluatorTablesEntry {
+  readonly id: string;
+  readonly tables: EvaluatorTables;
+}
+
 export interface ResultsStore {
   /** The database file, for messages. */
   readonly location: string;
@@ -229,7 +235,7 @@ export interface ResultsStore {
   /** Adds finished items to a running run, in one transaction; an item recorded twice is refused. */
   recordItems(runId: string, items: readonly unknown[]): void;
   finishRun(runId: string, finish: RunFinish): void;
-  failRun(runId: string, failure: RunFailure): void;
+  failRun(runId: string, failure: FailedRun): void;
   /** Makes a failed or killed run running again; returns it as it was. */
   reopenRun(runId: string): StoredRun;
   readRun(runId: string): StoredRun | undefined;

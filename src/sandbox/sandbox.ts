@@ -5,6 +5,7 @@
  * makes sure no process of the sandbox uid is left.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chown, lstat, readdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 import path from 'node:path';
@@ -13,7 +14,8 @@ import { bwrapArgs, type MountPlan } from './bwrap-args.js';
 import { diskUsage } from './disk-usage.js';
 import { killAllOf, pickSandboxUid, tasksOf } from './host-processes.js';
 import type { SandboxLimits } from './limits.js';
-import { classifyExit, type Violation } from './violation.js';
+import type { ProgramOutcome, ProgramRequest, ProgramRunner } from '../core/program.js';
+import { classifyExit } from './violation.js';
 
 export const BWRAP = '/usr/bin/bwrap';
 const TAIL_BYTES = 64 * 1024;
@@ -32,19 +34,9 @@ export interface SandboxRequest {
   readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
-export interface SandboxResult {
-  /** Exit 0 within every limit. */
-  readonly ok: boolean;
-  readonly exitCode: number | null;
-  readonly violation: Violation | null;
-  readonly wallSeconds: number;
-  /** Most processes and threads seen at once. */
-  readonly peakTasks: number;
+export interface SandboxResult extends ProgramOutcome {
+  /** The unprivileged uid the command ran as. */
   readonly uid: number;
-  readonly stdoutTail: string;
-  readonly stderrTail: string;
-  /** False if a process of the sandbox survived the kill (never seen; reported rather than assumed). */
-  readonly cleanedUp: boolean;
 }
 
 class Tail {
@@ -132,3 +124,22 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxResu
 function signalNumber(signal: NodeJS.Signals): number | undefined {
   return constants.signals[signal];
 }
+
+/** Whether this machine can run untrusted programs: bubblewrap is installed and optibench runs as root. */
+export function canSandbox(): boolean {
+  return process.getuid?.() === 0 && existsSync(BWRAP);
+}
+
+/** `core/program.ts` implemented by bubblewrap: what re-runs, compression solutions and training miners call. */
+export const bubblewrap: ProgramRunner = {
+  name: 'bubblewrap',
+  run: (request: ProgramRequest): Promise<ProgramOutcome> =>
+    runSandboxed({
+      command: request.command,
+      mounts: { workDir: request.workDir, readOnly: request.inputs, hidden: request.hidden },
+      ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
+      env: request.env,
+      limits: request.limits,
+      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+    }),
+};

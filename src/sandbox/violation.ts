@@ -6,12 +6,9 @@
  */
 import { constants } from 'node:os';
 
-export type ViolationKind = 'timeout' | 'processes' | 'disk' | 'cpu' | 'memory' | 'network' | 'labels' | 'crash' | 'exit';
+import type { Violation } from '../core/program.js';
 
-export interface Violation {
-  readonly kind: ViolationKind;
-  readonly message: string;
-}
+export type { Violation, ViolationKind } from '../core/program.js';
 
 export interface ExitFacts {
   /** bwrap's exit status: the command's, or 128 + the signal that killed it. */

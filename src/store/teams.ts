@@ -1,14 +1,10 @@
 /**
  * Teams and their submissions in the results database. A team is identified by its name; submitting again
- * adds a submission row (the last one by `submitted_at`, then `id`, is the one that counts).
+ * adds a submission row (the last one to an evaluator, by `submitted_at`, then `id`, is the one that counts).
  */
 import { OptibenchError } from '../core/errors.js';
+import type { NewSubmission, NewTeam } from '../core/store.js';
 import type { StoreDatabase } from './schema.js';
-
-export interface NewTeam {
-  readonly name: string;
-  readonly members: readonly { readonly name: string; readonly email?: string }[];
-}
 
 /** Creates the team, or updates its members if the name exists; returns its id. */
 export function upsertTeam(db: StoreDatabase, team: NewTeam): number {
@@ -23,28 +19,17 @@ export function upsertTeam(db: StoreDatabase, team: NewTeam): number {
   return row.id;
 }
 
-export interface NewSubmission {
-  readonly teamId: number;
-  readonly round?: number;
-  readonly repository: string;
-  readonly commitSha: string;
-  /** Path of the optimizations document inside the repository. */
-  readonly document?: string | null;
-  /** The validated submission manifest. */
-  readonly manifest: object;
-  readonly submittedAt?: Date;
-}
-
 /** Adds a submission for an existing team; returns its id. */
 export function addSubmission(db: StoreDatabase, submission: NewSubmission): number {
   try {
     const row = db
       .prepare(
-        `INSERT INTO submissions (team_id, round, repository, commit_sha, document, manifest, submitted_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        `INSERT INTO submissions (team_id, evaluator, round, repository, commit_sha, document, manifest, submitted_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       )
       .get(
         submission.teamId,
+        submission.evaluator,
         submission.round ?? 1,
         submission.repository,
         submission.commitSha,
@@ -59,4 +44,12 @@ export function addSubmission(db: StoreDatabase, submission: NewSubmission): num
     }
     throw error;
   }
+}
+
+/** The latest submission with these facts, if the team made it already. */
+export function findSubmission(db: StoreDatabase, query: { teamId: number; evaluator: string; repository: string; commitSha: string; round: number }): number | undefined {
+  const row = db
+    .prepare('SELECT id FROM submissions WHERE team_id = ? AND evaluator = ? AND repository = ? AND commit_sha = ? AND round = ? ORDER BY id DESC LIMIT 1')
+    .get(query.teamId, query.evaluator, query.repository, query.commitSha, query.round) as { id: number } | undefined;
+  return row?.id;
 }

@@ -57,7 +57,7 @@ beforeAll(async () => {
     // Alpha's report exists, so its link is followed for real.
     await mkdir(path.join(root, 'reports', 'alpha-new'), { recursive: true });
     await writeFile(path.join(root, 'reports', 'alpha-new', 'index.html'), '<!doctype html><title>alpha-new</title><link rel="icon" href="data:,"><h1>run alpha-new</h1>');
-    const site = { db: fixture.db, dbFile: fixture.file, outDir: path.join(root, 'site'), top: 3 };
+    const site = { store: fixture.store, dbFile: fixture.file, outDir: path.join(root, 'site'), top: 3 };
     await writeLeaderboardSite({ ...site, date: '2025-03-03' });
     await writeLeaderboardSite({ ...site, date: '2025-03-04' });
   } finally {

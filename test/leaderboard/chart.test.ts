@@ -28,9 +28,9 @@ describe('niceScale', () => {
 
 describe('the scenario chart', () => {
   const fixture = buildScenario(path.join(tempDir('leaderboard-chart'), 'results.sqlite'));
-  const board = rankStandings(queryStandings(fixture.db), 3);
+  const board = rankStandings(queryStandings(fixture.store), 3);
   fixture.close();
-  const chart = scatterChart(board.ranked, board.gateFailed)!;
+  const chart = scatterChart(board.ranked, board.rejected)!;
 
   // Plot area x 64..684 for 0..1000 ms; y 328..18 for 37..41 %. toFixed(1) may round a .x5 either way.
   const near = (actual: number, expected: number) => expect(Math.abs(actual - expected)).toBeLessThanOrEqual(0.0501);

@@ -1,22 +1,29 @@
 /**
- * Builds results databases for the leaderboard tests with plain SQL against src/store/schema.ts's tables, so
- * the tests depend on the contract only, not on any writer's code.
+ * Builds results databases for the leaderboard tests with plain SQL against the store's tables (src/store/schema.ts)
+ * and the inference evaluator's (src/evaluators/inference/store/tables.ts), so the tests depend on the tables
+ * only, not on any writer's code.
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openDatabase, type StoreDatabase } from '../../src/store/schema.js';
+import { openInferenceStore } from '../../src/evaluators/inference/store/runs.js';
+import type { StoreDatabase } from '../../src/store/schema.js';
+import type { SqliteStore } from '../../src/store/sqlite-store.js';
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(os.tmpdir(), `optibench-${prefix}-`));
 }
 
 export class FixtureDb {
+  /** The store, as the leaderboard reads it. */
+  readonly store: SqliteStore;
+  /** The same database, for plain SQL. */
   readonly db: StoreDatabase;
   private nextRun = 0;
 
   constructor(readonly file: string) {
-    this.db = openDatabase(file);
+    this.store = openInferenceStore(file);
+    this.db = this.store.db;
   }
 
   team(name: string): number {
@@ -28,8 +35,8 @@ export class FixtureDb {
   submission(teamId: number, submittedAt: string, options: { id?: number; round?: number } = {}): number {
     const result = this.db
       .prepare(
-        `INSERT INTO submissions (id, team_id, round, repository, commit_sha, document, manifest, submitted_at)
-         VALUES (?, ?, ?, 'https://git.example/team.git', ?, 'docs/optimizations.pdf', '{}', ?)`,
+        `INSERT INTO submissions (id, team_id, evaluator, round, repository, commit_sha, document, manifest, submitted_at)
+         VALUES (?, ?, 'inference', ?, 'https://git.example/team.git', ?, 'docs/optimizations.pdf', '{}', ?)`,
       )
       .run(options.id ?? null, teamId, options.round ?? 1, `c0ffee${String(teamId).padStart(2, '0')}`.padEnd(40, '0'), submittedAt);
     return Number(result.lastInsertRowid);
@@ -54,9 +61,9 @@ export class FixtureDb {
     const finished = options.status === 'running' ? null : (options.finishedAt ?? options.startedAt);
     this.db
       .prepare(
-        `INSERT INTO runs (id, submission_id, kind, status, started_at, finished_at, config, config_sha256, dataset_path,
-           dataset_sha256, total_items, reference_match, inference_median_ms, report_path, error)
-         VALUES (?, ?, ?, ?, ?, ?, '{}', 'cfg', 'hellaswag_val.jsonl', 'ds', 10042, ?, ?, ?, ?)`,
+        `INSERT INTO runs (id, evaluator, submission_id, kind, status, started_at, finished_at, config, config_sha256, dataset_path,
+           dataset_sha256, total_items, reference_match, score, report_path, error)
+         VALUES (?, 'inference', ?, ?, ?, ?, ?, '{}', 'cfg', 'hellaswag_val.jsonl', 'ds', 10042, ?, ?, ?, ?)`,
       )
       .run(
         id,
@@ -81,25 +88,17 @@ export class FixtureDb {
     const maxDrop = options.maxDrop ?? 0.5;
     const passed = -drop >= -maxDrop;
     this.db
+      .prepare("INSERT INTO verdicts (run_id, reference_run_id, passed, reason, recorded_at) VALUES (?, ?, ?, ?, '2025-03-01T00:00:00Z')")
+      .run(runId, baselineRunId, passed ? 1 : 0, `${passed ? 'PASS' : 'FAIL'}: acc_norm drop ${drop.toFixed(2)} points`);
+    this.db
       .prepare(
-        `INSERT INTO gates (run_id, baseline_run_id, metric, baseline_value, value, drop_points, max_drop_points, passed, full_set, reason, speedup)
-         VALUES (?, ?, 'acc_norm', ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO inference_gates (run_id, metric, baseline_value, value, drop_points, max_drop_points, full_set, speedup)
+         VALUES (?, 'acc_norm', ?, ?, ?, ?, ?, ?)`,
       )
-      .run(
-        runId,
-        baselineRunId,
-        options.baseline,
-        options.value,
-        drop,
-        maxDrop,
-        passed ? 1 : 0,
-        options.fullSet === false ? 0 : 1,
-        `${passed ? 'PASS' : 'FAIL'}: acc_norm drop ${drop.toFixed(2)} points`,
-        options.speedup ?? null,
-      );
+      .run(runId, options.baseline, options.value, drop, maxDrop, options.fullSet === false ? 0 : 1, options.speedup ?? null);
   }
 
   close(): void {
-    this.db.close();
+    this.store.close();
   }
 }

@@ -2,16 +2,18 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OptibenchError } from '../../src/core/errors.js';
 import { queryStandings } from '../../src/evaluators/inference/board/query.js';
-import { rankStandings, type Board } from '../../src/leaderboard/rank.js';
+import type { Board } from '../../src/core/board.js';
+import type { TeamStanding } from '../../src/evaluators/inference/board/query.js';
+import { rankStandings } from '../../src/leaderboard/rank.js';
 import { FixtureDb, tempDir } from './db-fixture.js';
 import { buildScenario, FOXTROT_ERROR, HOSTILE } from './scenario.js';
 
 let fixture: FixtureDb;
-let board: Board;
+let board: Board<TeamStanding>;
 
 beforeAll(() => {
   fixture = buildScenario(path.join(tempDir('leaderboard-query'), 'results.sqlite'));
-  board = rankStandings(queryStandings(fixture.db), 3);
+  board = rankStandings(queryStandings(fixture.store), 3);
 });
 afterAll(() => fixture.close());
 
@@ -39,7 +41,7 @@ describe('the board from the scenario database (expected values worked out in sc
   });
 
   it('uses the gate\'s stored speedup, else the baseline run\'s median over the run\'s', () => {
-    const speedups = Object.fromEntries([...board.ranked, ...board.gateFailed].map((r) => [r.team, r.speedup]));
+    const speedups = Object.fromEntries([...board.ranked, ...board.rejected].map((r) => [r.team, r.speedup]));
     expect(speedups).toEqual({ Bravo: 2.5, Alpha: 1000 / 400, Charlie: 1.25, India: 1000 / 900, [HOSTILE]: 1000 / 950, Delta: 5 });
   });
 
@@ -53,8 +55,8 @@ describe('the board from the scenario database (expected values worked out in sc
   });
 
   it('keeps failing-gate rows apart, even when faster', () => {
-    expect(board.gateFailed.map((r) => r.team)).toEqual(['Delta']);
-    const delta = board.gateFailed[0]!;
+    expect(board.rejected.map((r) => r.team)).toEqual(['Delta']);
+    const delta = board.rejected[0]!;
     expect(delta.gate!.passed).toBe(false);
     expect(delta.gate!.dropPoints).toBeCloseTo(2, 12);
     expect(delta.inferenceMs).toBe(200);
@@ -70,7 +72,7 @@ describe('the board from the scenario database (expected values worked out in sc
   });
 
   it('takes every team tied at the cut line on', () => {
-    const top1 = rankStandings(queryStandings(fixture.db), 1);
+    const top1 = rankStandings(queryStandings(fixture.store), 1);
     expect(top1.ranked.map((r) => [r.team, r.advances])).toEqual([
       ['Bravo', true],
       ['Alpha', true],
@@ -91,9 +93,9 @@ describe('rounds and bad rows', () => {
       const two = f.submission(team, '2025-04-01T01:00:00Z', { round: 2 });
       f.gate(f.run({ id: 'r1', submissionId: one, status: 'complete', startedAt: '2025-03-01T02:00:00Z', medianMs: 300 }), base, { baseline: 0.4, value: 0.4 });
       f.gate(f.run({ id: 'r2', submissionId: two, status: 'complete', startedAt: '2025-04-01T02:00:00Z', medianMs: 200 }), base, { baseline: 0.4, value: 0.4 });
-      expect(queryStandings(f.db, { round: 1 }).map((s) => [s.runId, s.round, s.submissions, s.speedup])).toEqual([['r1', 1, 1, 2]]);
-      expect(queryStandings(f.db, { round: 2 }).map((s) => [s.runId, s.round, s.speedup])).toEqual([['r2', 2, 3]]);
-      expect(queryStandings(f.db).map((s) => [s.runId, s.submissions])).toEqual([['r2', 2]]);
+      expect(queryStandings(f.store, { round: 1 }).map((s) => [s.runId, s.round, s.submissions, s.speedup])).toEqual([['r1', 1, 1, 2]]);
+      expect(queryStandings(f.store, { round: 2 }).map((s) => [s.runId, s.round, s.speedup])).toEqual([['r2', 2, 3]]);
+      expect(queryStandings(f.store).map((s) => [s.runId, s.submissions])).toEqual([['r2', 2]]);
     } finally {
       f.close();
     }
@@ -104,10 +106,10 @@ describe('rounds and bad rows', () => {
     const f = new FixtureDb(file);
     try {
       f.submission(f.team('Lima'), '03/01/2025');
-      expect(() => queryStandings(f.db)).toThrow(OptibenchError);
-      expect(() => queryStandings(f.db)).toThrow('submissions id 1: submitted_at is "03/01/2025", expected an ISO-8601 time');
+      expect(() => queryStandings(f.store)).toThrow(OptibenchError);
+      expect(() => queryStandings(f.store)).toThrow('submissions id 1: submitted_at is "03/01/2025", expected an ISO-8601 time');
       try {
-        queryStandings(f.db);
+        queryStandings(f.store);
       } catch (error) {
         expect((error as OptibenchError).location?.file).toBe(file);
       }

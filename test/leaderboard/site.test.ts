@@ -24,7 +24,7 @@ beforeAll(() => {
 afterAll(() => fixture.close());
 
 const render = (date: string, now: string) =>
-  writeLeaderboardSite({ db: fixture.db, dbFile: fixture.file, outDir: site, date, top: 3, title: 'Round one', now: new Date(now) });
+  writeLeaderboardSite({ store: fixture.store, dbFile: fixture.file, outDir: site, date, top: 3, title: 'Round one', now: new Date(now) });
 
 describe('the leaderboard site', () => {
   it('writes index.html and a leaderboard.json that follows its schema and holds the board', async () => {
@@ -111,7 +111,7 @@ describe('the leaderboard site', () => {
     const empty = new FixtureDb(path.join(tempDir('leaderboard-empty'), 'results.sqlite'));
     try {
       const out = path.join(path.dirname(empty.file), 'site');
-      await writeLeaderboardSite({ db: empty.db, dbFile: empty.file, outDir: out, date: '2025-03-01' });
+      await writeLeaderboardSite({ store: empty.store, dbFile: empty.file, outDir: out, date: '2025-03-01' });
       const html = await readFile(path.join(out, 'index.html'), 'utf8');
       expect(html).toContain('<p>No team is ranked yet.</p>');
       expect(html).not.toContain('<svg');

@@ -4,13 +4,15 @@
  * that answers from a cache keyed by request id.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createBackend } from '../../src/backends/index.js';
 import type { Backend, BatchAnswer, LoadInfo, LoadRequest, TokenAnswer, TokenRequest } from '../../src/core/backend.js';
 import { configSchema, type ConfigInput, type RunConfig } from '../../src/evaluators/inference/config.js';
+import { defaultDatasetPath } from '../../src/evaluators/inference/embedded-default.js';
+import { REPO_ROOT } from '../helpers/shared.js';
 import type { InferenceResult } from '../../src/evaluators/inference/results.js';
 import { RunFailure, runEvaluation, type PreparedRun, type RunOptions } from '../../src/evaluators/inference/runner.js';
 
@@ -117,15 +119,52 @@ describe('the item order', () => {
 });
 
 describe('the config hash', () => {
-  it('is the sha256 of the config as Python writes canonical JSON (sorted keys, no spaces), where it writes left out', async () => {
-    const { results } = await run({}, { shuffleSeed: 1 });
-    expect(results.config.outputDir).toBeTruthy();
-    const python = spawnSync('python3', ['-c', "import sys, json, hashlib; c = json.load(sys.stdin); c.pop('outputDir'); c.pop('cacheDir'); print(hashlib.sha256(json.dumps(c, sort_keys=True, separators=(',', ':'), ensure_ascii=False).encode()).hexdigest())"], {
-      input: JSON.stringify(results.config),
-      encoding: 'utf8',
-    });
+  // The identity of what ran, worked out independently in Python: outputDir and cacheDir left out, the dataset
+  // replaced by its file name and its content's sha256, the model directory and plugin files by their names.
+  const PYTHON = [
+    'import sys, json, hashlib, os',
+    'c, sha = json.load(sys.stdin)',
+    "c.pop('outputDir'); c.pop('cacheDir')",
+    "name = lambda p: None if p is None else os.path.basename(p)",
+    "is_path = lambda p: p.startswith('.') or p.startswith('/') or p.endswith(('.js', '.mjs', '.ts'))",
+    "c['dataset'] = {'name': name(c['dataset']), 'sha256': sha}",
+    "c['model'] = name(c['model'])",
+    "c['plugins'] = [(name(p) if is_path(p) else p) if isinstance(p, str) else (dict(p, name=name(p['name'])) if is_path(p['name']) else p) for p in c['plugins']]",
+    "print(hashlib.sha256(json.dumps(c, sort_keys=True, separators=(',', ':'), ensure_ascii=False).encode()).hexdigest())",
+  ].join('\n');
+
+  const pythonHash = (results: InferenceResult) => {
+    const python = spawnSync('python3', ['-c', PYTHON], { input: JSON.stringify([results.config, results.payload.task.dataset.sha256]), encoding: 'utf8' });
+    expect(python.stderr).toBe('');
     expect(python.status).toBe(0);
-    expect(results.subject.configSha256).toBe(python.stdout.trim());
+    return python.stdout.trim();
+  };
+
+  it('is the sha256 of the config as Python writes canonical JSON (sorted keys, no spaces), where it writes left out and paths stand for what they name', async () => {
+    const { results } = await run({ plugins: ['head-pruning', { name: path.join(REPO_ROOT, 'test/fixtures/plugins/third-party.mjs'), options: { batchMultiplier: 2 } }] }, { shuffleSeed: 1 });
+    expect(results.config.outputDir).toBeTruthy();
+    expect(results.subject.configSha256).toBe(pythonHash(results));
+  });
+
+  it('does not depend on where the dataset is reached from: a symlink to the same file hashes the same, another file does not', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'optibench-config-hash-'));
+    const original = path.join(dir, 'val.jsonl');
+    await copyFile(defaultDatasetPath(), original);
+    await symlink(original, path.join(dir, 'linked.jsonl'));
+    await mkdir(path.join(dir, 'elsewhere'));
+    await symlink(original, path.join(dir, 'elsewhere', 'val.jsonl'));
+    const direct = (await run({ dataset: original }, { shuffleSeed: 1 })).results;
+    const throughLink = (await run({ dataset: path.join(dir, 'elsewhere', 'val.jsonl') }, { shuffleSeed: 1 })).results;
+    expect(throughLink.payload.task.dataset.path).not.toBe(direct.payload.task.dataset.path);
+    expect(throughLink.subject.configSha256).toBe(direct.subject.configSha256);
+    // Another name for the same bytes is another config (the name is part of what a reader sees), and other bytes are.
+    const renamed = (await run({ dataset: path.join(dir, 'linked.jsonl') }, { shuffleSeed: 1 })).results;
+    expect(renamed.subject.configSha256).not.toBe(direct.subject.configSha256);
+    await writeFile(path.join(dir, 'changed.jsonl'), (await readFile(original, 'utf8')).replace(/\n$/, '\n\n'));
+    await rename(path.join(dir, 'changed.jsonl'), path.join(dir, 'elsewhere', 'val.jsonl'));
+    const changed = (await run({ dataset: path.join(dir, 'elsewhere', 'val.jsonl') }, { shuffleSeed: 1 })).results;
+    expect(changed.subject.configSha256).not.toBe(direct.subject.configSha256);
+    for (const r of [direct, throughLink, renamed, changed]) expect(r.subject.configSha256).toBe(pythonHash(r));
   });
 });
 

@@ -13,8 +13,7 @@ import { defaultCorpus } from '../../src/evaluators/inference/embedded-default.j
 import { inferenceResultSchema, type InferenceResult } from '../../src/evaluators/inference/results.js';
 import { generateLlama } from '../../src/models/llama/generate.js';
 import { sha256File } from '../../src/models/llama/weights-hash.js';
-import { createRun } from '../../src/store/runs.js';
-import { openDatabase } from '../../src/store/schema.js';
+import { createRun, openInferenceStore } from '../../src/evaluators/inference/store/runs.js';
 import { HELLASWAG_FULL, REPO_ROOT, sharedFile } from '../helpers/shared.js';
 import { optibench, optibenchChild, sqlite3 } from './helpers.js';
 
@@ -53,7 +52,7 @@ describe('kill -9 mid-run, then --resume', () => {
       if (child.exitCode !== null) throw new Error(`the run ended before it could be killed:\n${stderr()}`);
       if (Date.now() > deadline) throw new Error(`no items recorded in time:\n${stderr()}`);
       await new Promise((r) => setTimeout(r, 20));
-      if (existsSync(db())) recorded = (sqlite3<{ n: number }>(db(), 'SELECT COUNT(*) AS n FROM run_items')[0]?.n ?? 0);
+      if (existsSync(db())) recorded = (sqlite3<{ n: number }>(db(), 'SELECT COUNT(*) AS n FROM inference_items')[0]?.n ?? 0);
     }
     child.kill('SIGKILL');
     expect((await exited).signal).toBe('SIGKILL');
@@ -62,7 +61,7 @@ describe('kill -9 mid-run, then --resume', () => {
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ status: 'running', total_items: 60, shuffle_seed: 7, finished_at: null });
     killedId = runs[0]!.id;
-    itemsAtKill = sqlite3<{ n: number }>(db(), 'SELECT COUNT(*) AS n FROM run_items')[0]!.n;
+    itemsAtKill = sqlite3<{ n: number }>(db(), 'SELECT COUNT(*) AS n FROM inference_items')[0]!.n;
     expect(itemsAtKill).toBeGreaterThanOrEqual(5);
     expect(itemsAtKill).toBeLessThan(60);
     expect(sqlite3(db(), 'SELECT * FROM run_metrics')).toEqual([]);
@@ -96,8 +95,8 @@ describe('kill -9 mid-run, then --resume', () => {
     expect(r.subject.configSha256).toBe(f.subject.configSha256);
 
     // The database: complete, all items, the metrics of the results file, and no headline time for a resumed run.
-    expect(sqlite3(db(), `SELECT status, inference_median_ms, error FROM runs WHERE id = '${killedId}'`)).toEqual([{ status: 'complete', inference_median_ms: null, error: null }]);
-    expect(sqlite3(db(), `SELECT COUNT(*) AS n FROM run_items WHERE run_id = '${killedId}'`)).toEqual([{ n: 60 }]);
+    expect(sqlite3(db(), `SELECT status, score, error FROM runs WHERE id = '${killedId}'`)).toEqual([{ status: 'complete', score: null, error: null }]);
+    expect(sqlite3(db(), `SELECT COUNT(*) AS n FROM inference_items WHERE run_id = '${killedId}'`)).toEqual([{ n: 60 }]);
     const metrics = sqlite3<{ name: string; value: number }>(db(), `SELECT name, value FROM run_metrics WHERE run_id = '${killedId}' ORDER BY name`);
     expect(Object.fromEntries(metrics.map((m) => [m.name, m.value]))).toEqual(Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, v.value])));
   });
@@ -126,7 +125,7 @@ describe('what --resume refuses', () => {
     const dataset = path.join(work, 'copy.jsonl');
     await copyFile(path.join(REPO_ROOT, 'datasets/tiny-hellaswag/hellaswag_tiny_val.jsonl'), dataset);
     const file = path.join(work, 'changed.sqlite');
-    const store = openDatabase(file);
+    const store = openInferenceStore(file);
     const config = configSchema.parse({ dataset, limit: 4, outputDir: path.join(work, 'changed-out') });
     createRun(store, { id: 'changed', kind: 'run', config, datasetPath: dataset, datasetSha256: await sha256File(dataset), totalItems: 4, shuffleSeed: 1 });
     store.close();
@@ -145,7 +144,7 @@ describe('a run stopped with Ctrl-C', () => {
     const flags = ['--model', model, '--dataset', sharedFile(HELLASWAG_FULL), '--limit', '30', '-b', '1', '--threads', '1', '--no-progress'];
     const { child, exited, stderr } = optibenchChild(['run', ...flags, '--db', file, '-o', 'stopped'], work, cacheDir);
     const deadline = Date.now() + 240_000;
-    while (!existsSync(file) || (sqlite3<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM run_items')[0]?.n ?? 0) < 3) {
+    while (!existsSync(file) || (sqlite3<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM inference_items')[0]?.n ?? 0) < 3) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no items recorded while running:\n${stderr()}`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -153,7 +152,7 @@ describe('a run stopped with Ctrl-C', () => {
     expect((await exited).code).toBe(3);
     const [row] = sqlite3<{ id: string; status: string; error: string }>(file, 'SELECT id, status, error FROM runs');
     expect(row).toMatchObject({ status: 'failed', error: 'interrupted by the user' });
-    const kept = sqlite3<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM run_items')[0]!.n;
+    const kept = sqlite3<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM inference_items')[0]!.n;
     const runDir = path.join(work, 'stopped', row!.id);
     const partial = inferenceResultSchema.parse(JSON.parse(await readFile(path.join(runDir, 'results.incomplete.json'), 'utf8')));
     // Every item the incomplete file holds is in the database too.

@@ -12,21 +12,22 @@ import { configSchema } from '../../src/evaluators/inference/config.js';
 import { OptibenchError } from '../../src/core/errors.js';
 import type { InferenceResult } from '../../src/evaluators/inference/results.js';
 import { runEvaluation } from '../../src/evaluators/inference/runner.js';
+import { configSha256 } from '../../src/core/canonical-json.js';
 import {
   addSubmission,
-  configSha256,
   createRun,
   failRun,
   finishRun,
+  openInferenceStore,
   readRun,
   readRunItems,
   recordGate,
   recordItems,
   reopenRun,
   upsertTeam,
-  type NewRun,
-} from '../../src/store/runs.js';
-import { openDatabase, type StoreDatabase } from '../../src/store/schema.js';
+  type NewInferenceRun,
+} from '../../src/evaluators/inference/store/runs.js';
+import type { SqliteStore } from '../../src/store/sqlite-store.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { sqlite3, TSX_LOADER } from './helpers.js';
 
@@ -40,12 +41,12 @@ beforeAll(async () => {
   results = await runEvaluation(config, {}, 'source-run', { shuffleSeed: 11 });
 });
 
-function freshDb(): { db: StoreDatabase; file: string } {
+function freshDb(): { db: SqliteStore; file: string } {
   const file = path.join(work, `db-${++counter}.sqlite`);
-  return { db: openDatabase(file), file };
+  return { db: openInferenceStore(file), file };
 }
 
-function newRun(id: string, overrides: Partial<NewRun> = {}): NewRun {
+function newRun(id: string, overrides: Partial<NewInferenceRun> = {}): NewInferenceRun {
   return {
     id,
     kind: 'run',
@@ -62,18 +63,18 @@ describe('a run from start to finish', () => {
   it('is running with its config, then complete with metrics, machine and headline time, in the file as sqlite3 reads it', () => {
     const { db, file } = freshDb();
     createRun(db, newRun('r1'));
-    const started = sqlite3(file, "SELECT status, config_sha256, total_items, shuffle_seed, finished_at, inference_median_ms FROM runs WHERE id = 'r1'")[0]!;
-    expect(started).toEqual({ status: 'running', config_sha256: results.subject.configSha256, total_items: 6, shuffle_seed: 11, finished_at: null, inference_median_ms: null });
+    const started = sqlite3(file, "SELECT status, config_sha256, total_items, shuffle_seed, finished_at, score FROM runs WHERE id = 'r1'")[0]!;
+    expect(started).toEqual({ status: 'running', config_sha256: results.subject.configSha256, total_items: 6, shuffle_seed: 11, finished_at: null, score: null });
 
     recordItems(db, 'r1', results.payload.items.slice(0, 2));
-    expect(sqlite3(file, "SELECT item_index FROM run_items WHERE run_id = 'r1' ORDER BY item_index")).toEqual(
+    expect(sqlite3(file, "SELECT item_index FROM inference_items WHERE run_id = 'r1' ORDER BY item_index")).toEqual(
       results.payload.items.slice(0, 2).map((item) => ({ item_index: item.index })),
     );
 
     finishRun(db, 'r1', results, { resultsPath: '/x/results.json', reportPath: '/x/index.html' });
-    const row = sqlite3<Record<string, unknown>>(file, "SELECT status, inference_median_ms, results_path, machine FROM runs WHERE id = 'r1'")[0]!;
+    const row = sqlite3<Record<string, unknown>>(file, "SELECT status, score, results_path, machine FROM runs WHERE id = 'r1'")[0]!;
     expect(row.status).toBe('complete');
-    expect(row.inference_median_ms).toBe(results.timings.inference.medianMs);
+    expect(row.score).toBe(results.timings.inference.medianMs);
     expect(row.results_path).toBe('/x/results.json');
     expect(JSON.parse(row.machine as string)).toEqual(results.environment);
     const metrics = sqlite3<{ name: string; value: number; stderr: number }>(file, "SELECT name, value, stderr FROM run_metrics WHERE run_id = 'r1' ORDER BY name");
@@ -102,7 +103,7 @@ describe('a run from start to finish', () => {
     const { db } = freshDb();
     createRun(db, newRun('r-resumed'));
     finishRun(db, 'r-resumed', { ...results, payload: { ...results.payload, resumed: { itemsCarriedOver: 2, itemsRun: 4 } } }, { resultsPath: null, reportPath: null });
-    expect(readRun(db, 'r-resumed')).toMatchObject({ status: 'complete', inferenceMedianMs: null });
+    expect(readRun(db, 'r-resumed')).toMatchObject({ status: 'complete', score: null });
     db.close();
   });
 });
@@ -151,19 +152,19 @@ describe('transactional finish', () => {
     createRun(db, newRun('r3'));
     recordItems(db, 'r3', results.payload.items.slice(0, 3));
     // The status update and the items are written before the metrics: an error on the metric rows must undo them.
-    db.exec("CREATE TRIGGER injected BEFORE INSERT ON run_metrics WHEN NEW.name = 'acc_norm' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
+    db.db.exec("CREATE TRIGGER injected BEFORE INSERT ON run_metrics WHEN NEW.name = 'acc_norm' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;");
     expect(() => finishRun(db, 'r3', results, { resultsPath: '/x', reportPath: '/y' })).toThrow('injected failure');
     db.close();
-    expect(sqlite3(file, "SELECT status, finished_at, machine, inference_median_ms, results_path FROM runs WHERE id = 'r3'")).toEqual([
-      { status: 'running', finished_at: null, machine: null, inference_median_ms: null, results_path: null },
+    expect(sqlite3(file, "SELECT status, finished_at, machine, score, results_path FROM runs WHERE id = 'r3'")).toEqual([
+      { status: 'running', finished_at: null, machine: null, score: null, results_path: null },
     ]);
     expect(sqlite3(file, "SELECT COUNT(*) AS n FROM run_metrics WHERE run_id = 'r3'")).toEqual([{ n: 0 }]);
-    expect(sqlite3(file, "SELECT COUNT(*) AS n FROM run_items WHERE run_id = 'r3'")).toEqual([{ n: 3 }]);
+    expect(sqlite3(file, "SELECT COUNT(*) AS n FROM inference_items WHERE run_id = 'r3'")).toEqual([{ n: 3 }]);
   });
 
   it('a process killed with SIGKILL inside finishRun leaves no complete-looking row', async () => {
     const file = path.join(work, 'killed.sqlite');
-    const db = openDatabase(file);
+    const db = openInferenceStore(file);
     createRun(db, newRun('r4'));
     recordItems(db, 'r4', results.payload.items.slice(0, 2));
     db.close();
@@ -176,12 +177,11 @@ describe('transactional finish', () => {
     await writeFile(
       script,
       `import { readFileSync, writeFileSync } from 'node:fs';
-import { openDatabase } from ${JSON.stringify(path.join(REPO_ROOT, 'src/store/schema.ts'))};
-import { finishRun } from ${JSON.stringify(path.join(REPO_ROOT, 'src/store/runs.ts'))};
-const db = openDatabase(${JSON.stringify(file)});
-db.function('hang', () => { writeFileSync(${JSON.stringify(marker)}, 'inside'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000); return 0; });
-db.exec("CREATE TEMP TRIGGER hang_here BEFORE INSERT ON main.run_metrics BEGIN SELECT hang(); END;");
-finishRun(db, 'r4', JSON.parse(readFileSync(${JSON.stringify(resultsFile)}, 'utf8')), { resultsPath: '/x', reportPath: '/y' });
+import { finishRun, openInferenceStore } from ${JSON.stringify(path.join(REPO_ROOT, 'src/evaluators/inference/store/runs.ts'))};
+const store = openInferenceStore(${JSON.stringify(file)});
+store.db.function('hang', () => { writeFileSync(${JSON.stringify(marker)}, 'inside'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000); return 0; });
+store.db.exec("CREATE TEMP TRIGGER hang_here BEFORE INSERT ON main.run_metrics BEGIN SELECT hang(); END;");
+finishRun(store, 'r4', JSON.parse(readFileSync(${JSON.stringify(resultsFile)}, 'utf8')), { resultsPath: '/x', reportPath: '/y' });
 `,
     );
     const child = spawn(process.execPath, [`--import=${TSX_LOADER}`, script], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -198,7 +198,7 @@ finishRun(db, 'r4', JSON.parse(readFileSync(${JSON.stringify(resultsFile)}, 'utf
     // The killed transaction had already marked the row complete and written the other items: none of it stays.
     expect(sqlite3(file, "SELECT status, finished_at FROM runs WHERE id = 'r4'")).toEqual([{ status: 'running', finished_at: null }]);
     expect(sqlite3(file, "SELECT COUNT(*) AS n FROM run_metrics WHERE run_id = 'r4'")).toEqual([{ n: 0 }]);
-    expect(sqlite3(file, "SELECT COUNT(*) AS n FROM run_items WHERE run_id = 'r4'")).toEqual([{ n: 2 }]);
+    expect(sqlite3(file, "SELECT COUNT(*) AS n FROM inference_items WHERE run_id = 'r4'")).toEqual([{ n: 2 }]);
     expect(spawnSync('sqlite3', [file, 'PRAGMA integrity_check'], { encoding: 'utf8' }).stdout.trim()).toBe('ok');
   });
 });
@@ -243,12 +243,12 @@ describe('teams, submissions and gates', () => {
     createRun(db, newRun('cand'));
     finishRun(db, 'cand', { ...results, timings: { ...results.timings, inference: { ...results.timings.inference, medianMs: 120 } } }, { resultsPath: null, reportPath: null });
     recordGate(db, { runId: 'cand', baselineRunId: 'base', metric: 'acc_norm', baselineValue: 0.5, value: 0.496, maxDropPoints: 0.5, passed: true, fullSet: false, reason: 'within 0.5 points' });
-    const [gate] = sqlite3<Record<string, number | string>>(file, 'SELECT * FROM gates');
+    const [gate] = sqlite3<Record<string, number | string>>(file, 'SELECT g.*, v.reference_run_id AS baseline_run_id, v.passed, v.reason FROM inference_gates g JOIN verdicts v USING (run_id)');
     expect(gate).toMatchObject({ run_id: 'cand', baseline_run_id: 'base', passed: 1, full_set: 0, speedup: 2.5 });
     expect(gate!.drop_points).toBeCloseTo(0.4, 12); // (0.5 - 0.496) x 100
     // Recording again replaces the verdict; an explicit speedup wins.
     recordGate(db, { runId: 'cand', baselineRunId: 'base', metric: 'acc_norm', baselineValue: 0.5, value: 0.49, maxDropPoints: 0.5, passed: false, fullSet: true, reason: 'lost 1 point', speedup: null });
-    expect(sqlite3(file, 'SELECT passed, full_set, speedup, reason FROM gates')).toEqual([{ passed: 0, full_set: 1, speedup: null, reason: 'lost 1 point' }]);
+    expect(sqlite3(file, 'SELECT v.passed, g.full_set, g.speedup, v.reason FROM inference_gates g JOIN verdicts v USING (run_id)')).toEqual([{ passed: 0, full_set: 1, speedup: null, reason: 'lost 1 point' }]);
     expect(() => recordGate(db, { runId: 'cand', baselineRunId: 'ghost', metric: 'acc', baselineValue: 0, value: 0, maxDropPoints: 0.5, passed: true, fullSet: true, reason: '' })).toThrow(
       'cannot record a gate: no baseline run "ghost" in the results database',
     );

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryStandings } from '../../src/evaluators/inference/board/query.js';
-import { openDatabase } from '../../src/store/schema.js';
+import { openInferenceStore } from '../../src/evaluators/inference/store/runs.js';
 import { optibench, sqlite3 } from '../store/helpers.js';
 import { PDF, makeRepo, writeManifest } from './git-repo.js';
 
@@ -49,18 +49,18 @@ describe('baseline, re-run and gate, end to end', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(new RegExp(`^  gate       PASS against baseline ${baselineId}: `, 'm'));
 
-    const [run] = sqlite3<{ id: string; inference_median_ms: number }>(db, "SELECT id, inference_median_ms FROM runs WHERE kind = 'rerun' AND status = 'complete'");
-    const [baseline] = sqlite3<{ inference_median_ms: number }>(db, `SELECT inference_median_ms FROM runs WHERE id = '${baselineId}'`);
-    const [gate] = sqlite3<Record<string, number | string>>(db, `SELECT * FROM gates WHERE run_id = '${run!.id}'`);
+    const [run] = sqlite3<{ id: string; score: number }>(db, "SELECT id, score FROM runs WHERE kind = 'rerun' AND status = 'complete'");
+    const [baseline] = sqlite3<{ score: number }>(db, `SELECT score FROM runs WHERE id = '${baselineId}'`);
+    const [gate] = sqlite3<Record<string, number | string>>(db, `SELECT g.*, v.reference_run_id AS baseline_run_id, v.passed FROM inference_gates g JOIN verdicts v USING (run_id) WHERE run_id = '${run!.id}'`);
     const metric = (id: string) => sqlite3<{ value: number }>(db, `SELECT value FROM run_metrics WHERE run_id = '${id}' AND name = 'acc_norm'`)[0]!.value;
     expect(gate).toMatchObject({ baseline_run_id: baselineId, metric: 'acc_norm', max_drop_points: 0.5, passed: 1, full_set: 0 });
     // head-pruning drops no prediction: the same acc_norm as the baseline's, item for item.
     expect(gate!.baseline_value).toBe(metric(baselineId));
     expect(gate!.value).toBe(metric(run!.id));
     expect(gate!.drop_points).toBeCloseTo(100 * (metric(baselineId) - metric(run!.id)), 12);
-    expect(gate!.speedup).toBeCloseTo(baseline!.inference_median_ms / run!.inference_median_ms, 12);
+    expect(gate!.speedup).toBeCloseTo(baseline!.score / run!.score, 12);
 
-    const handle = openDatabase(db, { readonly: true });
+    const handle = openInferenceStore(db, { readonly: true });
     try {
       const [standing] = queryStandings(handle);
       expect(standing).toMatchObject({ team: 'Fast Llamas', state: 'judged', runId: run!.id, gate: { passed: true, baselineRunId: baselineId } });

@@ -103,7 +103,7 @@ describe('a well-behaved submission (the organizer\'s optibench with a plugin fr
     expect(JSON.parse(run!.machine as string)).toMatchObject({ cpu: { cores: os.cpus().length } });
     const [submission] = sqlite3<{ commit_sha: string; document: string }>(db, `SELECT commit_sha, document FROM submissions WHERE id = ${Number(run!.submission_id)}`);
     expect(submission!.document).toBe('docs/optimizations.pdf');
-    const golds = sqlite3<{ item_index: number; gold: number }>(db, `SELECT item_index, gold FROM run_items WHERE run_id = '${outcome.runId}' ORDER BY item_index`);
+    const golds = sqlite3<{ item_index: number; gold: number }>(db, `SELECT item_index, gold FROM inference_items WHERE run_id = '${outcome.runId}' ORDER BY item_index`);
     expect(golds).toEqual(outcome.results!.payload.items.map((i) => ({ item_index: i.index, gold: i.gold })));
     const metrics = sqlite3<{ name: string; value: number }>(db, `SELECT name, value FROM run_metrics WHERE run_id = '${outcome.runId}' ORDER BY name`);
     expect(metrics).toEqual([
@@ -144,11 +144,11 @@ describe('hostile submissions through optibench rerun', () => {
     const outcome = await rerun(dir, HOSTILE_LIMITS);
     expect(outcome.status).toBe('failed');
     expect(processesOf(outcome.sandbox!.uid)).toEqual([]);
-    const [run] = sqlite3<Record<string, unknown>>(db, `SELECT status, error, finished_at, inference_median_ms, results_path FROM runs WHERE id = '${outcome.runId}'`);
-    expect(run).toMatchObject({ status: 'failed', error: outcome.error, inference_median_ms: null, results_path: null });
+    const [run] = sqlite3<Record<string, unknown>>(db, `SELECT status, error, finished_at, score, results_path FROM runs WHERE id = '${outcome.runId}'`);
+    expect(run).toMatchObject({ status: 'failed', error: outcome.error, score: null, results_path: null });
     expect(run!.finished_at).not.toBeNull();
     expect(sqlite3(db, `SELECT * FROM run_metrics WHERE run_id = '${outcome.runId}'`)).toEqual([]);
-    expect(sqlite3(db, `SELECT * FROM run_items WHERE run_id = '${outcome.runId}'`)).toEqual([]);
+    expect(sqlite3(db, `SELECT * FROM inference_items WHERE run_id = '${outcome.runId}'`)).toEqual([]);
     return outcome;
   }
 

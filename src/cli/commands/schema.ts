@@ -1,18 +1,18 @@
-/** `optibench schema [config|results]`: the JSON Schemas, for editors and for readers of results files. */
+/** `optibench schema [config|results|submission]`: the JSON Schemas, for editors and for readers of results files. */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { z } from 'zod';
-import { configJsonSchema } from '../../evaluators/inference/config.js';
+import type { AnyEvaluator } from '../../core/evaluator.js';
 import { OptibenchError } from '../../core/errors.js';
-import { inferenceResultSchema } from '../../evaluators/inference/results.js';
+import { resultJsonSchema } from '../../core/result.js';
+import { DEFAULT_EVALUATOR_ID, getEvaluator } from '../../evaluators/index.js';
 import { submissionJsonSchema } from '../../submissions/manifest.js';
 
-export function schemaFor(which: string): Record<string, unknown> {
+export function schemaFor(which: string, evaluator: AnyEvaluator): Record<string, unknown> {
   switch (which) {
     case 'config':
-      return configJsonSchema();
+      return evaluator.config.jsonSchema();
     case 'results':
-      return z.toJSONSchema(inferenceResultSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
+      return evaluator.resultJsonSchema?.() ?? resultJsonSchema();
     case 'submission':
       return submissionJsonSchema();
     default:
@@ -20,14 +20,15 @@ export function schemaFor(which: string): Record<string, unknown> {
   }
 }
 
-export function registerSchema(program: Command): void {
+export function registerSchema(program: Command, evaluators: readonly AnyEvaluator[]): void {
   program
     .command('schema')
-    .description('Print the JSON Schema of the config file, of results.json or of the submission manifest')
+    .description("Print the JSON Schema of an evaluator's config file, of its results.json, or of the submission manifest")
     .argument('[which]', 'config, results or submission', 'config')
+    .option('--evaluator <id>', `whose config and results (${evaluators.map((e) => e.id).join(', ')})`, DEFAULT_EVALUATOR_ID)
     .option('-o, --output <file>', 'write to a file instead of stdout')
-    .action(async (which: string, flags: { output?: string }) => {
-      const text = `${JSON.stringify(schemaFor(which), null, 2)}\n`;
+    .action(async (which: string, flags: { evaluator: string; output?: string }) => {
+      const text = `${JSON.stringify(schemaFor(which, getEvaluator(evaluators, flags.evaluator)), null, 2)}\n`;
       if (flags.output) await writeFile(flags.output, text);
       else process.stdout.write(text);
     });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { lineOf } from '../../core/yaml-lines.js';
 import { z } from 'zod';
+import { configSha256 } from '../../core/canonical-json.js';
 import { OptibenchError } from '../../core/errors.js';
 import { looksLikePath, pluginEntrySchema, pluginSpec, type PluginEntry } from '../../core/plugin-entry.js';
 
@@ -171,4 +172,23 @@ function resolvePluginPath(entry: PluginEntry, baseDir: string): PluginEntry {
   if (!looksLikePath(name)) return entry;
   const resolved = path.resolve(baseDir, name);
   return typeof entry === 'string' ? resolved : { ...entry, name: resolved };
+}
+
+/**
+ * The identity of a run config: what it runs, not where its files happen to be. Paths are replaced by what
+ * they name: the dataset by its content's sha256 and its file name, the model directory and plugin files by
+ * their names (the model's weights have their own hash in the results). The same config on another machine, or
+ * through a symlink, has the same identity; `outputDir` and `cacheDir` say where a run writes and are left out.
+ */
+export function inferenceConfigSha256(config: RunConfig, datasetSha256: string): string {
+  const name = (p: string | null) => (p === null ? null : path.basename(p));
+  return configSha256({
+    ...config,
+    dataset: { name: name(config.dataset), sha256: datasetSha256 },
+    model: name(config.model),
+    plugins: config.plugins.map((entry) => {
+      if (!looksLikePath(pluginSpec(entry))) return entry;
+      return typeof entry === 'string' ? name(entry) : { ...entry, name: name(entry.name) };
+    }),
+  });
 }

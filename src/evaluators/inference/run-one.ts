@@ -3,13 +3,13 @@
  * its own folder, exactly as `optibench run` would; a run that stops part-way keeps what it computed.
  */
 import path from 'node:path';
+import { evaluateAndWrite } from '../../core/evaluation.js';
 import type { PluginEntry, RunConfig } from './config.js';
 import { OptibenchError } from '../../core/errors.js';
 import { loadPlugins } from './plugins.js';
-import { writeResultsFile } from './results-file.js';
 import type { InferenceResult } from './results.js';
-import { RunFailure, newRunId, runEvaluation, type RunObserver, type RunOptions } from './runner.js';
-import { writeRunReport } from './report/render-run.js';
+import { newRunId, runEvaluation, type RunObserver, type RunOptions } from './runner.js';
+import { renderRunReport } from './report/render-run.js';
 
 export interface WrittenRun {
   readonly results: InferenceResult;
@@ -17,31 +17,18 @@ export interface WrittenRun {
   readonly reportFile: string;
 }
 
-/** A configuration stopped part-way; its partial results were written to `resultsFile`. */
-export class StoppedRun extends Error {
-  constructor(
-    readonly label: string,
-    readonly resultsFile: string,
-    override readonly cause: unknown,
-  ) {
-    super(`the ${label} run stopped: ${cause instanceof OptibenchError ? cause.oneLine() : cause instanceof Error ? cause.message : String(cause)}`);
-    this.name = 'StoppedRun';
-  }
-}
-
+/**
+ * Runs one configuration into `dir` through the one run-and-write path (`core/evaluation.ts`): a configuration
+ * that stops part-way throws StoppedEvaluation after keeping what it computed; one that computed nothing throws
+ * its error.
+ */
 export async function runAndWrite(config: RunConfig, dir: string, label: string, observer: RunObserver = {}, options: RunOptions = {}): Promise<WrittenRun> {
-  let results: InferenceResult;
-  try {
-    results = await runEvaluation(config, observer, newRunId(config.task), options);
-  } catch (error) {
-    if (!(error instanceof RunFailure)) throw error;
-    // Nothing computed (e.g. unreadable weights): the plain error, and no file, as `optibench run` does.
-    if (error.partial.payload.items.length === 0) throw error.cause;
-    const resultsFile = await writeResultsFile(error.partial, dir);
-    await writeRunReport(error.partial, dir);
-    throw new StoppedRun(label, resultsFile, error.cause);
-  }
-  return { results, resultsFile: await writeResultsFile(results, dir), reportFile: await writeRunReport(results, dir) };
+  const written = await evaluateAndWrite(() => runEvaluation(config, observer, newRunId(config.task), options), dir, {
+    label,
+    render: (result) => renderRunReport(result as InferenceResult),
+    hasWork: (partial) => (partial as InferenceResult).payload.items.length > 0,
+  });
+  return { results: written.result as InferenceResult, resultsFile: written.resultsFile, reportFile: written.reportFile! };
 }
 
 export function pluginName(entry: PluginEntry): string {

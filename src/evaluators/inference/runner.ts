@@ -5,7 +5,6 @@
  * calls, and nowhere else. If the run fails part-way, the error carries the results computed so far
  * (status `incomplete`) so nothing already computed is lost.
  */
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createBackend } from '../../backends/index.js';
 import { modelInfo, readLlamaConfig } from '../../models/llama/hf-model.js';
@@ -14,11 +13,12 @@ import { getTask } from '../../tasks/index.js';
 import { loadTokenizer } from '../../tokenizers/tokenizer.js';
 import type { Backend, BatchAnswer, BuildSettings, JsonValue, LoadInfo, SessionSettings, TokenAnswer, TokenRequest } from '../../core/backend.js';
 import { checkCanary, planCanary, withCanaryBatches, type CanaryOptions } from './canary.js';
-import { configSha256 } from '../../core/canonical-json.js';
-import type { RunConfig } from './config.js';
+import { inferenceConfigSha256, type RunConfig } from './config.js';
 import { defaultDatasetPath, ensureDefaultModel } from './embedded-default.js';
 import { captureEnvironment, peakRssBytes, type Environment } from '../../core/environment.js';
 import { OptibenchError } from '../../core/errors.js';
+import { EvaluationFailure } from '../../core/evaluator.js';
+import { newRunId } from '../../core/run-id.js';
 import { defaultCacheDir, defaultPython } from '../../core/paths.js';
 import { buildPlan, positionsOf, type Plan } from './plan.js';
 import { loadPlugins, type LoadedInferencePlugin as LoadedPlugin } from './plugins.js';
@@ -87,17 +87,18 @@ export interface RunOptions {
   readonly canary?: CanaryOptions;
   /** The backend to run instead of the config's (tests: a deliberately wrong backend the canary must catch). */
   readonly createBackend?: () => Backend;
+  /** The config's plugins, already loaded (by the generic evaluation path); loaded from the config otherwise. */
+  readonly plugins?: readonly LoadedPlugin[];
   /** Whose entry this is (a team's submission and its commit), recorded in the result's subject. */
   readonly subject?: { readonly team: string | null; readonly commit: string | null };
 }
 
 /** A run that failed after computing something: `partial` holds it, with status `incomplete`. */
-export class RunFailure extends Error {
-  constructor(
-    readonly partial: InferenceResult,
-    override readonly cause: unknown,
-  ) {
-    super(cause instanceof Error ? cause.message : String(cause));
+export class RunFailure extends EvaluationFailure<InferencePayload> {
+  declare readonly partial: InferenceResult;
+
+  constructor(partial: InferenceResult, cause: unknown) {
+    super(partial, cause);
     this.name = 'RunFailure';
   }
 }
@@ -107,10 +108,7 @@ export function stderrObserver(label: string, signal?: AbortSignal): RunObserver
   return { signal, phase: (_phase, message) => process.stderr.write(`optibench: [${label}] ${message}\n`) };
 }
 
-export function newRunId(task: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  return `${stamp}-${task}-${randomBytes(3).toString('hex')}`;
-}
+export { newRunId };
 
 interface Prepared {
   task: Task;
@@ -134,7 +132,7 @@ interface Prepared {
 async function prepare(config: RunConfig, observer: RunObserver, options: RunOptions): Promise<Prepared> {
   const cacheDir = config.cacheDir ?? defaultCacheDir();
   const task = getTask(config.task);
-  const plugins = await loadPlugins(config.plugins, config.backend.name);
+  const plugins = options.plugins ? [...options.plugins] : await loadPlugins(config.plugins, config.backend.name);
   const modelDir = config.model ?? (await ensureDefaultModel(cacheDir, (m) => observer.phase?.('prepare', m)));
   const llama = await readLlamaConfig(modelDir);
   const tokenizer = await loadTokenizer(modelDir);
@@ -214,7 +212,7 @@ export async function runEvaluation(
   observer.phase?.('prepare', 'reading the configuration, plugins, model and dataset');
   const prepared = await prepare(config, observer, options);
   const prepareMs = performance.now() - t0;
-  const configHash = configSha256(config);
+  const configHash = inferenceConfigSha256(config, prepared.datasetSha256);
   observer.onPrepared?.({
     runId,
     configSha256: configHash,

@@ -4,7 +4,9 @@
  */
 import { formatMs } from '../../../report/filters.js';
 import type { TeamStanding } from './query.js';
-import type { RankedStanding } from '../../../leaderboard/rank.js';
+
+/** What the chart needs of a row (a standing, or a row of leaderboard.json). */
+type ChartRow = Pick<TeamStanding, 'team' | 'inferenceMs' | 'accNorm' | 'gate'>;
 
 export const CHART_SIZE = { width: 720, height: 380 } as const;
 const PLOT = { left: 64, right: CHART_SIZE.width - 36, top: 18, bottom: CHART_SIZE.height - 52 } as const;
@@ -72,7 +74,7 @@ const project = (value: number, scale: Scale, from: number, to: number) =>
   Number((from + ((value - scale.min) / (scale.max - scale.min)) * (to - from)).toFixed(1));
 
 /** One point per ranked team (filled, with its rank) and per team that failed the gate (hollow). */
-export function scatterChart(ranked: readonly RankedStanding[], gateFailed: readonly TeamStanding[]): Chart | null {
+export function scatterChart(ranked: readonly (ChartRow & { readonly rank: number })[], gateFailed: readonly ChartRow[]): Chart | null {
   const judged = [...ranked, ...gateFailed];
   const plotted = judged.filter((s) => s.accNorm !== null && s.inferenceMs !== null);
   if (plotted.length === 0) return null;
@@ -95,7 +97,7 @@ export function scatterChart(ranked: readonly RankedStanding[], gateFailed: read
     xTicks: timeTicks(x).map((t) => ({ ...t, at: toX(t.at) })),
     yTicks: y.ticks.map((t) => ({ at: toY(t), label: `${t.toFixed(y.decimals)} %` })),
     points: plotted.map((s) => {
-      const rank = 'rank' in s ? (s as RankedStanding).rank : null;
+      const rank = 'rank' in s ? (s as { rank: number }).rank : null;
       const acc = (s.accNorm!.value * 100).toFixed(2);
       return {
         cx: toX(s.inferenceMs!),

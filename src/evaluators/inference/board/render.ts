@@ -4,36 +4,19 @@
  * through nunjucks' autoescape (text and attributes alike) and never inside the script.
  */
 import type nunjucks from 'nunjucks';
+import type { Board, BoardInfo, PagePlace, RenderedBoard } from '../../../core/board.js';
 import { createReportEnvironment } from '../../../report/environment.js';
 import { scatterChart } from './chart.js';
-import { reportHref } from '../../../leaderboard/links.js';
 import type { TeamStanding } from './query.js';
-import type { Board } from '../../../leaderboard/rank.js';
 import { LEADERBOARD_SCHEMA, LEADERBOARD_VERSION, type LeaderboardFile, type LeaderboardRow } from './schema.js';
 
-export interface BoardInfo {
-  readonly title: string;
-  readonly date: string;
-  readonly generatedAt: string;
-  readonly round: number | null;
-  /** Folder of the database file: relative `report_path`s start there. */
-  readonly dbDir: string;
+/** The inference board as the site writes it: `leaderboard.json` (version 1) and the page rendered from it. */
+export function renderInferenceBoard(board: Board<TeamStanding>, info: BoardInfo, place: PagePlace): RenderedBoard {
+  const file = leaderboardFile(board, info, place);
+  return { json: file, html: renderLeaderboardPage(file, place) };
 }
 
-/** Where one page sits in the site: links to reports and other boards are relative to `pageDir`. */
-export interface PagePlace {
-  readonly pageDir: string;
-  /** Days of the earlier boards this page links to, newest first. */
-  readonly earlier: readonly string[];
-  /** Link to the latest board (from a snapshot), or null on the latest board itself. */
-  readonly latestHref: string | null;
-  /** Link to a day's snapshot page from this page. */
-  readonly snapshotHref: (day: string) => string;
-  /** Link to this board's own snapshot (from the latest board), or null on the snapshot itself. */
-  readonly permalinkHref: string | null;
-}
-
-export function leaderboardFile(board: Board, info: BoardInfo, place: PagePlace): LeaderboardFile {
+export function leaderboardFile(board: Board<TeamStanding>, info: BoardInfo, place: PagePlace): LeaderboardFile {
   const row = (s: TeamStanding): LeaderboardRow => ({
     team: s.team,
     teamId: s.teamId,
@@ -53,7 +36,7 @@ export function leaderboardFile(board: Board, info: BoardInfo, place: PagePlace)
     gate: s.gate,
     referenceMatch: s.referenceMatch,
     reportPath: s.reportPath,
-    reportHref: reportHref(s.reportPath, place.pageDir, info.dbDir),
+    reportHref: place.reportHref(s.reportPath),
   });
   return {
     schema: LEADERBOARD_SCHEMA,
@@ -64,7 +47,7 @@ export function leaderboardFile(board: Board, info: BoardInfo, place: PagePlace)
     round: info.round,
     top: board.top,
     ranked: board.ranked.map((s) => ({ ...row(s), rank: s.rank, advances: s.advances })),
-    gateFailed: board.gateFailed.map(row),
+    gateFailed: board.rejected.map(row),
     pending: board.pending.map(row),
     failed: board.failed.map(row),
     earlier: [...place.earlier],
@@ -81,6 +64,7 @@ export function renderLeaderboardPage(file: LeaderboardFile, place: PagePlace): 
     latestHref: place.latestHref,
     permalinkHref: place.permalinkHref,
     earlier: place.earlier.map((day) => ({ day, href: place.snapshotHref(day) })),
+    otherBoards: place.otherBoards,
   });
 }
 

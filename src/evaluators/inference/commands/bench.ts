@@ -4,7 +4,7 @@ import { loadConfig } from '../config.js';
 import { benchSummary, runBench, selectPlugins } from '../bench.js';
 import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS } from '../gate.js';
 import { DEFAULT_MICRO } from '../micro.js';
-import { StoppedRun } from '../run-one.js';
+import { StoppedEvaluation } from '../../../core/evaluation.js';
 import { EXIT } from '../../../core/cli/exit-codes.js';
 import { positiveInteger } from '../../../core/cli/options.js';
 import { nonNegativeNumber } from '../../../core/cli/options.js';
@@ -65,7 +65,7 @@ async function benchCommand(flags: BenchFlags): Promise<number> {
     process.stdout.write(benchSummary(outcome.bench, { file: displayPath(outcome.file), report: displayPath(outcome.report) }));
     return EXIT.ok;
   } catch (error) {
-    if (!(error instanceof StoppedRun)) throw error;
+    if (!(error instanceof StoppedEvaluation)) throw error;
     process.stderr.write(`optibench: error: ${error.message}\noptibench: what it finished is saved in ${displayPath(error.resultsFile)} (status: incomplete)\n`);
     return EXIT.runFailed;
   }

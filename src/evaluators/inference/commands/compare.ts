@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { compareResultsFiles, compareRuns, compareSummary, baselineOf, type CompareOutcome } from '../compare.js';
 import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS } from '../gate.js';
-import { StoppedRun } from '../run-one.js';
+import { StoppedEvaluation } from '../../../core/evaluation.js';
 import { EXIT } from '../../../core/cli/exit-codes.js';
 import { nonNegativeNumber } from '../../../core/cli/options.js';
 import { addRunFlags, overridesFrom, type RunFlags } from './run-flags.js';
@@ -83,7 +83,7 @@ async function compareCommand(flags: CompareFlags, command: Command): Promise<nu
         }),
       );
     } catch (error) {
-      if (!(error instanceof StoppedRun)) throw error;
+      if (!(error instanceof StoppedEvaluation)) throw error;
       process.stderr.write(`optibench: error: ${error.message}\noptibench: what it finished is saved in ${displayPath(error.resultsFile)} (status: incomplete)\n`);
       return EXIT.runFailed;
     }

@@ -13,7 +13,8 @@ import type { InferenceResult } from '../results.js';
 import { RunFailure, newRunId, type RunObserver, type RunOptions } from '../runner.js';
 import { RunRecorder } from '../store/recorder.js';
 import { loadResume } from '../store/resume.js';
-import { openDatabase, type StoreDatabase } from '../../../store/schema.js';
+import { openInferenceStore } from '../store/runs.js';
+import type { SqliteStore } from '../../../store/sqlite-store.js';
 import { nonNegativeInteger, nonNegativeNumber } from '../../../core/cli/options.js';
 import { overridesFrom, type RunFlags } from './run-flags.js';
 
@@ -75,14 +76,14 @@ export async function prepareRunCommand(flags: RunFlags & RecordFlags): Promise<
     throw new OptibenchError('--as-baseline does not go with --resume: a resumed run keeps the kind it was recorded with', { key: '--as-baseline' });
   }
   const canary = flags.canary ? { items: flags.canary, tolerance: flags.canaryTolerance ?? DEFAULT_CANARY_TOLERANCE } : undefined;
-  let db: StoreDatabase | undefined;
+  let db: SqliteStore | undefined;
   try {
     if (flags.resume !== undefined) {
       const given = SHAPING_FLAGS.filter((key) => flags[key] !== undefined).map(flagName);
       if (given.length) {
         throw new OptibenchError(`--resume continues the run with the configuration it started with: leave out ${given.join(', ')}`, { key: '--resume' });
       }
-      db = openDatabase(path.resolve(flags.db!));
+      db = openInferenceStore(path.resolve(flags.db!));
       const state = await loadResume(db, flags.resume);
       const recorder = new RunRecorder(db, flags.resume, state.config, { resumed: state.run });
       const openDb = db;
@@ -98,7 +99,7 @@ export async function prepareRunCommand(flags: RunFlags & RecordFlags): Promise<
     }
     const { config } = await loadConfig(flags.config, overridesFrom(flags));
     const runId = newRunId(config.task);
-    db = flags.db === undefined ? undefined : openDatabase(path.resolve(flags.db));
+    db = flags.db === undefined ? undefined : openInferenceStore(path.resolve(flags.db));
     const recorder = db ? new RunRecorder(db, runId, config, { kind: flags.asBaseline ? 'baseline' : 'run' }) : undefined;
     const openDb = db;
     return {

@@ -3,10 +3,10 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { writeResultsFile } from '../results-file.js';
+import { evaluateAndWrite, StoppedEvaluation } from '../../../core/evaluation.js';
 import type { InferenceResult } from '../results.js';
-import { RunFailure, runEvaluation } from '../runner.js';
-import { writeRunReport } from '../report/render-run.js';
+import { runEvaluation } from '../runner.js';
+import { renderRunReport } from '../report/render-run.js';
 import { formatBytes, formatMs, formatPercentStderr } from '../../../report/filters.js';
 import { EXIT } from '../../../core/cli/exit-codes.js';
 import { addRunFlags, type RunFlags } from './run-flags.js';
@@ -60,57 +60,62 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
     if (barActive) bar.stop();
     barActive = false;
   };
-  let results: InferenceResult;
-  let exitCode: number = EXIT.ok;
+  let written;
   try {
-    results = await interruptible((signal) => runEvaluation(
-      config,
+    written = await evaluateAndWrite(
+      () =>
+        interruptible((signal) =>
+          runEvaluation(
+            config,
+            {
+              ...hooks,
+              signal,
+              phase(phase, message) {
+                if (phase === 'inference') return;
+                stopBar();
+                err.write(`optibench: ${message}\n`);
+              },
+              progress(done, total, repeat, repeats) {
+                if (!flags.progress) return;
+                const label = repeats > 1 ? `repeat ${repeat + 1}/${repeats}` : 'measuring';
+                if (!barActive) {
+                  bar.start(total, done, { label });
+                  barActive = true;
+                }
+                bar.update(done, { label });
+                if (done === total) stopBar();
+              },
+            },
+            runId,
+            options,
+          ),
+        ),
+      outDir,
       {
-        ...hooks,
-        signal,
-        phase(phase, message) {
-          if (phase === 'inference') return;
+        label: 'inference',
+        render: (result) => renderRunReport(result as InferenceResult),
+        hasWork: (partial) => (partial as InferenceResult).payload.items.length > 0,
+        onFailure: (error) => {
           stopBar();
-          err.write(`optibench: ${message}\n`);
-        },
-        progress(done, total, repeat, repeats) {
-          if (!flags.progress) return;
-          const label = repeats > 1 ? `repeat ${repeat + 1}/${repeats}` : 'measuring';
-          if (!barActive) {
-            bar.start(total, done, { label });
-            barActive = true;
-          }
-          bar.update(done, { label });
-          if (done === total) stopBar();
+          recordFailure(recorder, error);
         },
       },
-      runId,
-      options,
-    ));
+    );
   } catch (error) {
-    stopBar();
-    recordFailure(recorder, error);
-    if (!(error instanceof RunFailure)) throw error;
-    // Nothing computed yet (e.g. the weights were unreadable): a plain error, and no file at all.
-    if (error.partial.payload.items.length === 0) throw error.cause;
-    results = error.partial;
-    exitCode = EXIT.runFailed;
+    if (!(error instanceof StoppedEvaluation)) throw error;
+    const partial = error.partial as InferenceResult;
+    err.write(`optibench: error: the run stopped: ${partial.error ?? 'unknown error'}\n`);
+    err.write(`optibench: ${partial.payload.items.length} finished items saved in ${displayPath(error.resultsFile)} (status: incomplete)\n`);
+    return EXIT.runFailed;
   }
-
-  const resultsFile = await writeResultsFile(results, outDir);
-  const reportFile = await writeRunReport(results, outDir);
-  if (results.status === 'complete') {
-    recorder?.finish(results, { resultsPath: resultsFile, reportPath: reportFile });
-    // A resumed run may have left one from its failed attempt; the complete file supersedes it.
-    await rm(path.join(outDir, 'results.incomplete.json'), { force: true });
-  }
-  if (results.status === 'incomplete') {
-    err.write(`optibench: error: the run stopped: ${results.error ?? 'unknown error'}\n`);
-    err.write(`optibench: ${results.payload.items.length} finished items saved in ${displayPath(resultsFile)} (status: incomplete)\n`);
-    return exitCode;
-  }
+  const results = written.result as InferenceResult;
+  const { resultsFile } = written;
+  const reportFile = written.reportFile!;
+  recorder?.finish(results, { resultsPath: resultsFile, reportPath: reportFile });
+  // A resumed run may have left one from its failed attempt; the complete file supersedes it.
+  await rm(path.join(outDir, 'results.incomplete.json'), { force: true });
   process.stdout.write(summary(results, resultsFile, reportFile));
-  return exitCode;
+  return EXIT.ok;
 }
 
 function summary(r: InferenceResult, resultsFile: string, reportFile: string): string {

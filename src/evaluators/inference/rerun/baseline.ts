@@ -1,15 +1,16 @@
 /**
  * Judging a re-run: the accuracy gate against the competition's baseline, a run of the unoptimized
  * configuration on the same items recorded in the results database as kind `baseline`
- * (`optibench run --db <file> --as-baseline`). The verdict and the speedup go into `gates`, which is what the
- * leaderboard ranks by.
+ * (`optibench run --db <file> --as-baseline`). The verdict goes into the store's `verdicts`, its figures and the
+ * speedup into `inference_gates`: the leaderboard ranks by them.
  */
-import { readFile } from 'node:fs/promises';
 import { OptibenchError } from '../../../core/errors.js';
-import { inferenceResultSchema, type InferenceResult } from '../results.js';
+import { readResultsFile } from '../results-file.js';
+import type { InferenceResult } from '../results.js';
 import { judge, type GateOptions, type GateResult } from '../gate.js';
-import { readRun, recordGate, type StoredRun } from '../../../store/runs.js';
-import type { StoreDatabase } from '../../../store/schema.js';
+import type { ResultsStore, StoredRun } from '../../../core/store.js';
+import { INFERENCE_EVALUATOR_ID } from '../hooks.js';
+import { readRun, recordGate } from '../store/runs.js';
 
 /** Which items a re-run scores: a baseline must have scored exactly these. */
 export interface ItemSelection {
@@ -40,42 +41,36 @@ function unfit(run: StoredRun, selection: ItemSelection): string | null {
  * The baseline a re-run is judged against: the one named, which must fit, or else the newest complete baseline
  * that scored the same items (undefined when there is none: the re-run is then recorded unjudged).
  */
-export function findBaseline(db: StoreDatabase, selection: ItemSelection, baselineId?: string): StoredRun | undefined {
+export function findBaseline(store: ResultsStore, selection: ItemSelection, baselineId?: string): StoredRun | undefined {
+  const where = { file: store.location, key: '--baseline' };
   if (baselineId !== undefined) {
-    const run = readRun(db, baselineId);
-    if (!run) throw new OptibenchError(`no run "${baselineId}" in the results database`, { file: db.name, key: '--baseline' });
+    const run = readRun(store, baselineId);
+    if (!run) throw new OptibenchError(`no run "${baselineId}" in the results database`, where);
     const why = unfit(run, selection);
-    if (why) throw new OptibenchError(`run ${baselineId} cannot be the baseline: ${why}`, { file: db.name, key: '--baseline' });
+    if (why) throw new OptibenchError(`run ${baselineId} cannot be the baseline: ${why}`, where);
     return run;
   }
-  const ids = db
-    .prepare("SELECT id FROM runs WHERE kind = 'baseline' AND status = 'complete' AND dataset_sha256 = ? AND total_items = ? ORDER BY finished_at DESC, id DESC")
-    .all(selection.datasetSha256, selection.totalItems) as { id: string }[];
-  for (const { id } of ids) {
-    const run = readRun(db, id);
-    if (run && unfit(run, selection) === null) return run;
-  }
-  return undefined;
+  const candidates = store.findRuns({ evaluator: INFERENCE_EVALUATOR_ID, kind: 'baseline', status: 'complete', datasetSha256: selection.datasetSha256, totalItems: selection.totalItems });
+  return candidates.find((run) => unfit(run, selection) === null);
 }
 
 async function readBaselineResults(run: StoredRun): Promise<InferenceResult> {
-  let text: string;
+  const file = run.resultsPath!;
+  let results: InferenceResult;
   try {
-    text = await readFile(run.resultsPath!, 'utf8');
+    results = await readResultsFile(file);
   } catch (error) {
-    throw new OptibenchError(`the baseline run's results file cannot be read: ${(error as Error).message}`, { file: run.resultsPath! });
+    throw new OptibenchError(`the baseline run's results file cannot be read: ${error instanceof OptibenchError ? error.message : (error as Error).message}`, { file });
   }
-  const parsed = inferenceResultSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new OptibenchError(`the baseline run's results file is not a results file: ${parsed.error.issues[0]!.message}`, { file: run.resultsPath! });
-  if (parsed.data.runId !== run.id) throw new OptibenchError(`the baseline's results file belongs to run ${parsed.data.runId}, not ${run.id}`, { file: run.resultsPath! });
-  return parsed.data;
+  if (results.runId !== run.id) throw new OptibenchError(`the baseline's results file belongs to run ${results.runId}, not ${run.id}`, { file });
+  return results;
 }
 
 /** Judges `results` (a complete re-run recorded as `runId`) against `baseline` and records the verdict. */
-export async function judgeAgainstBaseline(db: StoreDatabase, runId: string, results: InferenceResult, baseline: StoredRun, gate: GateOptions): Promise<GateResult> {
+export async function judgeAgainstBaseline(store: ResultsStore, runId: string, results: InferenceResult, baseline: StoredRun, gate: GateOptions): Promise<GateResult> {
   const outcome = judge(await readBaselineResults(baseline), results, gate);
   const judged = outcome.metrics.find((m) => m.name === gate.metric)!;
-  recordGate(db, {
+  recordGate(store, {
     runId,
     baselineRunId: baseline.id,
     metric: gate.metric,

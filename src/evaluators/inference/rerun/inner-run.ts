@@ -7,8 +7,8 @@
  */
 import { loadConfig } from '../config.js';
 import { isOptibenchError } from '../../../core/errors.js';
-import { writeResultsFile } from '../results-file.js';
-import { RunFailure, runEvaluation } from '../runner.js';
+import { evaluateAndWrite, StoppedEvaluation } from '../../../core/evaluation.js';
+import { runEvaluation } from '../runner.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const [configFile, model, items, output, cache] = argv;
@@ -18,13 +18,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const { config } = await loadConfig(configFile, { model, dataset: items, limit: null, outputDir: output, cacheDir: cache });
   try {
-    const results = await runEvaluation(config, { phase: (_phase, message) => process.stderr.write(`optibench: ${message}\n`) });
-    await writeResultsFile(results, output);
+    // Even a run that computed nothing writes its (incomplete) results: the organizer's side reads what it can.
+    await evaluateAndWrite(() => runEvaluation(config, { phase: (_phase, message) => process.stderr.write(`optibench: ${message}\n`) }), output, { label: 'sandboxed' });
     return 0;
   } catch (error) {
-    if (!(error instanceof RunFailure)) throw error;
-    await writeResultsFile(error.partial, output);
-    process.stderr.write(`optibench: error: the run stopped: ${error.message}\n`);
+    if (!(error instanceof StoppedEvaluation)) throw error;
+    process.stderr.write(`optibench: error: the run stopped: ${(error.cause as Error)?.message ?? String(error.cause)}\n`);
     return 3;
   }
 }

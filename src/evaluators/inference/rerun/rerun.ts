@@ -22,9 +22,10 @@ import { newRunId } from '../runner.js';
 import { writeRunReport } from '../report/render-run.js';
 import type { SandboxLimits } from '../../../sandbox/limits.js';
 import { runSandboxed, type SandboxResult } from '../../../sandbox/sandbox.js';
-import { addSubmission, createRun, failRun, finishRun, upsertTeam, type StoredRun } from '../../../store/runs.js';
+import type { ResultsStore, StoredRun } from '../../../core/store.js';
+import { INFERENCE_EVALUATOR_ID } from '../hooks.js';
+import { createRun, failRun, finishRun, openInferenceStore } from '../store/runs.js';
 import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS, type GateOptions, type GateResult } from '../gate.js';
-import { openDatabase, type StoreDatabase } from '../../../store/schema.js';
 import { UNLABELED_SUFFIX } from '../../../tasks/hellaswag/index.js';
 import { checkSubmission, formatProblem } from '../../../submissions/check.js';
 import { cloneAtCommit } from '../../../submissions/clone.js';
@@ -120,13 +121,10 @@ async function planRun(manifest: SubmissionManifest, layout: Layout, options: Re
   return { command: [...innerRunCommand(), configFile, model, layout.items, layout.output, layout.cache], readOnly };
 }
 
-function findOrAddSubmission(db: StoreDatabase, manifest: SubmissionManifest, submittedAt: Date | undefined): number {
-  const teamId = upsertTeam(db, { name: manifest.team, members: manifest.members });
-  const existing = db
-    .prepare('SELECT id FROM submissions WHERE team_id = ? AND repository = ? AND commit_sha = ? AND round = ? ORDER BY id DESC LIMIT 1')
-    .get(teamId, manifest.repository.url, manifest.repository.commit, manifest.round) as { id: number } | undefined;
-  if (existing) return existing.id;
-  return addSubmission(db, { teamId, round: manifest.round, repository: manifest.repository.url, commitSha: manifest.repository.commit, document: manifest.document, manifest, submittedAt });
+function findOrAddSubmission(store: ResultsStore, manifest: SubmissionManifest, submittedAt: Date | undefined): number {
+  const teamId = store.upsertTeam({ name: manifest.team, members: manifest.members });
+  const facts = { teamId, evaluator: INFERENCE_EVALUATOR_ID, repository: manifest.repository.url, commitSha: manifest.repository.commit, round: manifest.round };
+  return store.findSubmission(facts) ?? store.addSubmission({ ...facts, document: manifest.document, manifest, submittedAt });
 }
 
 async function checkedManifest(dir: string): Promise<SubmissionManifest> {
@@ -150,7 +148,7 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
   const environment = await captureEnvironment(driver ? { 'nvidia-driver': driver } : {});
   const reference = compareWithReference(spec, environment);
 
-  const db = openDatabase(options.db);
+  const db = openInferenceStore(options.db);
   // Before the run, so a baseline that cannot judge it is refused before the expensive part.
   let baseline: StoredRun | undefined;
   try {
@@ -172,7 +170,7 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
       failRun(db, runId, error, { machine: environment, reference });
       return { runId, status: 'failed', error, results: null, sandbox, reference, reportDir, gate: null, baselineRunId: baseline?.id ?? null };
     };
-    createRun(db, { id: runId, kind: 'rerun', submissionId, config: rerunConfig, datasetPath, datasetSha256: items.datasetSha256, totalItems: items.docs.length, shuffleSeed: null });
+    createRun(db, { id: runId, kind: 'rerun', submissionId, config: rerunConfig, configSha256: configSha256(rerunConfig), datasetPath, datasetSha256: items.datasetSha256, totalItems: items.docs.length, shuffleSeed: null });
     recorded = true;
 
     say(`cloning ${manifest.repository.url} at ${manifest.repository.commit.slice(0, 12)}`);

@@ -5,8 +5,8 @@
 import { OptibenchError } from '../../../core/errors.js';
 import type { ItemResult, InferenceResult } from '../results.js';
 import type { PreparedRun, RunObserver } from '../runner.js';
-import { createRun, failRun, finishRun, recordItems, type FinishPaths, type RunKind, type StoredRun } from '../../../store/runs.js';
-import type { StoreDatabase } from '../../../store/schema.js';
+import type { ResultsStore, RunKind, StoredRun } from '../../../core/store.js';
+import { createRun, failRun, finishRun, recordItems, type FinishPaths } from './runs.js';
 
 export interface RecorderOptions {
   readonly kind?: RunKind;
@@ -19,7 +19,7 @@ export class RunRecorder {
   private created: boolean;
 
   constructor(
-    private readonly db: StoreDatabase,
+    private readonly store: ResultsStore,
     private readonly runId: string,
     private readonly config: object,
     private readonly options: RecorderOptions = {},
@@ -37,15 +37,16 @@ export class RunRecorder {
         if (run.datasetSha256 !== resumed.datasetSha256 || run.totalItems !== resumed.totalItems) {
           throw new OptibenchError(
             `cannot resume run ${run.runId}: it now selects ${run.totalItems} items of dataset sha256 ${run.datasetSha256.slice(0, 12)}…, it started with ${resumed.totalItems} of ${resumed.datasetSha256.slice(0, 12)}…`,
-            { file: this.db.name },
+            { file: this.store.location },
           );
         }
         return;
       }
-      createRun(this.db, {
+      createRun(this.store, {
         id: run.runId,
         kind: this.options.kind ?? 'run',
         config: this.config,
+        configSha256: run.configSha256,
         datasetPath: run.datasetPath,
         datasetSha256: run.datasetSha256,
         totalItems: run.totalItems,
@@ -54,15 +55,15 @@ export class RunRecorder {
       });
       this.created = true;
     },
-    onItems: (items: readonly ItemResult[]) => recordItems(this.db, this.runId, items),
+    onItems: (items: readonly ItemResult[]) => recordItems(this.store, this.runId, items),
   };
 
   finish(results: InferenceResult, paths: FinishPaths): void {
-    finishRun(this.db, this.runId, results, paths);
+    finishRun(this.store, this.runId, results, paths);
   }
 
   /** Marks the run failed, keeping its items, if its row exists (a run that failed while preparing has none). */
   fail(error: string, items: readonly ItemResult[] = []): void {
-    if (this.created) failRun(this.db, this.runId, error, { items });
+    if (this.created) failRun(this.store, this.runId, error, { items });
   }
 }

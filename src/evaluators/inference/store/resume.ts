@@ -3,13 +3,14 @@
  * the database, not from flags, so the continued run is the same run; the dataset must be the same file
  * (sha256); the items already recorded are not computed again.
  */
-import { configSchema, type RunConfig } from '../config.js';
+import { configSha256 } from '../../../core/canonical-json.js';
+import type { ResultsStore, StoredRun } from '../../../core/store.js';
+import { configSchema, inferenceConfigSha256, type RunConfig } from '../config.js';
 import { defaultDatasetPath } from '../embedded-default.js';
 import { OptibenchError } from '../../../core/errors.js';
 import type { ItemResult } from '../results.js';
 import { sha256File } from '../../../models/llama/weights-hash.js';
-import { configSha256, readRun, readRunItems, reopenRun, type StoredRun } from '../../../store/runs.js';
-import type { StoreDatabase } from '../../../store/schema.js';
+import { readRun, readRunItems, reopenRun } from './runs.js';
 
 export interface ResumeState {
   readonly run: StoredRun;
@@ -20,9 +21,9 @@ export interface ResumeState {
 }
 
 /** Checks that `runId` can be continued and reopens it (status `running`); refuses a complete run. */
-export async function loadResume(db: StoreDatabase, runId: string): Promise<ResumeState> {
-  const where = { file: db.name };
-  const run = readRun(db, runId);
+export async function loadResume(store: ResultsStore, runId: string): Promise<ResumeState> {
+  const where = { file: store.location };
+  const run = readRun(store, runId);
   if (!run) throw new OptibenchError(`no run "${runId}" in the results database`, where);
   if (run.status === 'complete') {
     throw new OptibenchError(`run ${runId} is already complete (finished ${run.finishedAt ?? '?'}): there is nothing to resume`, where);
@@ -33,7 +34,8 @@ export async function loadResume(db: StoreDatabase, runId: string): Promise<Resu
     throw new OptibenchError(`run ${runId}'s stored config is not valid for this optibench: ${issue.message}`, { ...where, key: `config.${issue.path.join('.')}` });
   }
   const config = parsed.data;
-  if (configSha256(config) !== run.configSha256) {
+  // Runs recorded by store version 1 have the identity of the time, which did not hash the dataset's content.
+  if (inferenceConfigSha256(config, run.datasetSha256) !== run.configSha256 && configSha256(config) !== run.configSha256) {
     throw new OptibenchError(`run ${runId}'s stored config reads differently in this optibench (its sha256 changed): start a new run`, where);
   }
   const datasetPath = config.dataset ?? defaultDatasetPath();
@@ -49,7 +51,7 @@ export async function loadResume(db: StoreDatabase, runId: string): Promise<Resu
       { file: datasetPath },
     );
   }
-  const items = new Map(readRunItems(db, runId).map((item) => [item.index, item]));
-  reopenRun(db, runId);
+  const items = new Map(readRunItems(store, runId).map((item) => [item.index, item]));
+  reopenRun(store, runId);
   return { run, config, items, shuffleSeed: run.shuffleSeed ?? undefined };
 }

@@ -1,0 +1,190 @@
+/**
+ * `optibench evaluate <evaluator> [entry]`: any registered evaluator, through the contract alone: its config, its
+ * plugins (checked against `appliesTo`), the sandbox for untrusted programs, the results store (created, items,
+ * finished or failed), its verdict against the newest fitting baseline, and its results file and report through
+ * the one run-and-write path. A competition without verbs of its own is run with this.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Command } from 'commander';
+import { EXIT } from '../../core/cli/exit-codes.js';
+import { positiveInteger } from '../../core/cli/options.js';
+import { displayPath, interruptible } from '../../core/cli/terminal.js';
+import { evaluateAndWrite, StoppedEvaluation } from '../../core/evaluation.js';
+import { evaluatorTables, type AnyEvaluator, type EvaluationEntry, type RunRecording } from '../../core/evaluator.js';
+import { OptibenchError } from '../../core/errors.js';
+import { defaultCacheDir } from '../../core/paths.js';
+import { loadPlugins } from '../../core/plugin-loader.js';
+import type { Result, Verdict } from '../../core/result.js';
+import { newRunId } from '../../core/run-id.js';
+import type { ResultsStore, RunKind, StoredRun } from '../../core/store.js';
+import { bubblewrap, canSandbox } from '../../sandbox/sandbox.js';
+import { openStore } from '../../store/sqlite-store.js';
+import { getEvaluator } from '../../evaluators/index.js';
+
+interface EvaluateFlags {
+  config?: string;
+  db?: string;
+  team?: string;
+  member: string[];
+  commit?: string;
+  round: number;
+  asBaseline?: boolean;
+  baseline?: string;
+  output?: string;
+  cacheDir?: string;
+}
+
+const run = promisify(execFile);
+
+/** The entry's commit: given, else the HEAD of the git repository it is in, else none. */
+async function commitOf(entry: string | null, given: string | undefined): Promise<string | null> {
+  if (given !== undefined) return given;
+  if (entry === null) return null;
+  const dir = existsSync(entry) && !path.extname(entry) ? entry : path.dirname(entry);
+  try {
+    return (await run('git', ['-C', dir, 'rev-parse', 'HEAD'], { timeout: 10_000 })).stdout.trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+export function registerEvaluate(program: Command, evaluators: readonly AnyEvaluator[]): void {
+  program
+    .command('evaluate')
+    .description('Run any registered evaluator on an entry: its config and plugins, the sandbox, the results database, its verdict, results.json and the report')
+    .argument('<evaluator>', `which evaluator (${evaluators.map((e) => e.id).join(', ')}; more from OPTIBENCH_EVALUATORS)`)
+    .argument('[entry]', "what it scores: a program, a submission folder...; left out, the evaluator's default")
+    .option('-c, --config <file>', "the evaluator's config file (see `optibench schema config --evaluator <id>`)")
+    .option('--db <file>', 'record the run in this results database (SQLite; created if missing)')
+    .option('--team <name>', "whose entry this is: recorded (with --db) as the team's submission, run by the organizer, for the board")
+    .option('--member <name>', 'a team member (repeatable; default: the team name)', (v: string, all: string[]) => [...all, v], [])
+    .option('--commit <sha>', "the entry's commit (default: the HEAD of the git repository it is in)")
+    .option('--round <n>', 'the competition round of the submission', positiveInteger, 1)
+    .option('--as-baseline', 'record the run (with --db) as the baseline later runs are judged against')
+    .option('--baseline <run-id>', 'judge against this run (default: the newest complete baseline of the evaluator on the same data)')
+    .option('-o, --output <dir>', "where <run-id>/ is written (default: the config's output folder)")
+    .option('--cache-dir <dir>', 'where built artefacts are cached (default: ~/.cache/optibench)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 done (and passed its verdict), 5 the verdict failed, 3 it stopped part-way (what finished is kept), 1 bad input, 2 usage.\n' +
+        '\nExamples:\n  optibench evaluate inference -c bench.yaml\n  OPTIBENCH_EVALUATORS=./my-evaluator.js optibench evaluate my-evaluator ./entry --db results.db --team "Fast Llamas"\n',
+    )
+    .action(async (id: string, entryArg: string | undefined, flags: EvaluateFlags) => {
+      process.exitCode = await evaluateCommand(getEvaluator(evaluators, id), evaluators, entryArg, flags);
+    });
+}
+
+async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluator[], entryArg: string | undefined, flags: EvaluateFlags): Promise<number> {
+  if ((flags.team !== undefined || flags.asBaseline || flags.baseline !== undefined) && flags.db === undefined) {
+    throw new OptibenchError('--team, --as-baseline and --baseline need --db <file>: they are about the results database', { key: flags.team !== undefined ? '--team' : flags.asBaseline ? '--as-baseline' : '--baseline' });
+  }
+  if (flags.team !== undefined && flags.asBaseline) throw new OptibenchError("a team's submission is not a baseline: give --team or --as-baseline", { key: '--as-baseline' });
+  const config = await evaluator.config.load(flags.config ? path.resolve(flags.config) : undefined, process.cwd());
+  const entryPath = entryArg === undefined ? null : path.resolve(entryArg);
+  if (entryPath !== null && !existsSync(entryPath)) throw new OptibenchError('the entry does not exist', { file: entryPath });
+  const entry: EvaluationEntry = { path: entryPath, team: flags.team ?? null, commit: await commitOf(entryPath, flags.commit) };
+  const { entries, scope } = evaluator.config.plugins(config);
+  const plugins = await loadPlugins(entries, scope);
+  const runId = newRunId(evaluator.id);
+  const outDir = path.join(path.resolve(flags.output ?? evaluator.config.outputDir(config)), runId);
+  const cacheDir = path.resolve(flags.cacheDir ?? evaluator.config.cacheDir(config) ?? defaultCacheDir());
+
+  const store = flags.db === undefined ? undefined : openStore(path.resolve(flags.db), { evaluators: evaluatorTables(all) });
+  try {
+    const kind: RunKind = flags.asBaseline ? 'baseline' : flags.team !== undefined ? 'rerun' : 'run';
+    const submissionId = store && flags.team !== undefined ? addTeamSubmission(store, evaluator, entry, flags) : null;
+    let started: { datasetSha256: string } | undefined;
+    const items: unknown[] = [];
+    const recording: RunRecording | undefined = store && {
+      started(run) {
+        store.createRun({ id: runId, evaluator: evaluator.id, kind, config, submissionId, ...run });
+        started = run;
+      },
+      items(finished) {
+        store.recordItems(runId, finished);
+        items.push(...finished);
+      },
+    };
+    let written;
+    try {
+      written = await evaluateAndWrite(
+        async () => {
+          const result = (await interruptible((signal) =>
+            evaluator.evaluate(entry, config, {
+              runId,
+              outputDir: outDir,
+              cacheDir,
+              plugins,
+              ...(canSandbox() ? { programs: bubblewrap } : {}),
+              ...(recording ? { recording } : {}),
+              signal,
+              say: (message: string) => process.stderr.write(`optibench: ${message}\n`),
+            }),
+          )) as Result;
+          return { ...result, verdict: store ? await judge(store, evaluator, result, started?.datasetSha256, flags.baseline) : null };
+        },
+        outDir,
+        {
+          label: evaluator.id,
+          render: (result) => evaluator.renderReport(result),
+          onFailure: (error) => {
+            if (!store || started === undefined) return;
+            const message = error instanceof OptibenchError ? error.oneLine() : String((error as Error)?.message ?? error);
+            store.failRun(runId, { error: message });
+          },
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof StoppedEvaluation)) throw error;
+      process.stderr.write(`optibench: error: ${error.message}\noptibench: what it finished is saved in ${displayPath(error.resultsFile)} (status: incomplete)\n`);
+      return EXIT.runFailed;
+    }
+    const result = written.result;
+    if (store && started) {
+      store.finishRun(runId, { result, datasetSha256: started.datasetSha256, items, resultsPath: written.resultsFile, reportPath: written.reportFile });
+      if (result.verdict) store.recordVerdict({ runId, referenceRunId: result.verdict.referenceRunId, passed: result.verdict.passed, reason: result.verdict.reason });
+    }
+    process.stdout.write(summary(evaluator, result, written.resultsFile, written.reportFile, kind));
+    return result.verdict && !result.verdict.passed ? EXIT.gateFailed : EXIT.ok;
+  } finally {
+    store?.close();
+  }
+}
+
+function addTeamSubmission(store: ResultsStore, evaluator: AnyEvaluator, entry: EvaluationEntry, flags: EvaluateFlags): number {
+  const team = flags.team!;
+  const teamId = store.upsertTeam({ name: team, members: (flags.member.length ? flags.member : [team]).map((name) => ({ name })) });
+  const facts = { teamId, evaluator: evaluator.id, repository: entry.path ?? '(default)', commitSha: entry.commit ?? 'none', round: flags.round };
+  return store.findSubmission(facts) ?? store.addSubmission({ ...facts, manifest: { team, entry: entry.path, commit: entry.commit, round: flags.round } });
+}
+
+/** The evaluator's verdict against the named baseline, or the newest complete one on the same data; null without either. */
+async function judge(store: ResultsStore, evaluator: AnyEvaluator, result: Result, datasetSha256: string | undefined, baselineId: string | undefined): Promise<Verdict | null> {
+  if (!evaluator.judge || result.status !== 'complete') return null;
+  let reference: StoredRun | undefined;
+  if (baselineId !== undefined) {
+    reference = store.readRun(baselineId);
+    if (!reference || reference.evaluator !== evaluator.id || reference.status !== 'complete') {
+      throw new OptibenchError(`run ${baselineId} cannot be the baseline: it is not a complete ${evaluator.id} run in the results database`, { file: store.location, key: '--baseline' });
+    }
+  } else {
+    reference = store.findRuns({ evaluator: evaluator.id, kind: 'baseline', status: 'complete', ...(datasetSha256 ? { datasetSha256 } : {}) }).find((run) => run.resultsPath !== null);
+  }
+  if (!reference?.resultsPath) return null;
+  return evaluator.judge(result, await evaluator.readResult(reference.resultsPath));
+}
+
+function summary(evaluator: AnyEvaluator, r: Result, resultsFile: string, reportFile: string | null, kind: RunKind): string {
+  const h = r.headline;
+  const better = h.direction === 'lower' ? 'lower is better' : 'higher is better';
+  const lines = [`optibench evaluate ${evaluator.id} ${r.runId}: ${evaluator.title}${kind === 'run' ? '' : ` (${kind})`}`];
+  lines.push(`  ${h.label.padEnd(12)} ${h.value === null ? 'not measured' : `${h.value}${h.unit ? ` ${h.unit}` : ''}`}   (headline, ${better})`);
+  for (const [name, m] of Object.entries(r.metrics)) lines.push(`  ${name.padEnd(12)} ${Number(m.value.toPrecision(6))}${m.stderr === null ? '' : ` ± ${Number(m.stderr.toPrecision(2))}`}`);
+  if (r.verdict) lines.push(`  verdict      ${r.verdict.passed ? 'PASS' : 'FAIL'} against ${r.verdict.referenceRunId ?? 'its reference'}: ${r.verdict.reason}`);
+  lines.push(`  results      ${displayPath(resultsFile)}`);
+  if (reportFile) lines.push(`  report       ${displayPath(reportFile)}`);
+  return `${lines.join('\n')}\n`;
+}
