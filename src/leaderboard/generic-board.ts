@@ -117,6 +117,7 @@ export function renderGenericBoard(evaluator: AnyEvaluator, board: Board, info: 
   const html = environment().render('board.njk', {
     f: file,
     jsonName,
+    better: file.score.direction === 'lower' ? 'lower is better' : 'higher is better',
     scoreText: (r: BoardRow) => formatCell(r.score, file.score.unit === 'ms' ? 'ms' : 'number'),
     cells,
     bars: scoreBars(file),

@@ -3,12 +3,10 @@
  * editors), with command-line flags laid over it. Errors name the file, the line, the key and what was
  * expected.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
-import { lineOf } from '../../core/yaml-lines.js';
 import { z } from 'zod';
 import { configSha256 } from '../../core/canonical-json.js';
+import { describeIssue, keyName, readConfigFile } from '../../core/config-file.js';
 import { OptibenchError } from '../../core/errors.js';
 import { looksLikePath, pluginEntrySchema, pluginSpec, type PluginEntry } from '../../core/plugin-entry.js';
 
@@ -58,39 +56,6 @@ export type ConfigInput = z.input<typeof configSchema>;
 /** The JSON Schema editors use to complete and check config files. */
 export function configJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(configSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  return issue.message;
-}
-
-function keyName(keyPath: readonly PropertyKey[]): string {
-  return keyPath.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('') || '(top level)';
-}
-
-/** Reads a config file into a plain object, with a line lookup for error messages. */
-async function readConfigFile(file: string): Promise<{ data: Record<string, unknown>; lineFor: (keyPath: readonly PropertyKey[]) => number | undefined }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new OptibenchError(code === 'ENOENT' ? 'config file does not exist' : `cannot read config file: ${(error as Error).message}`, { file });
-  }
-  const counter = new LineCounter();
-  // YAML 1.2 is a superset of JSON, so one parser gives both formats line positions.
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0]!;
-    throw new OptibenchError(`not valid YAML or JSON: ${first.message.split('\n')[0]}`, { file, line: counter.linePos(first.pos[0]).line });
-  }
-  const data = doc.toJS() as unknown;
-  if (data === null || data === undefined) return { data: {}, lineFor: () => undefined };
-  if (typeof data !== 'object' || Array.isArray(data)) {
-    throw new OptibenchError('expected a mapping of settings at the top level', { file, line: 1 });
-  }
-  return { data: data as Record<string, unknown>, lineFor: (keyPath) => lineOf(doc, counter, keyPath) };
 }
 
 /** Settings given on the command line; each replaces the file's value. */
