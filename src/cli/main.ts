@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `optibench` command. Commands are thin: they parse flags, call into src/, and print. Each evaluator
- * brings its own verbs (the inference challenge's run, rescore, compare, bench, rerun); `evaluate` runs any
- * evaluator, and the rest (leaderboard, plugins, schema, submission, tokenizer, generate-model) serve them all.
+ * brings its own verbs (the inference challenge's run, rescore, compare, bench, rerun, generate-model); `evaluate`
+ * runs any evaluator, and the rest (leaderboard, plugins, schema, submission, tokenizer) serve them all.
  * Nothing imports the CLI.
  */
 import { Command, CommanderError } from 'commander';
@@ -12,7 +12,6 @@ import { packageVersion } from '../core/paths.js';
 import { EXIT } from '../core/cli/exit-codes.js';
 import { loadEvaluators } from '../evaluators/index.js';
 import { registerEvaluate } from './commands/evaluate.js';
-import { registerGenerateModel } from './commands/generate-model.js';
 import { registerLeaderboard } from './commands/leaderboard.js';
 import { registerPlugins } from './commands/plugins.js';
 import { registerSchema } from './commands/schema.js';
@@ -27,9 +26,8 @@ export function buildProgram(evaluators: readonly AnyEvaluator[]): Command {
     .exitOverride();
   for (const evaluator of evaluators) evaluator.registerCommands?.(program);
   registerEvaluate(program, evaluators);
-  registerGenerateModel(program);
   registerSchema(program, evaluators);
-  registerSubmission(program);
+  registerSubmission(program, evaluators[0]!);
   registerPlugins(program);
   registerTokenizer(program);
   registerLeaderboard(program, evaluators);

@@ -68,8 +68,8 @@ export interface ProgramOutcome {
   readonly cleanedUp: boolean;
 }
 
-export interface ProgramRunner {
+export interface ProgramRunner<Outcome extends ProgramOutcome = ProgramOutcome> {
   /** What isolates the program, for results ("bubblewrap"). */
   readonly name: string;
-  run(request: ProgramRequest): Promise<ProgramOutcome>;
+  run(request: ProgramRequest): Promise<Outcome>;
 }

@@ -5,6 +5,7 @@
  * continuation) and, once a backend has answered them, into per-document outcomes and aggregate metrics.
  * Gold labels stay inside the task: requests carry no label, so no backend or submission can see one.
  */
+import type { MetricValue } from './result.js';
 
 /** A multiple-choice document after the task's preprocessing. */
 export interface MultipleChoiceDoc {
@@ -36,10 +37,7 @@ export interface LoglikelihoodAnswer {
 }
 
 /** A metric with its standard error (sample standard deviation / sqrt(n)); null when n < 2 (undefined). */
-export interface MetricValue {
-  readonly value: number;
-  readonly stderr: number | null;
-}
+export type { MetricValue };
 
 /** The stored facts a metric needs: enough to rescore offline without the dataset or the model. */
 export interface ScoredDoc {

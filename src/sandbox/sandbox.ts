@@ -131,9 +131,9 @@ export function canSandbox(): boolean {
 }
 
 /** `core/program.ts` implemented by bubblewrap: what re-runs, compression solutions and training miners call. */
-export const bubblewrap: ProgramRunner = {
+export const bubblewrap: ProgramRunner<SandboxResult> = {
   name: 'bubblewrap',
-  run: (request: ProgramRequest): Promise<ProgramOutcome> =>
+  run: (request: ProgramRequest): Promise<SandboxResult> =>
     runSandboxed({
       command: request.command,
       mounts: { workDir: request.workDir, readOnly: request.inputs, hidden: request.hidden },

@@ -11,7 +11,8 @@ import type { StoreDatabase } from './schema.js';
 /** The item tables of the evaluators a store was opened with, by evaluator id (null: it keeps no per-item rows). */
 export type ItemTables = ReadonlyMap<string, ItemTable<unknown> | null>;
 
-interface RunRow {
+/** A row of `runs`, as SQLite gives it. */
+export interface RunRow {
   id: string;
   evaluator: string;
   submission_id: number | null;

@@ -9,6 +9,7 @@
 import { OptibenchError } from '../core/errors.js';
 import type { MetricValue } from '../core/result.js';
 import type { StandingRow, StandingsQuery, StandingsSpec } from '../core/store.js';
+import type { RunRow } from './runs.js';
 import type { StoreDatabase } from './schema.js';
 import { readVerdict } from './verdicts.js';
 
@@ -21,16 +22,7 @@ interface SubmissionRow {
   submitted_at: string;
 }
 
-interface RunRow {
-  id: string;
-  status: 'running' | 'complete' | 'failed';
-  started_at: string;
-  finished_at: string | null;
-  reference_match: number | null;
-  score: number | null;
-  report_path: string | null;
-  error: string | null;
-}
+type RerunRow = Pick<RunRow, 'id' | 'status' | 'started_at' | 'finished_at' | 'reference_match' | 'score' | 'report_path' | 'error'>;
 
 /** ISO-8601 with a date, a time and a UTC offset: anything looser would make "last" depend on string luck. */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
@@ -60,7 +52,7 @@ export function queryStandings(db: StoreDatabase, spec: StandingsSpec, query: St
     timeOf(s.submitted_at, `submissions id ${s.id}: submitted_at`, file);
     byTeam.set(s.team_id, [...(byTeam.get(s.team_id) ?? []), s]);
   }
-  const reruns = db.prepare<[number, string], RunRow>(
+  const reruns = db.prepare<[number, string], RerunRow>(
     `SELECT id, status, started_at, finished_at, reference_match, score, report_path, error
        FROM runs WHERE submission_id = ? AND kind = 'rerun' AND evaluator = ?`,
   );

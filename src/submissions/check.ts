@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { loadConfig } from '../evaluators/inference/config.js';
+import { describeIssue, keyName } from '../core/config-file.js';
 import { OptibenchError } from '../core/errors.js';
 import { MANIFEST_NAMES, submissionSchema, type SubmissionManifest } from './manifest.js';
 import { parsePositioned } from './yaml-positions.js';
@@ -30,14 +30,9 @@ export function formatProblem(problem: Problem): string {
   return new OptibenchError(problem.message, problem).oneLine();
 }
 
-function keyName(keyPath: readonly PropertyKey[]): string {
-  return keyPath.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('') || '(top level)';
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+function describeManifestIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_union' && issue.path.join('.') === 'run') return 'expected exactly one of "config" (an optibench config file) or "command" (a list of strings)';
-  return issue.message;
+  return describeIssue(issue);
 }
 
 function findManifest(dir: string): { file?: string; problem?: Problem } {
@@ -55,7 +50,11 @@ function fileProblem(root: string, relative: string, manifestFile: string, line:
   return undefined;
 }
 
-export async function checkSubmission(dir: string): Promise<SubmissionCheck> {
+/**
+ * Checks a submission folder. `readConfig` reads the config the manifest names as its evaluator reads it (the
+ * submissions code knows no evaluator): its errors become problems with their line and key.
+ */
+export async function checkSubmission(dir: string, readConfig?: (file: string, root: string) => Promise<unknown>): Promise<SubmissionCheck> {
   const root = path.resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
     return { file: undefined, manifest: undefined, problems: [{ file: root, message: 'submission folder does not exist' }] };
@@ -69,7 +68,7 @@ export async function checkSubmission(dir: string): Promise<SubmissionCheck> {
   }
   const result = submissionSchema.safeParse(parsed.data ?? {});
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => ({ file, line: parsed.lineOf(issue.path), key: keyName(issue.path), message: describeIssue(issue) }));
+    const problems = result.error.issues.map((issue) => ({ file, line: parsed.lineOf(issue.path), key: keyName(issue.path), message: describeManifestIssue(issue) }));
     return { file, manifest: undefined, problems };
   }
   const manifest = result.data;
@@ -80,9 +79,9 @@ export async function checkSubmission(dir: string): Promise<SubmissionCheck> {
     const line = parsed.lineOf(['run', 'config']);
     const missing = fileProblem(root, manifest.run.config, file, line, 'run.config', 'the config file');
     if (missing) problems.push(missing);
-    else {
+    else if (readConfig) {
       try {
-        await loadConfig(path.join(root, manifest.run.config), {}, root);
+        await readConfig(path.join(root, manifest.run.config), root);
       } catch (error) {
         if (!(error instanceof OptibenchError)) throw error;
         problems.push({ file: error.location?.file ?? path.join(root, manifest.run.config), line: error.location?.line, key: error.location?.key, message: error.message });

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { OptibenchError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
 import type { Environment } from '../core/environment.js';
+import type { ReferenceCheck } from '../core/store.js';
 import { parsePositioned } from './yaml-positions.js';
 
 export const referenceSpecSchema = z.strictObject({
@@ -30,10 +31,7 @@ export const referenceSpecSchema = z.strictObject({
 
 export type ReferenceSpec = z.infer<typeof referenceSpecSchema>;
 
-export interface ReferenceCheck {
-  readonly match: boolean;
-  readonly differences: readonly string[];
-}
+export type { ReferenceCheck };
 
 /** The competition's server, shipped with optibench. */
 export function defaultReferenceSpecPath(): string {

@@ -10,6 +10,7 @@ import { teamStandings } from './board/query.js';
 import { renderInferenceBoard } from './board/render.js';
 import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
+import { registerGenerateModel } from './commands/generate-model.js';
 import { registerRerun } from './commands/rerun.js';
 import { registerRescore } from './commands/rescore.js';
 import { registerRun } from './commands/run.js';
@@ -77,5 +78,6 @@ export const inferenceEvaluator: Evaluator<RunConfig, InferencePayload, GateOpti
     registerCompare(program);
     registerBench(program);
     registerRerun(program);
+    registerGenerateModel(program);
   },
 };

@@ -21,7 +21,7 @@ import type { InferenceResult } from '../results.js';
 import { newRunId } from '../runner.js';
 import { writeRunReport } from '../report/render-run.js';
 import type { SandboxLimits } from '../../../sandbox/limits.js';
-import { runSandboxed, type SandboxResult } from '../../../sandbox/sandbox.js';
+import { bubblewrap, type SandboxResult } from '../../../sandbox/sandbox.js';
 import type { ResultsStore, StoredRun } from '../../../core/store.js';
 import { INFERENCE_EVALUATOR_ID } from '../hooks.js';
 import { createRun, failRun, finishRun, openInferenceStore } from '../store/runs.js';
@@ -105,12 +105,13 @@ function innerRunCommand(): string[] {
   return [process.execPath, path.join(path.dirname(here), 'inner-run.js')];
 }
 
-interface Plan {
+/** What the sandbox runs for a submission, and the host paths it may read. */
+interface SandboxPlan {
   readonly command: string[];
   readonly readOnly: string[];
 }
 
-async function planRun(manifest: SubmissionManifest, layout: Layout, options: RerunOptions): Promise<Plan> {
+async function planRun(manifest: SubmissionManifest, layout: Layout, options: RerunOptions): Promise<SandboxPlan> {
   if ('command' in manifest.run) return { command: [...manifest.run.command], readOnly: [...(options.readOnly ?? [])] };
   const configFile = path.join(layout.repo, manifest.run.config);
   // Only parsed here, never executed: plugins load inside the sandbox.
@@ -128,7 +129,7 @@ function findOrAddSubmission(store: ResultsStore, manifest: SubmissionManifest, 
 }
 
 async function checkedManifest(dir: string): Promise<SubmissionManifest> {
-  const check = await checkSubmission(dir);
+  const check = await checkSubmission(dir, (file, root) => loadConfig(file, {}, root));
   if (check.problems.length > 0) {
     const more = check.problems.length > 1 ? ` (and ${check.problems.length - 1} more: run optibench submission check)` : '';
     throw new OptibenchError(`invalid submission: ${formatProblem(check.problems[0]!)}${more}`);
@@ -181,7 +182,7 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
       throw error;
     }
     await writeUnlabeledItems(items, layout.items);
-    let plan: Plan;
+    let plan: SandboxPlan;
     try {
       plan = await planRun(manifest, layout, options);
     } catch (error) {
@@ -190,10 +191,12 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
     }
 
     say(`running ${items.docs.length} items in the sandbox`);
-    const sandbox = await runSandboxed({
+    const sandbox = await bubblewrap.run({
       command: plan.command,
       cwd: layout.repo,
-      mounts: { workDir: layout.work, readOnly: plan.readOnly, hidden: [datasetPath, path.dirname(defaultDatasetPath())] },
+      workDir: layout.work,
+      inputs: plan.readOnly,
+      hidden: [datasetPath, path.dirname(defaultDatasetPath())],
       env: {
         PATH: '/usr/local/bin:/usr/bin:/bin',
         HOME: layout.home,

@@ -1,10 +1,10 @@
 /** `optibench generate-model <dir>`: a deterministic random-weight LLaMA in the Hugging Face layout. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { DEFAULT_MODEL_SEED, defaultCorpus } from '../../evaluators/inference/embedded-default.js';
-import { OptibenchError } from '../../core/errors.js';
-import { PRESETS, generateLlama, type PresetName } from '../../models/llama/generate.js';
-import { nonNegativeInteger, positiveInteger } from '../../core/cli/options.js';
+import { DEFAULT_MODEL_SEED, defaultCorpus } from '../embedded-default.js';
+import { OptibenchError } from '../../../core/errors.js';
+import { PRESETS, generateLlama, type PresetName } from '../../../models/llama/generate.js';
+import { nonNegativeInteger, positiveInteger } from '../../../core/cli/options.js';
 
 export function registerGenerateModel(program: Command): void {
   program
