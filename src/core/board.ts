@@ -4,6 +4,7 @@
  * page and its JSON twin, either by the generic page (the evaluator's `columns`) or by the evaluator's own
  * `render`. Site layout (latest board, daily snapshots, links between them) is the leaderboard's.
  */
+import { z } from 'zod';
 import type { MetricValue } from './result.js';
 import type { ResultsStore, StandingRow } from './store.js';
 
@@ -73,4 +74,58 @@ export interface BoardSpec {
   standings?(store: ResultsStore, rows: readonly StandingRow[]): StandingRow[];
   /** The evaluator's own page and JSON; absent: the generic page shows `columns`. */
   render?(board: Board, info: BoardInfo, place: PagePlace): RenderedBoard;
+}
+
+/** What every board's JSON says of a row: whose submission, in which state, which run, and its report. */
+export const boardRowShape = {
+  team: z.string(),
+  teamId: z.number().int(),
+  submissionId: z.number().int(),
+  submissions: z.number().int().positive(),
+  round: z.number().int(),
+  commitSha: z.string(),
+  submittedAt: z.string(),
+  state: z.enum(['judged', 'unjudged', 'pending', 'failed']),
+  note: z.string().nullable(),
+  runId: z.string().nullable(),
+  runFinishedAt: z.string().nullable(),
+  referenceMatch: z.boolean().nullable(),
+  reportPath: z.string().nullable(),
+  /** The report as a link relative to the folder this file is in (or an http(s) URL as stored). */
+  reportHref: z.string().nullable(),
+};
+
+/** A ranked row also has its rank and whether it goes on. */
+export const rankShape = { rank: z.number().int().positive(), advances: z.boolean() };
+
+/** What every board's JSON says of itself. */
+export const boardFileShape = {
+  title: z.string(),
+  /** The day the board is for (YYYY-MM-DD); also the snapshot's folder name. */
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  generatedAt: z.string(),
+  round: z.number().int().nullable(),
+  top: z.number().int().positive(),
+  /** Earlier boards kept beside this one, newest first. */
+  earlier: z.array(z.string()),
+};
+
+/** A standing as every board's JSON row starts. */
+export function boardRowBase(s: StandingRow, place: PagePlace): z.infer<z.ZodObject<typeof boardRowShape>> {
+  return {
+    team: s.team,
+    teamId: s.teamId,
+    submissionId: s.submissionId,
+    submissions: s.submissions,
+    round: s.round,
+    commitSha: s.commitSha,
+    submittedAt: s.submittedAt,
+    state: s.state,
+    note: s.note,
+    runId: s.runId,
+    runFinishedAt: s.runFinishedAt,
+    referenceMatch: s.referenceMatch,
+    reportPath: s.reportPath,
+    reportHref: place.reportHref(s.reportPath),
+  };
 }

@@ -4,7 +4,7 @@
  * alone, so the two never disagree; team names reach the page only through nunjucks' autoescape.
  */
 import type nunjucks from 'nunjucks';
-import type { Board, BoardInfo, PagePlace, RenderedBoard } from '../core/board.js';
+import { boardRowBase, type Board, type BoardInfo, type PagePlace, type RenderedBoard } from '../core/board.js';
 import type { AnyEvaluator } from '../core/evaluator.js';
 import type { StandingRow } from '../core/store.js';
 import { createReportEnvironment } from '../report/environment.js';
@@ -13,23 +13,10 @@ import { BOARD_SCHEMA, BOARD_VERSION, type BoardFile, type BoardRow } from './bo
 
 export function boardFile(evaluator: AnyEvaluator, board: Board, info: BoardInfo, place: PagePlace): BoardFile {
   const row = (s: StandingRow): BoardRow => ({
-    team: s.team,
-    teamId: s.teamId,
-    submissionId: s.submissionId,
-    submissions: s.submissions,
-    round: s.round,
-    commitSha: s.commitSha,
-    submittedAt: s.submittedAt,
-    state: s.state,
-    note: s.note,
-    runId: s.runId,
-    runFinishedAt: s.runFinishedAt,
+    ...boardRowBase(s, place),
     score: s.score,
     verdict: s.verdict ? { passed: s.verdict.passed, reason: s.verdict.reason, referenceRunId: s.verdict.referenceRunId } : null,
     columns: Object.fromEntries(evaluator.board.columns.map((c) => [c.key, c.value(s) ?? null])),
-    referenceMatch: s.referenceMatch,
-    reportPath: s.reportPath,
-    reportHref: place.reportHref(s.reportPath),
   });
   const { name, label, unit, direction } = evaluator.headline;
   return {

@@ -178,6 +178,17 @@ describe('hostile submissions through optibench rerun', () => {
     expect(outcome.error).toMatch(/^invalid results from the submission: .*results.json: the submission wrote no results file$/);
   });
 
+  it('writes its results file as a FIFO: refused at once, not waited on', async () => {
+    const outcome = await hostile('fifo', 'results-fifo.sh');
+    expect(outcome.error).toMatch(/^invalid results from the submission: .*results\.json: the submission's results file is not a regular file$/);
+  });
+
+  it('writes its results file as a link to an organizer file: not followed, nothing of it quoted', async () => {
+    const outcome = await hostile('symlink', 'results-symlink.sh');
+    expect(outcome.error).toMatch(/^invalid results from the submission: .*results\.json: the submission's results file is a symbolic link, which is not followed$/);
+    expect(outcome.error).not.toContain('root:');
+  });
+
   it('leaves no running row behind: every rerun is complete or failed', () => {
     expect(sqlite3(db, "SELECT id FROM runs WHERE status = 'running'")).toEqual([]);
   });

@@ -4,7 +4,7 @@
  * through nunjucks' autoescape (text and attributes alike) and never inside the script.
  */
 import type nunjucks from 'nunjucks';
-import type { Board, BoardInfo, PagePlace, RenderedBoard } from '../../../core/board.js';
+import { boardRowBase, type Board, type BoardInfo, type PagePlace, type RenderedBoard } from '../../../core/board.js';
 import { createReportEnvironment } from '../../../report/environment.js';
 import { scatterChart } from './chart.js';
 import type { TeamStanding } from './query.js';
@@ -18,25 +18,12 @@ export function renderInferenceBoard(board: Board<TeamStanding>, info: BoardInfo
 
 export function leaderboardFile(board: Board<TeamStanding>, info: BoardInfo, place: PagePlace): LeaderboardFile {
   const row = (s: TeamStanding): LeaderboardRow => ({
-    team: s.team,
-    teamId: s.teamId,
-    submissionId: s.submissionId,
-    submissions: s.submissions,
-    round: s.round,
-    commitSha: s.commitSha,
-    submittedAt: s.submittedAt,
-    state: s.state,
-    note: s.note,
-    runId: s.runId,
-    runFinishedAt: s.runFinishedAt,
+    ...boardRowBase(s, place),
     inferenceMs: s.inferenceMs,
     speedup: s.speedup,
     acc: s.acc,
     accNorm: s.accNorm,
     gate: s.gate,
-    referenceMatch: s.referenceMatch,
-    reportPath: s.reportPath,
-    reportHref: place.reportHref(s.reportPath),
   });
   return {
     schema: LEADERBOARD_SCHEMA,
