@@ -1,7 +1,9 @@
 /**
- * Canonical JSON: object keys sorted at every level, no whitespace. Two configs that mean the same thing
- * serialize to the same text whatever order their keys were written in, so their sha256 identifies the
- * configuration a run actually used (stored in results and in the results database).
+ * Canonical JSON, the one optibench uses wherever JSON is hashed: object keys sorted at every level (by UTF-16
+ * code units, as Python's `sort_keys` does for these keys), no whitespace, values as JSON.stringify writes them
+ * (undefined members dropped). Two configs that mean the same thing serialize to the same text whatever order
+ * their keys were written in, so their sha256 identifies what a run used (results, the results database), and
+ * equal build settings give equal graph-cache keys.
  */
 import { createHash } from 'node:crypto';
 

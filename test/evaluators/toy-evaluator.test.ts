@@ -135,6 +135,28 @@ describe('a toy evaluator registered from a test file', () => {
     expect(inferenceWithToy.stderr).toMatch(/\noptibench: error: plugins\[0\]: plugin "shout" applies to the toy evaluator, not inference\n$/);
   });
 
+  it('optibench plugins names the evaluator and the targets of each built-in, and none is the toy\'s', () => {
+    const all = optibench(['plugins']);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/^plugin +version +targets +evaluator +what it does$/m);
+    expect(all.stdout).toMatch(/^head-pruning +1\.0\.0 +\[onnx\] +inference +Runs the final norm/m);
+    expect(all.stdout).toMatch(/^prefix-sharing +\S+ +\[onnx, pytorch\] +inference /m);
+    expect(all.stdout).toMatch(/^tensor-parallel +\S+ +\[pytorch\] +inference /m);
+    expect(optibench(['plugins', '--evaluator', 'toy']).stdout).toBe('no built-in plugins for the toy evaluator\n');
+  });
+
+  it('refuses what evaluate cannot do, before running anything (exit 1)', () => {
+    const noDb = optibench(['evaluate', 'toy', 'programs/reverse-all.sh', '--team', 'Golf']);
+    expect(noDb.code).toBe(1);
+    expect(noDb.stderr).toBe('optibench: error: --team: --team, --as-baseline and --baseline need --db <file>: they are about the results database\n');
+    const noEntry = optibench(['evaluate', 'toy', 'programs/missing.sh']);
+    expect(noEntry.code).toBe(1);
+    expect(noEntry.stderr).toBe(`optibench: error: ${path.join(work, 'programs/missing.sh')}: the entry does not exist\n`);
+    const badConfig = optibench(['evaluate', 'toy', 'programs/reverse-all.sh', '-c', 'wrong-plugin.yaml', '--db', 'other.db', '--baseline', 'ghost']);
+    expect(badConfig.code).toBe(1);
+    expect(existsSync(path.join(work, 'other.db'))).toBe(false);
+  });
+
   it('shows up in the registry: evaluate --help names it, and schema prints its config schema', () => {
     expect(optibench(['evaluate', '--help']).stdout).toMatch(/which evaluator \(inference, toy; more from\s+OPTIBENCH_EVALUATORS\)/);
     const schema = JSON.parse(optibench(['schema', 'config', '--evaluator', 'toy']).stdout) as { properties: Record<string, unknown> };

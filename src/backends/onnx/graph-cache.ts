@@ -7,24 +7,13 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BuildSettings, JsonValue } from '../../core/backend.js';
+import { canonicalJson } from '../../core/canonical-json.js';
 
 export interface CachedGraph {
   readonly modelFile: string;
   readonly key: string;
   readonly hit: boolean;
   readonly facts: { [key: string]: JsonValue };
-}
-
-/** Deterministic JSON: object keys sorted, so equal settings give equal keys whatever their order. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 export function graphCacheKey(parts: { builderVersion: number; weightsSha256: string; modelConfig: unknown; build: BuildSettings }): string {
