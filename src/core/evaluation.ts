@@ -12,19 +12,22 @@ import { OptibenchError } from './errors.js';
 import type { Result } from './result.js';
 import { writeResultFile } from './result-file.js';
 
-export interface WrittenEvaluation<Payload> {
-  readonly result: Result<Payload>;
+/** Any evaluator's result type (its payload and timings typed). */
+type AnyResult = Result<unknown, { totalMs: number }>;
+
+export interface WrittenEvaluation<R extends AnyResult> {
+  readonly result: R;
   readonly resultsFile: string;
   /** The report page, when the caller renders one. */
   readonly reportFile: string | null;
 }
 
 /** An evaluation stopped part-way; what it computed was written to `resultsFile`. */
-export class StoppedEvaluation<Payload = unknown> extends Error {
+export class StoppedEvaluation<R extends AnyResult = AnyResult> extends Error {
   constructor(
     /** Which configuration stopped, for the message ("the baseline run"). */
     readonly label: string,
-    readonly partial: Result<Payload>,
+    readonly partial: R,
     readonly resultsFile: string,
     override readonly cause: unknown,
   ) {
@@ -33,28 +36,25 @@ export class StoppedEvaluation<Payload = unknown> extends Error {
   }
 }
 
-export interface WriteOptions<Payload> {
+export interface WriteOptions<R extends AnyResult> {
   readonly label: string;
   /** The report page of a result; none: no report is written. */
-  readonly render?: (result: Result<Payload>) => string;
+  readonly render?: (result: R) => string;
   /** Whether a stopped evaluation computed anything worth keeping; by default, anything it returned. */
-  readonly hasWork?: (partial: Result<Payload>) => boolean;
+  readonly hasWork?: (partial: R) => boolean;
   /** Told of every failure before anything is written (a recorder marks the run failed). */
   readonly onFailure?: (error: unknown) => void;
 }
 
-export async function evaluateAndWrite<Payload>(
-  evaluate: () => Promise<Result<Payload>>,
-  dir: string,
-  options: WriteOptions<Payload>,
-): Promise<WrittenEvaluation<Payload>> {
-  let result: Result<Payload>;
+/** `evaluate` throws an EvaluationFailure whose partial result is of the type it returns. */
+export async function evaluateAndWrite<R extends AnyResult>(evaluate: () => Promise<R>, dir: string, options: WriteOptions<R>): Promise<WrittenEvaluation<R>> {
+  let result: R;
   try {
     result = await evaluate();
   } catch (error) {
     options.onFailure?.(error);
     if (!(error instanceof EvaluationFailure)) throw error;
-    const partial = error.partial as Result<Payload>;
+    const partial = error.partial as R;
     // Nothing computed (e.g. the weights were unreadable): the plain error, and no file at all.
     if (options.hasWork && !options.hasWork(partial)) throw error.cause;
     const written = await write(partial, dir, options.render);
@@ -63,7 +63,7 @@ export async function evaluateAndWrite<Payload>(
   return write(result, dir, options.render);
 }
 
-async function write<Payload>(result: Result<Payload>, dir: string, render: WriteOptions<Payload>['render']): Promise<WrittenEvaluation<Payload>> {
+async function write<R extends AnyResult>(result: R, dir: string, render: WriteOptions<R>['render']): Promise<WrittenEvaluation<R>> {
   const resultsFile = await writeResultFile(result, dir);
   const reportFile = render ? await writeFileAtomic(path.join(dir, 'index.html'), render(result)) : null;
   return { result, resultsFile, reportFile };

@@ -15,7 +15,7 @@ import type { PluginEntry } from './plugin-entry.js';
 import type { LoadedPlugin, PluginScope } from './plugin-loader.js';
 import type { ProgramRunner } from './program.js';
 import type { Direction, Result, Verdict } from './result.js';
-import type { EvaluatorTables, EvaluatorTablesEntry, StandingsSpec } from './store.js';
+import type { EvaluatorTables, EvaluatorTablesEntry, ResultsStore, StandingsSpec } from './store.js';
 
 /** What is scored. */
 export interface EvaluationEntry {
@@ -95,6 +95,11 @@ export interface Evaluator<Config = unknown, Payload = unknown, Rules = unknown>
   evaluate(entry: EvaluationEntry, config: Config, context: EvaluationContext): Promise<Result<Payload>>;
   /** Judges a candidate against a reference (the accuracy gate against the baseline; a score to beat). */
   judge?(candidate: Result<Payload>, reference: Result<Payload>, rules?: Rules): Verdict;
+  /**
+   * Records a verdict of `judge` on a finished run with the figures behind it (in its own tables); when absent,
+   * the verdict alone is recorded.
+   */
+  recordVerdict?(store: ResultsStore, runId: string, verdict: Verdict, candidate: Result<Payload>, reference: Result<Payload>, rules?: Rules): void;
   /** What a verdict is called on boards and in notes ("accuracy-gate"). */
   readonly verdictLabel?: string;
   /** The JSON Schema of its results file, payload included; the envelope's alone when absent. */

@@ -101,6 +101,20 @@ describe('rounds and bad rows', () => {
     }
   });
 
+  it('does not place a run whose verdict came without the gate\'s figures, and says why', () => {
+    const f = new FixtureDb(path.join(tempDir('leaderboard-bare-verdict'), 'results.sqlite'));
+    try {
+      const base = f.run({ id: 'b', submissionId: null, kind: 'baseline', status: 'complete', startedAt: '2025-03-01T00:00:00Z', medianMs: 600 });
+      const run = f.run({ id: 'r', submissionId: f.submission(f.team('Mike'), '2025-03-01T01:00:00Z'), status: 'complete', startedAt: '2025-03-01T02:00:00Z', medianMs: 300 });
+      f.db.prepare("INSERT INTO verdicts (run_id, reference_run_id, passed, reason, recorded_at) VALUES (?, ?, 1, 'PASS', '2025-03-01T03:00:00Z')").run(run, base);
+      const board = rankStandings(queryStandings(f.store), 3);
+      expect(board.ranked).toEqual([]);
+      expect(board.pending.map((r) => [r.team, r.state, r.note])).toEqual([['Mike', 'unjudged', 'the accuracy-gate verdict was recorded without its figures']]);
+    } finally {
+      f.close();
+    }
+  });
+
   it('refuses a submission time that is not ISO-8601, naming the database and the row', () => {
     const file = path.join(tempDir('leaderboard-bad'), 'results.sqlite');
     const f = new FixtureDb(file);

@@ -19,6 +19,7 @@ import { defaultCacheDir } from '../../core/paths.js';
 import { loadPlugins } from '../../core/plugin-loader.js';
 import type { Result, Verdict } from '../../core/result.js';
 import { newRunId } from '../../core/run-id.js';
+import { formatMs } from '../../report/filters.js';
 import type { ResultsStore, RunKind, StoredRun } from '../../core/store.js';
 import { bubblewrap, canSandbox } from '../../sandbox/sandbox.js';
 import { openStore } from '../../store/sqlite-store.js';
@@ -99,15 +100,17 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
     let started: { datasetSha256: string } | undefined;
     const items: unknown[] = [];
     const recording: RunRecording | undefined = store && {
-      started(run) {
-        store.createRun({ id: runId, evaluator: evaluator.id, kind, config, submissionId, ...run });
-        started = run;
+      started({ configSha256, datasetPath, datasetSha256, totalItems, shuffleSeed }) {
+        store.createRun({ id: runId, evaluator: evaluator.id, kind, config, configSha256, datasetPath, datasetSha256, totalItems, shuffleSeed, submissionId });
+        started = { datasetSha256 };
       },
       items(finished) {
         store.recordItems(runId, finished);
         items.push(...finished);
       },
     };
+    // Set inside the evaluation callback (TypeScript cannot see that it runs before the code below).
+    let judged = null as Judged | null;
     let written;
     try {
       written = await evaluateAndWrite(
@@ -124,7 +127,8 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
               say: (message: string) => process.stderr.write(`optibench: ${message}\n`),
             }),
           )) as Result;
-          return { ...result, verdict: store ? await judge(store, evaluator, result, started?.datasetSha256, flags.baseline) : null };
+          judged = store ? await judge(store, evaluator, result, started?.datasetSha256, flags.baseline) : null;
+          return { ...result, verdict: judged?.verdict ?? null };
         },
         outDir,
         {
@@ -145,7 +149,11 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
     const result = written.result;
     if (store && started) {
       store.finishRun(runId, { result, datasetSha256: started.datasetSha256, items, resultsPath: written.resultsFile, reportPath: written.reportFile });
-      if (result.verdict) store.recordVerdict({ runId, referenceRunId: result.verdict.referenceRunId, passed: result.verdict.passed, reason: result.verdict.reason });
+      if (judged) {
+        const { verdict, reference } = judged;
+        if (evaluator.recordVerdict) evaluator.recordVerdict(store, runId, verdict, result, reference);
+        else store.recordVerdict({ runId, referenceRunId: verdict.referenceRunId, passed: verdict.passed, reason: verdict.reason });
+      }
     }
     process.stdout.write(summary(evaluator, result, written.resultsFile, written.reportFile, kind));
     return result.verdict && !result.verdict.passed ? EXIT.gateFailed : EXIT.ok;
@@ -161,8 +169,13 @@ function addTeamSubmission(store: ResultsStore, evaluator: AnyEvaluator, entry: 
   return store.findSubmission(facts) ?? store.addSubmission({ ...facts, manifest: { team, entry: entry.path, commit: entry.commit, round: flags.round } });
 }
 
+interface Judged {
+  readonly verdict: Verdict;
+  readonly reference: Result;
+}
+
 /** The evaluator's verdict against the named baseline, or the newest complete one on the same data; null without either. */
-async function judge(store: ResultsStore, evaluator: AnyEvaluator, result: Result, datasetSha256: string | undefined, baselineId: string | undefined): Promise<Verdict | null> {
+async function judge(store: ResultsStore, evaluator: AnyEvaluator, result: Result, datasetSha256: string | undefined, baselineId: string | undefined): Promise<Judged | null> {
   if (!evaluator.judge || result.status !== 'complete') return null;
   let reference: StoredRun | undefined;
   if (baselineId !== undefined) {
@@ -174,14 +187,16 @@ async function judge(store: ResultsStore, evaluator: AnyEvaluator, result: Resul
     reference = store.findRuns({ evaluator: evaluator.id, kind: 'baseline', status: 'complete', ...(datasetSha256 ? { datasetSha256 } : {}) }).find((run) => run.resultsPath !== null);
   }
   if (!reference?.resultsPath) return null;
-  return evaluator.judge(result, await evaluator.readResult(reference.resultsPath));
+  const referenceResult = (await evaluator.readResult(reference.resultsPath)) as Result;
+  return { verdict: evaluator.judge(result, referenceResult), reference: referenceResult };
 }
 
 function summary(evaluator: AnyEvaluator, r: Result, resultsFile: string, reportFile: string | null, kind: RunKind): string {
   const h = r.headline;
   const better = h.direction === 'lower' ? 'lower is better' : 'higher is better';
   const lines = [`optibench evaluate ${evaluator.id} ${r.runId}: ${evaluator.title}${kind === 'run' ? '' : ` (${kind})`}`];
-  lines.push(`  ${h.label.padEnd(12)} ${h.value === null ? 'not measured' : `${h.value}${h.unit ? ` ${h.unit}` : ''}`}   (headline, ${better})`);
+  const value = h.value === null ? 'not measured' : h.unit === 'ms' ? formatMs(h.value) : `${Number(h.value.toPrecision(6))}${h.unit ? ` ${h.unit}` : ''}`;
+  lines.push(`  ${h.label.padEnd(12)} ${value}   (headline, ${better})`);
   for (const [name, m] of Object.entries(r.metrics)) lines.push(`  ${name.padEnd(12)} ${Number(m.value.toPrecision(6))}${m.stderr === null ? '' : ` ± ${Number(m.stderr.toPrecision(2))}`}`);
   if (r.verdict) lines.push(`  verdict      ${r.verdict.passed ? 'PASS' : 'FAIL'} against ${r.verdict.referenceRunId ?? 'its reference'}: ${r.verdict.reason}`);
   lines.push(`  results      ${displayPath(resultsFile)}`);

@@ -23,6 +23,7 @@ import { readResultsFile } from './results-file.js';
 import { INFERENCE_HEADLINE, inferenceResultSchema, type InferencePayload, type InferenceResult } from './results.js';
 import { runEvaluation } from './runner.js';
 import { inferenceTables } from './store/tables.js';
+import { recordGateVerdict } from './rerun/baseline.js';
 
 export const DEFAULT_GATE: GateOptions = { metric: DEFAULT_GATE_METRIC, maxDropPoints: DEFAULT_MAX_DROP_POINTS };
 
@@ -56,6 +57,9 @@ export const inferenceEvaluator: Evaluator<RunConfig, InferencePayload, GateOpti
   judge(candidate, reference, rules = DEFAULT_GATE) {
     const verdict = judge(reference as InferenceResult, candidate as InferenceResult, rules).verdict;
     return { passed: verdict.pass, reason: verdict.reason, referenceRunId: reference.runId };
+  },
+  recordVerdict(store, runId, verdict, candidate, reference, rules = DEFAULT_GATE) {
+    recordGateVerdict(store, runId, judge(reference as InferenceResult, candidate as InferenceResult, rules), reference.runId, rules);
   },
   verdictLabel: 'accuracy-gate',
   resultJsonSchema: () => z.toJSONSchema(inferenceResultSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>,

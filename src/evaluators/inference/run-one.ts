@@ -25,10 +25,10 @@ export interface WrittenRun {
 export async function runAndWrite(config: RunConfig, dir: string, label: string, observer: RunObserver = {}, options: RunOptions = {}): Promise<WrittenRun> {
   const written = await evaluateAndWrite(() => runEvaluation(config, observer, newRunId(config.task), options), dir, {
     label,
-    render: (result) => renderRunReport(result as InferenceResult),
-    hasWork: (partial) => (partial as InferenceResult).payload.items.length > 0,
+    render: renderRunReport,
+    hasWork: (partial) => partial.payload.items.length > 0,
   });
-  return { results: written.result as InferenceResult, resultsFile: written.resultsFile, reportFile: written.reportFile! };
+  return { results: written.result, resultsFile: written.resultsFile, reportFile: written.reportFile! };
 }
 
 export function pluginName(entry: PluginEntry): string {

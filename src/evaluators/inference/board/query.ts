@@ -61,8 +61,11 @@ export function teamStandings(store: ResultsStore, rows: readonly StandingRow[])
             reason: row.verdict.reason,
           }
         : null;
+    // A verdict recorded by other means than the gate (no figures to show) is not placed: the board says why.
+    const placed = row.verdict && !figures ? { state: 'unjudged' as const, note: 'the accuracy-gate verdict was recorded without its figures' } : {};
     return {
       ...row,
+      ...placed,
       inferenceMs: row.score,
       speedup: speedupOf(row, figures?.speedup ?? null),
       acc: row.metrics.acc ?? null,

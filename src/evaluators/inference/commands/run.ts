@@ -93,8 +93,8 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
       outDir,
       {
         label: 'inference',
-        render: (result) => renderRunReport(result as InferenceResult),
-        hasWork: (partial) => (partial as InferenceResult).payload.items.length > 0,
+        render: renderRunReport,
+        hasWork: (partial) => partial.payload.items.length > 0,
         onFailure: (error) => {
           stopBar();
           recordFailure(recorder, error);
@@ -103,12 +103,12 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
     );
   } catch (error) {
     if (!(error instanceof StoppedEvaluation)) throw error;
-    const partial = error.partial as InferenceResult;
+    const partial = (error as StoppedEvaluation<InferenceResult>).partial;
     err.write(`optibench: error: the run stopped: ${partial.error ?? 'unknown error'}\n`);
     err.write(`optibench: ${partial.payload.items.length} finished items saved in ${displayPath(error.resultsFile)} (status: incomplete)\n`);
     return EXIT.runFailed;
   }
-  const results = written.result as InferenceResult;
+  const results = written.result;
   const { resultsFile } = written;
   const reportFile = written.reportFile!;
   recorder?.finish(results, { resultsPath: resultsFile, reportPath: reportFile });

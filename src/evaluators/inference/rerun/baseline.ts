@@ -69,10 +69,16 @@ async function readBaselineResults(run: StoredRun): Promise<InferenceResult> {
 /** Judges `results` (a complete re-run recorded as `runId`) against `baseline` and records the verdict. */
 export async function judgeAgainstBaseline(store: ResultsStore, runId: string, results: InferenceResult, baseline: StoredRun, gate: GateOptions): Promise<GateResult> {
   const outcome = judge(await readBaselineResults(baseline), results, gate);
+  recordGateVerdict(store, runId, outcome, baseline.id, gate);
+  return outcome;
+}
+
+/** Records the gate's verdict on `runId` against the baseline run `baselineRunId`, with its figures. */
+export function recordGateVerdict(store: ResultsStore, runId: string, outcome: GateResult, baselineRunId: string, gate: GateOptions): void {
   const judged = outcome.metrics.find((m) => m.name === gate.metric)!;
   recordGate(store, {
     runId,
-    baselineRunId: baseline.id,
+    baselineRunId,
     metric: gate.metric,
     baselineValue: judged.baseline,
     value: judged.candidate,
@@ -81,5 +87,4 @@ export async function judgeAgainstBaseline(store: ResultsStore, runId: string, r
     fullSet: outcome.verdict.subsetNote === null,
     reason: outcome.verdict.reason,
   });
-  return outcome;
 }
