@@ -39,6 +39,12 @@ const options = z
      * Default: `per-token`, or `per-tensor` when the kernel is `dynamic-quantize-matmul`.
      */
     activations: z.enum(['per-tensor', 'per-token']).optional(),
+    /**
+     * dynamic-int8 only: store the int8 codes `signed` (uint8 x int8 kernels, fastest with VNNI) or `unsigned`
+     * (+128, uint8 x uint8 kernels, exact everywhere). Default: chosen for the CPU the graph is built on
+     * (unsigned on x86-64 without VNNI, where the signed kernels saturate).
+     */
+    int8Weights: z.enum(['signed', 'unsigned']).optional(),
     /** weight-only only: 4 or 8 (default 4). */
     bits: z.union([z.literal(4), z.literal(8)], { message: 'bits must be 4 or 8' }).optional(),
     /** weight-only only: weights per block along the input dimension, a power of two >= 16 (default 32). */
@@ -56,7 +62,7 @@ const options = z
     if (o.mode !== 'weight-only') {
       for (const key of weightOnly) if (o[key] !== undefined) refuse(key, `${key} applies to mode "weight-only" only, not "${o.mode}"`);
     }
-    for (const key of ['kernel', 'activations'] as const) {
+    for (const key of ['kernel', 'activations', 'int8Weights'] as const) {
       if (o.mode !== 'dynamic-int8' && o[key] !== undefined) refuse(key, `${key} applies to mode "dynamic-int8" only, not "${o.mode}"`);
     }
     if (o.activations === 'per-token' && o.kernel === 'dynamic-quantize-matmul') {
@@ -79,7 +85,7 @@ export function quantizationSetting(o: Options): QuantizationSettings | undefine
     // more accurate, and a request's answer does not depend on the requests batched with it.
     const activations = o.activations ?? (o.kernel === 'dynamic-quantize-matmul' ? 'per-tensor' : 'per-token');
     const kernel = o.kernel ?? (activations === 'per-token' ? 'matmul-integer' : 'dynamic-quantize-matmul');
-    return quantizationSettingsSchema.parse({ mode: o.mode, kernel, activations, keepFloat });
+    return quantizationSettingsSchema.parse({ mode: o.mode, kernel, activations, ...(o.int8Weights ? { int8Weights: o.int8Weights } : {}), keepFloat });
   }
   return quantizationSettingsSchema.parse({ mode: o.mode, bits: o.bits, blockSize: o.blockSize, accuracyLevel: o.accuracyLevel, keepFloat });
 }

@@ -4,13 +4,14 @@
  * the longest request in the batch.
  */
 import * as ort from 'onnxruntime-node';
-import type { Backend, BatchAnswer, ExecutionProbe, LoadInfo, LoadRequest, SessionSettings, TokenRequest } from '../../core/backend.js';
+import type { Backend, BatchAnswer, BuildSettings, ExecutionProbe, LoadInfo, LoadRequest, SessionSettings, TokenRequest } from '../../core/backend.js';
 import { OptibenchError } from '../../core/errors.js';
 import { checkWeights, listWeights, readLlamaConfig } from '../../models/llama/hf-model.js';
 import { parseOnnxBuildExtra } from '../../models/llama/graph/build-settings.js';
 import { LLAMA_GRAPH_VERSION, buildLlamaGraph, pastName, presentName } from '../../models/llama/onnx-graph.js';
 import { weightsSha256 } from '../../models/llama/weights-hash.js';
 import { cachedGraph, graphCacheKey } from './graph-cache.js';
+import { withInt8WeightsForThisCpu } from '../../models/llama/graph/quantized-linear.js';
 import { checkRequests, scorePairwise, scoreTree, type Forward } from '../scoring.js';
 import { groupByPrefix, packContinuationPass, packPrefixPass, sumRow, type Pass } from './pack.js';
 
@@ -88,8 +89,10 @@ export class OnnxBackend implements Backend {
     const sessionOptions = toOrtSessionOptions(request.session);
     request.onProgress?.('hashing weights');
     const sha = await weightsSha256(files, request.cacheDir);
-    const key = graphCacheKey({ builderVersion: LLAMA_GRAPH_VERSION, weightsSha256: sha, modelConfig: config, build: request.build });
-    const graph = await cachedGraph(request.cacheDir, key, (dir) => buildLlamaGraph(config, weights, request.build, dir, request.onProgress));
+    // What this CPU runs exactly is decided before the key: the key names the graph actually built.
+    const build = { ...request.build, extra: withInt8WeightsForThisCpu(request.build.extra) as BuildSettings['extra'] };
+    const key = graphCacheKey({ builderVersion: LLAMA_GRAPH_VERSION, weightsSha256: sha, modelConfig: config, build });
+    const graph = await cachedGraph(request.cacheDir, key, (dir) => buildLlamaGraph(config, weights, build, dir, request.onProgress));
     request.onProgress?.('creating ONNX Runtime session');
     try {
       this.session = await ort.InferenceSession.create(graph.modelFile, sessionOptions);

@@ -22,6 +22,7 @@ import { ElemType, attr } from '../../onnx-builder.js';
 import { recordFact, toFloat, toModel, type BuildContext } from './context.js';
 import type { LinearPart, LinearWeight } from './parts.js';
 import { plainLinear, weightShape } from './plain.js';
+import { signedInt8MatmulExact } from '../../cpu-features.js';
 
 /**
  * Left in full precision by default. The LM head turns the last hidden state into the logits whose argmax
@@ -67,6 +68,13 @@ export const quantizationSettingsSchema = z.discriminatedUnion('mode', [
      * batch; built from standard operators around MatMulInteger (the `matmul-integer` kernel only).
      */
     activations: z.enum(['per-tensor', 'per-token']).default('per-tensor'),
+    /**
+     * How the int8 codes are stored. `signed`: int8, run by uint8 x int8 kernels (the fastest where the CPU has
+     * VNNI). `unsigned`: the same codes + 128 as uint8 with zero point 128, run by uint8 x uint8 kernels: the
+     * same integers, exact on every CPU. Absent: chosen for this machine when the graph is built
+     * (`withInt8WeightsForThisCpu`), since on x86-64 without VNNI the signed kernels saturate.
+     */
+    int8Weights: z.enum(['signed', 'unsigned']).optional(),
     keepFloat,
   })
     .refine((s) => s.activations === 'per-tensor' || s.kernel === 'matmul-integer', {
@@ -208,9 +216,19 @@ function account(ctx: BuildContext, name: string, floatBytes: number, quantizedB
   ctx.facts.quantizedWeightBytes = [`float ${t.float}`, `quantized ${t.quantized}`, `saved ${t.float - t.quantized}`];
 }
 
+/**
+ * The build setting with the int8 weight storage chosen for this CPU when it says none, so that the graph and
+ * its cache key say what was built (a graph built elsewhere with the other storage is another graph).
+ */
+export function withInt8WeightsForThisCpu(extra: { quantization?: unknown }): { quantization?: unknown } {
+  const q = extra.quantization as QuantizationSettings | undefined;
+  if (q?.mode !== 'dynamic-int8' || q.int8Weights !== undefined) return extra;
+  return { ...extra, quantization: { ...q, int8Weights: signedInt8MatmulExact() ? 'signed' : 'unsigned' } };
+}
+
 function describe(settings: QuantizationSettings): string {
   return settings.mode === 'dynamic-int8'
-    ? `dynamic-int8 (${settings.kernel}, activations ${settings.activations})`
+    ? `dynamic-int8 (${settings.kernel}, activations ${settings.activations}, ${settings.int8Weights ?? (signedInt8MatmulExact() ? 'signed' : 'unsigned')} int8 weights)`
     : `weight-only MatMulNBits bits=${settings.bits} blockSize=${settings.blockSize} accuracyLevel=${settings.accuracyLevel}`;
 }
 
@@ -230,9 +248,13 @@ export function quantizedLinear(settings: QuantizationSettings): LinearPart {
       if (settings.mode === 'dynamic-int8') {
         const { values } = await ctx.weights.read(name, true);
         const { q, scales } = quantizeInt8PerChannel(values, inFeatures, outFeatures);
-        const weight = await ctx.weights.write(`${name}.int8`, ElemType.INT8, [inFeatures, outFeatures], new Uint8Array(q.buffer), name);
+        const unsigned = (settings.int8Weights ?? (signedInt8MatmulExact() ? 'signed' : 'unsigned')) === 'unsigned';
+        const codes = unsigned ? Uint8Array.from(q, (c) => c + 128) : new Uint8Array(q.buffer);
+        const weight = await ctx.weights.write(`${name}.${unsigned ? 'uint8' : 'int8'}`, unsigned ? ElemType.UINT8 : ElemType.INT8, [inFeatures, outFeatures], codes, name);
         const scale = await ctx.weights.write(`${name}.scale`, ElemType.FLOAT, [outFeatures], new Uint8Array(scales.buffer));
-        const zeroPoint = ctx.g.constant(ElemType.INT8, [outFeatures], new Int8Array(outFeatures));
+        const zeroPoint = unsigned
+          ? ctx.g.constant(ElemType.UINT8, [outFeatures], new Uint8Array(outFeatures).fill(128))
+          : ctx.g.constant(ElemType.INT8, [outFeatures], new Int8Array(outFeatures));
         account(ctx, name, floatBytes, q.byteLength + scales.byteLength);
         return { names: { form: 'int8', weight, scale, zeroPoint }, inFeatures, outFeatures };
       }
