@@ -74,27 +74,39 @@ function moduleInDirectory(dir: string): string | undefined {
   return undefined;
 }
 
-/** Where a plugin spec points: a module file and how it was found. */
-export function resolvePlugin(spec: string, cwd = process.cwd()): { file: string; source: string } {
+/**
+ * Where a module spec points: a file path (a directory means its index), or else an npm package installed for
+ * `cwd`; undefined when neither. `what` names the module in errors ("plugin", "evaluator module").
+ */
+export function resolveModule(spec: string, cwd: string, what: string): { file: string; source: string } | undefined {
   if (looksLikePath(spec)) {
     const full = path.resolve(cwd, spec);
-    if (!existsSync(full)) throw new OptibenchError(`plugin file does not exist`, { file: full });
+    if (!existsSync(full)) throw new OptibenchError(`${what} file does not exist`, { file: full });
     const file = statSync(full).isDirectory() ? moduleInDirectory(full) : full;
-    if (!file) throw new OptibenchError('plugin directory has no index.js or index.ts', { file: full });
+    if (!file) throw new OptibenchError(`${what} directory has no index.js or index.ts`, { file: full });
     return { file, source: `file:${full}` };
   }
-  const builtinDir = path.join(BUILTIN_DIR, spec);
-  const builtin = existsSync(builtinDir) ? moduleInDirectory(builtinDir) : undefined;
-  if (builtin) return { file: builtin, source: 'builtin' };
   try {
     return { file: createRequire(path.join(cwd, 'package.json')).resolve(spec), source: `npm:${spec}` };
   } catch {
-    const builtins = builtinPluginNames();
-    throw new OptibenchError(
-      `unknown plugin "${spec}": not a built-in plugin (${builtins.length ? builtins.join(', ') : 'none installed'}), ` +
-        'not a file path, and no npm package of that name is installed',
-    );
+    return undefined;
   }
+}
+
+/** Where a plugin spec points: a module file and how it was found (built-ins first, then files and packages). */
+export function resolvePlugin(spec: string, cwd = process.cwd()): { file: string; source: string } {
+  if (!looksLikePath(spec)) {
+    const builtinDir = path.join(BUILTIN_DIR, spec);
+    const builtin = existsSync(builtinDir) ? moduleInDirectory(builtinDir) : undefined;
+    if (builtin) return { file: builtin, source: 'builtin' };
+  }
+  const found = resolveModule(spec, cwd, 'plugin');
+  if (found) return found;
+  const builtins = builtinPluginNames();
+  throw new OptibenchError(
+    `unknown plugin "${spec}": not a built-in plugin (${builtins.length ? builtins.join(', ') : 'none installed'}), ` +
+      'not a file path, and no npm package of that name is installed',
+  );
 }
 
 /** Imports a module's default export; what failed to load is named with its file. */

@@ -4,11 +4,10 @@
  * `OPTIBENCH_EVALUATORS` (comma-separated file paths or npm package names, each default-exporting an evaluator),
  * loaded like plugins, so a competition can live outside optibench's tree.
  */
-import path from 'node:path';
 import { z } from 'zod';
 import type { AnyEvaluator } from '../core/evaluator.js';
 import { OptibenchError } from '../core/errors.js';
-import { importDefault, resolvePlugin } from '../core/plugin-loader.js';
+import { importDefault, resolveModule } from '../core/plugin-loader.js';
 import { inferenceEvaluator } from './inference/index.js';
 
 /** The first is the default: its board is the leaderboard site's front page, its verbs are the top-level ones. */
@@ -50,7 +49,9 @@ export function evaluatorModules(env: NodeJS.ProcessEnv = process.env): string[]
 
 /** Imports and checks one evaluator module (a file path or an npm package name). */
 export async function loadEvaluatorModule(spec: string, cwd = process.cwd()): Promise<AnyEvaluator> {
-  const { file } = resolvePlugin(path.isAbsolute(spec) || spec.startsWith('.') ? path.resolve(cwd, spec) : spec, cwd);
+  const found = resolveModule(spec, cwd, 'evaluator module');
+  if (!found) throw new OptibenchError(`evaluator module "${spec}" is neither a file nor an installed npm package`, { key: 'OPTIBENCH_EVALUATORS' });
+  const { file } = found;
   const candidate = await importDefault(file, `evaluator module "${spec}"`);
   const parsed = evaluatorShape.safeParse(candidate);
   if (!parsed.success) {

@@ -157,6 +157,18 @@ describe('a toy evaluator registered from a test file', () => {
     expect(existsSync(path.join(work, 'other.db'))).toBe(false);
   });
 
+  it('refuses an OPTIBENCH_EVALUATORS module that is missing or is not an evaluator, naming it', () => {
+    const missing = optibench(['plugins'], { OPTIBENCH_EVALUATORS: './nope.ts' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(`optibench: error: ${path.join(work, 'nope.ts')}: evaluator module file does not exist\n`);
+    const notOne = optibench(['plugins'], { OPTIBENCH_EVALUATORS: SHOUT });
+    expect(notOne.code).toBe(1);
+    expect(notOne.stderr).toBe(`optibench: error: ${SHOUT}: evaluator module "${SHOUT}" is not a valid optibench evaluator: id: Invalid input: expected string, received undefined (see src/core/evaluator.ts)\n`);
+    const twice = optibench(['plugins'], { OPTIBENCH_EVALUATORS: `${TOY},${TOY}` });
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toContain('two evaluators have the id "toy"');
+  });
+
   it('shows up in the registry: evaluate --help names it, and schema prints its config schema', () => {
     expect(optibench(['evaluate', '--help']).stdout).toMatch(/which evaluator \(inference, toy; more from\s+OPTIBENCH_EVALUATORS\)/);
     const schema = JSON.parse(optibench(['schema', 'config', '--evaluator', 'toy']).stdout) as { properties: Record<string, unknown> };

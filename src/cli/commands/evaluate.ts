@@ -147,6 +147,9 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
       return EXIT.runFailed;
     }
     const result = written.result;
+    if (store && !started) {
+      process.stderr.write(`optibench: warning: the ${evaluator.id} evaluator never said what it scores (context.recording.started): the run is not in ${displayPath(store.location)}\n`);
+    }
     if (store && started) {
       store.finishRun(runId, { result, datasetSha256: started.datasetSha256, items, resultsPath: written.resultsFile, reportPath: written.reportFile });
       if (judged) {
