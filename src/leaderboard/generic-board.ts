@@ -56,7 +56,7 @@ export function formatCell(value: unknown, format: string): string {
       case 'integer':
         return Math.round(value).toLocaleString('en-US');
       default:
-        return Number.isInteger(value) ? String(value) : value.toPrecision(6);
+        return String(Number(value.toPrecision(6)));
     }
   }
   return String(value);

@@ -10,6 +10,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { boardFileSchema, type BoardFile } from '../../src/leaderboard/board-file.js';
 import { REPO_ROOT } from '../helpers/shared.js';
@@ -17,6 +19,7 @@ import { sqlite3, TSX_LOADER } from '../store/helpers.js';
 
 const TOY = path.join(REPO_ROOT, 'test/evaluators/toy/toy-evaluator.ts');
 const SHOUT = path.join(REPO_ROOT, 'test/evaluators/toy/shout-plugin.mjs');
+const CHROMIUM = '/usr/bin/chromium';
 
 /** Reverses every line (awk: no `rev`, which a minimal system may lack). */
 const REVERSE = `{ s = ""; for (i = length($0); i > 0; i--) s = s substr($0, i, 1); print s }`;
@@ -229,5 +232,27 @@ describe('its board on the leaderboard site', () => {
   it('is linked from the front page', async () => {
     const front = await readFile(path.join(work, 'site', 'index.html'), 'utf8');
     expect(front).toContain('<a href="toy/index.html" class="other-board">Toy word reversal</a>');
+  });
+
+  it('works in chromium: no horizontal overflow at 1280 px, columns sort, the link to the front page leads there', async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: test/setup/install-system-deps.sh installs it`);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const problems: string[] = [];
+      page.on('console', (m) => void (m.type() === 'error' && problems.push(m.text())));
+      page.on('pageerror', (e) => problems.push(e.message));
+      await page.goto(pathToFileURL(path.join(work, 'site', 'toy', 'index.html')).href);
+      expect(await page.locator('html').evaluate((html) => html.scrollWidth - html.clientWidth)).toBe(0);
+      const teams = () => page.locator('#ranked tbody tr[data-i] .team-name').allTextContents();
+      expect(await teams()).toEqual(['Alpha', 'Bravo']);
+      await page.locator('#ranked thead th', { hasText: /^correct words$/ }).click();
+      expect(await teams()).toEqual(['Bravo', 'Alpha']);
+      await page.locator('a.other-board').click();
+      expect(await page.title()).toBe('optibench leaderboard · 2026-12-02');
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });
