@@ -18,6 +18,7 @@ beforeAll(async () => {
   cache = path.join(work, 'cache');
   await writeFile(path.join(work, 'c.yaml'), 'limit: 8\nbatchSize: 4\n');
   await writeFile(path.join(work, 'pruned.yaml'), 'limit: 8\nbatchSize: 4\nplugins: [head-pruning]\n');
+  await writeFile(path.join(work, 'big.yaml'), 'limit: 12\nbatchSize: 4\n');
 });
 
 describe('optibench evaluate inference', () => {
@@ -38,6 +39,25 @@ describe('optibench evaluate inference', () => {
     expect(sqlite3(db, 'SELECT COUNT(*) AS n FROM inference_items')).toEqual([{ n: 16 }]);
     const [gate] = sqlite3<{ metric: string; max_drop_points: number; full_set: number; passed: number }>(db, 'SELECT g.metric, g.max_drop_points, g.full_set, v.passed FROM inference_gates g JOIN verdicts v USING (run_id)');
     expect(gate).toEqual({ metric: 'acc_norm', max_drop_points: 0.5, full_set: 0, passed: 1 });
+  });
+
+  it('judges only against a baseline that scored the same items; one that did not is named, and the run is kept', () => {
+    const other = optibench(['evaluate', 'inference', '-c', 'pruned.yaml', '--db', 'other.db', '--as-baseline'], work, cache);
+    expect(other.code).toBe(0);
+    const [{ id }] = sqlite3<{ id: string }>(path.join(work, 'other.db'), 'SELECT id FROM runs') as [{ id: string }];
+    // A bigger selection of the same dataset: no baseline scored as many items, so none judges it.
+    const unjudged = optibench(['evaluate', 'inference', '-c', 'big.yaml', '--db', 'other.db', '--team', 'Bigger'], work, cache);
+    expect(unjudged.code).toBe(0);
+    expect(unjudged.stdout).not.toContain('verdict');
+    // Named with --baseline, the same baseline is refused after the run, which is kept: exit 1, the reason on stderr.
+    const named = optibench(['evaluate', 'inference', '-c', 'big.yaml', '--db', 'other.db', '--team', 'Named', '--baseline', id], work, cache);
+    expect(named.code).toBe(1);
+    expect(named.stderr).toMatch(new RegExp(`optibench: warning: baseline ${id} cannot judge this run: the runs did not score the same items`));
+    expect(sqlite3(path.join(work, 'other.db'), "SELECT r.status FROM runs r JOIN submissions s ON s.id = r.submission_id JOIN teams t ON t.id = s.team_id WHERE t.name = 'Named'")).toEqual([{ status: 'complete' }]);
+    const ghost = optibench(['evaluate', 'inference', '-c', 'big.yaml', '--db', 'other.db', '--team', 'Ghost', '--baseline', 'nope'], work, cache);
+    expect(ghost.code).toBe(1);
+    expect(ghost.stderr).toContain('--baseline: run nope cannot be the baseline: there is no such run in the results database');
+    expect(sqlite3(path.join(work, 'other.db'), "SELECT COUNT(*) AS n FROM teams WHERE name = 'Ghost'")).toEqual([{ n: 0 }]);
   });
 
   it('puts the team on the front page, ranked, with its speedup over the baseline', async () => {

@@ -96,13 +96,15 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
   const store = flags.db === undefined ? undefined : openStore(path.resolve(flags.db), { evaluators: evaluatorTables(all) });
   try {
     const kind: RunKind = flags.asBaseline ? 'baseline' : flags.team !== undefined ? 'rerun' : 'run';
+    const named = store && flags.baseline !== undefined ? namedBaseline(store, evaluator, flags.baseline) : undefined;
     const submissionId = store && flags.team !== undefined ? addTeamSubmission(store, evaluator, entry, flags) : null;
-    let started: { datasetSha256: string } | undefined;
+    const refused: string[] = [];
+    let started: { datasetSha256: string; totalItems: number } | undefined;
     const items: unknown[] = [];
     const recording: RunRecording | undefined = store && {
       started({ configSha256, datasetPath, datasetSha256, totalItems, shuffleSeed }) {
         store.createRun({ id: runId, evaluator: evaluator.id, kind, config, configSha256, datasetPath, datasetSha256, totalItems, shuffleSeed, submissionId });
-        started = { datasetSha256 };
+        started = { datasetSha256, totalItems };
       },
       items(finished) {
         store.recordItems(runId, finished);
@@ -127,7 +129,7 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
               say: (message: string) => process.stderr.write(`optibench: ${message}\n`),
             }),
           )) as Result;
-          judged = store ? await judge(store, evaluator, result, started?.datasetSha256, flags.baseline) : null;
+          judged = store ? await judge(store, evaluator, result, started, named, refused) : null;
           return { ...result, verdict: judged?.verdict ?? null };
         },
         outDir,
@@ -159,6 +161,9 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
       }
     }
     process.stdout.write(summary(evaluator, result, written.resultsFile, written.reportFile, kind));
+    for (const why of refused) process.stderr.write(`optibench: warning: ${why}\n`);
+    // The baseline asked for could not judge: the run is kept, and the command says it did not do all it was asked.
+    if (named && !judged) return EXIT.badInput;
     return result.verdict && !result.verdict.passed ? EXIT.gateFailed : EXIT.ok;
   } finally {
     store?.close();
@@ -177,21 +182,44 @@ interface Judged {
   readonly reference: Result;
 }
 
-/** The evaluator's verdict against the named baseline, or the newest complete one on the same data; null without either. */
-async function judge(store: ResultsStore, evaluator: AnyEvaluator, result: Result, datasetSha256: string | undefined, baselineId: string | undefined): Promise<Judged | null> {
+/** A baseline named with --baseline, checked before anything runs. */
+function namedBaseline(store: ResultsStore, evaluator: AnyEvaluator, id: string): StoredRun {
+  const run = store.readRun(id);
+  const why = !run
+    ? 'there is no such run in the results database'
+    : run.evaluator !== evaluator.id
+      ? `it is a run of the ${run.evaluator} evaluator`
+      : run.status !== 'complete'
+        ? `it is ${run.status}, not complete`
+        : run.resultsPath === null
+          ? 'its results file is not recorded'
+          : null;
+  if (why !== null) throw new OptibenchError(`run ${id} cannot be the baseline: ${why}`, { file: store.location, key: '--baseline' });
+  return run!;
+}
+
+/**
+ * The evaluator's verdict against the named baseline, or else the newest complete baseline of the evaluator that
+ * scored the same data and number of items and that the evaluator can judge against; null without one. Why a
+ * candidate could not judge goes to `refused` (a run is never lost for want of a verdict).
+ */
+async function judge(store: ResultsStore, evaluator: AnyEvaluator, result: Result, started: { datasetSha256: string; totalItems: number } | undefined, named: StoredRun | undefined, refused: string[]): Promise<Judged | null> {
   if (!evaluator.judge || result.status !== 'complete') return null;
-  let reference: StoredRun | undefined;
-  if (baselineId !== undefined) {
-    reference = store.readRun(baselineId);
-    if (!reference || reference.evaluator !== evaluator.id || reference.status !== 'complete') {
-      throw new OptibenchError(`run ${baselineId} cannot be the baseline: it is not a complete ${evaluator.id} run in the results database`, { file: store.location, key: '--baseline' });
+  const candidates = named
+    ? [named]
+    : started
+      ? store.findRuns({ evaluator: evaluator.id, kind: 'baseline', status: 'complete', datasetSha256: started.datasetSha256, totalItems: started.totalItems }).filter((run) => run.resultsPath !== null)
+      : [];
+  for (const candidate of candidates) {
+    try {
+      const reference = (await evaluator.readResult(candidate.resultsPath!)) as Result;
+      return { verdict: evaluator.judge(result, reference), reference };
+    } catch (error) {
+      if (!(error instanceof OptibenchError)) throw error;
+      refused.push(`baseline ${candidate.id} cannot judge this run: ${error.oneLine()}`);
     }
-  } else {
-    reference = store.findRuns({ evaluator: evaluator.id, kind: 'baseline', status: 'complete', ...(datasetSha256 ? { datasetSha256 } : {}) }).find((run) => run.resultsPath !== null);
   }
-  if (!reference?.resultsPath) return null;
-  const referenceResult = (await evaluator.readResult(reference.resultsPath)) as Result;
-  return { verdict: evaluator.judge(result, referenceResult), reference: referenceResult };
+  return null;
 }
 
 function summary(evaluator: AnyEvaluator, r: Result, resultsFile: string, reportFile: string | null, kind: RunKind): string {
