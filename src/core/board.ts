@@ -129,3 +129,8 @@ export function boardRowBase(s: StandingRow, place: PagePlace): z.infer<z.ZodObj
     reportHref: place.reportHref(s.reportPath),
   };
 }
+
+/** A number a board's JSON can hold: JSON has no NaN or Infinity, and a board must say "none" rather than lie. */
+export function finiteOrNull(x: number | null): number | null {
+  return x !== null && Number.isFinite(x) ? x : null;
+}

@@ -67,6 +67,8 @@ export interface HeadlineSpec {
   readonly label: string;
   readonly unit: string;
   readonly direction: Direction;
+  /** The figure is a positive quantity (a time): zero or less is no measurement and is never ranked. */
+  readonly positive?: boolean;
 }
 
 export interface EvaluatorConfig<Config> {
@@ -124,6 +126,7 @@ export function standingsSpec(evaluator: AnyEvaluator): StandingsSpec {
     evaluator: evaluator.id,
     direction: evaluator.headline.direction,
     scoreLabel: evaluator.headline.label,
+    positiveScore: evaluator.headline.positive ?? false,
     verdictLabel: evaluator.judge ? (evaluator.verdictLabel ?? 'verdict') : null,
   };
 }

@@ -137,6 +137,8 @@ export interface StandingsSpec {
   readonly direction: Direction;
   /** What the score is, for a note ("inference time"). */
   readonly scoreLabel: string;
+  /** Scores of zero or less are no measurement (times): such rows are not placed. */
+  readonly positiveScore?: boolean;
   /** Set when runs must carry a verdict to be placed ("accuracy-gate"); null when the score alone places them. */
   readonly verdictLabel: string | null;
 }

@@ -4,7 +4,7 @@
  * alone, so the two never disagree; team names reach the page only through nunjucks' autoescape.
  */
 import type nunjucks from 'nunjucks';
-import { boardRowBase, type Board, type BoardInfo, type PagePlace, type RenderedBoard } from '../core/board.js';
+import { boardRowBase, finiteOrNull, type Board, type BoardInfo, type PagePlace, type RenderedBoard } from '../core/board.js';
 import type { AnyEvaluator } from '../core/evaluator.js';
 import type { StandingRow } from '../core/store.js';
 import { createReportEnvironment } from '../report/environment.js';
@@ -14,9 +14,14 @@ import { BOARD_SCHEMA, BOARD_VERSION, type BoardFile, type BoardRow } from './bo
 export function boardFile(evaluator: AnyEvaluator, board: Board, info: BoardInfo, place: PagePlace): BoardFile {
   const row = (s: StandingRow): BoardRow => ({
     ...boardRowBase(s, place),
-    score: s.score,
+    score: finiteOrNull(s.score),
     verdict: s.verdict ? { passed: s.verdict.passed, reason: s.verdict.reason, referenceRunId: s.verdict.referenceRunId } : null,
-    columns: Object.fromEntries(evaluator.board.columns.map((c) => [c.key, c.value(s) ?? null])),
+    columns: Object.fromEntries(
+      evaluator.board.columns.map((c) => {
+        const value = c.value(s) ?? null;
+        return [c.key, typeof value === 'number' ? finiteOrNull(value) : value];
+      }),
+    ),
   });
   const { name, label, unit, direction } = evaluator.headline;
   return {

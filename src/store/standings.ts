@@ -94,7 +94,17 @@ export function queryStandings(db: StoreDatabase, spec: StandingsSpec, query: St
     for (const m of metrics.all(complete.id)) values[m.name] = { value: m.value, stderr: m.stderr };
     const verdict = readVerdict(db, complete.id) ?? null;
     const needsVerdict = spec.verdictLabel !== null;
-    const note = needsVerdict && !verdict ? `no ${spec.verdictLabel} verdict recorded yet` : complete.score === null ? `the run recorded no ${spec.scoreLabel}` : null;
+    const score = complete.score;
+    // Whatever the store holds, only a real measurement is placed: a negative or zero time, or an infinite
+    // score, would top the board.
+    const note =
+      needsVerdict && !verdict
+        ? `no ${spec.verdictLabel} verdict recorded yet`
+        : score === null
+          ? `the run recorded no ${spec.scoreLabel}`
+          : !Number.isFinite(score) || (spec.positiveScore && score <= 0)
+            ? `its ${spec.scoreLabel} (${score}) is not a measurement`
+            : null;
     standings.push({
       ...base,
       state: note === null ? 'judged' : 'unjudged',

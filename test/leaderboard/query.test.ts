@@ -5,6 +5,8 @@ import { queryStandings } from '../../src/evaluators/inference/board/query.js';
 import type { Board } from '../../src/core/board.js';
 import type { TeamStanding } from '../../src/evaluators/inference/board/query.js';
 import { rankStandings } from '../../src/leaderboard/rank.js';
+import { writeLeaderboardSite } from '../../src/leaderboard/site.js';
+import { leaderboardFileSchema } from '../../src/evaluators/inference/board/schema.js';
 import { FixtureDb, tempDir } from './db-fixture.js';
 import { buildScenario, FOXTROT_ERROR, HOSTILE } from './scenario.js';
 
@@ -96,6 +98,30 @@ describe('rounds and bad rows', () => {
       expect(queryStandings(f.store, { round: 1 }).map((s) => [s.runId, s.round, s.submissions, s.speedup])).toEqual([['r1', 1, 1, 2]]);
       expect(queryStandings(f.store, { round: 2 }).map((s) => [s.runId, s.round, s.speedup])).toEqual([['r2', 2, 3]]);
       expect(queryStandings(f.store).map((s) => [s.runId, s.submissions])).toEqual([['r2', 2]]);
+    } finally {
+      f.close();
+    }
+  });
+
+  it('renders whatever the store holds: zero, negative and infinite times are never placed, let alone on top', async () => {
+    const dir = tempDir('leaderboard-odd');
+    const f = new FixtureDb(path.join(dir, 'results.sqlite'));
+    try {
+      const base = f.run({ id: 'b', submissionId: null, kind: 'baseline', status: 'complete', startedAt: '2025-03-01T00:00:00Z', medianMs: 600 });
+      const cases: [string, number][] = [['Zero', 0], ['Negative', -5], ['Infinite', Number.POSITIVE_INFINITY], ['Honest', 300]];
+      for (const [team, ms] of cases) {
+        const run = f.run({ id: team, submissionId: f.submission(f.team(team), '2025-03-01T01:00:00Z'), status: 'complete', startedAt: '2025-03-01T02:00:00Z', medianMs: ms, accNorm: [0.4, 0.01] });
+        f.gate(run, base, { baseline: 0.4, value: 0.4 });
+      }
+      const board = rankStandings(queryStandings(f.store), 3);
+      expect(board.ranked.map((r) => [r.team, r.rank])).toEqual([['Honest', 1]]);
+      expect(board.pending.map((r) => [r.team, r.note])).toEqual([
+        ['Infinite', 'its inference time (Infinity) is not a measurement'],
+        ['Negative', 'its inference time (-5) is not a measurement'],
+        ['Zero', 'its inference time (0) is not a measurement'],
+      ]);
+      const site = await writeLeaderboardSite({ store: f.store, dbFile: f.file, outDir: path.join(dir, 'site'), date: '2025-03-02' });
+      expect(leaderboardFileSchema.parse(site.file).ranked.map((r) => r.team)).toEqual(['Honest']);
     } finally {
       f.close();
     }

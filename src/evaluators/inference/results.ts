@@ -116,12 +116,13 @@ export type InferenceTimings = z.infer<typeof inferenceTimingsSchema>;
 export type ItemResult = z.infer<typeof itemResultSchema>;
 
 /** The inference challenge ranks by the organizer-measured median inference time: lower wins. */
-export const INFERENCE_HEADLINE: HeadlineSpec = { name: 'inference_ms', label: 'inference time', unit: 'ms', direction: 'lower' };
+export const INFERENCE_HEADLINE: HeadlineSpec = { name: 'inference_ms', label: 'inference time', unit: 'ms', direction: 'lower', positive: true };
 
 /**
  * The run's rankable time: the median of its measured passes, unless it measured only part of its items (a
  * resumed run's clock covered only the items it ran, so it must not be ranked against full runs).
  */
 export function inferenceHeadline(medianMs: number | null, resumed: boolean): Headline {
-  return { ...INFERENCE_HEADLINE, value: resumed ? null : medianMs };
+  const { name, label, unit, direction } = INFERENCE_HEADLINE;
+  return { name, label, unit, direction, value: resumed ? null : medianMs };
 }

@@ -36,6 +36,7 @@ export const INFERENCE_STANDINGS: StandingsSpec = {
   evaluator: INFERENCE_EVALUATOR_ID,
   direction: INFERENCE_HEADLINE.direction,
   scoreLabel: INFERENCE_HEADLINE.label,
+  positiveScore: true,
   verdictLabel: 'accuracy-gate',
 };
 

@@ -4,7 +4,7 @@
  * through nunjucks' autoescape (text and attributes alike) and never inside the script.
  */
 import type nunjucks from 'nunjucks';
-import { boardRowBase, type Board, type BoardInfo, type PagePlace, type RenderedBoard } from '../../../core/board.js';
+import { boardRowBase, finiteOrNull, type Board, type BoardInfo, type PagePlace, type RenderedBoard } from '../../../core/board.js';
 import { createReportEnvironment } from '../../../report/environment.js';
 import { scatterChart } from './chart.js';
 import type { TeamStanding } from './query.js';
@@ -19,8 +19,8 @@ export function renderInferenceBoard(board: Board<TeamStanding>, info: BoardInfo
 export function leaderboardFile(board: Board<TeamStanding>, info: BoardInfo, place: PagePlace): LeaderboardFile {
   const row = (s: TeamStanding): LeaderboardRow => ({
     ...boardRowBase(s, place),
-    inferenceMs: s.inferenceMs,
-    speedup: s.speedup,
+    inferenceMs: finiteOrNull(s.inferenceMs),
+    speedup: finiteOrNull(s.speedup),
     acc: s.acc,
     accNorm: s.accNorm,
     gate: s.gate,
