@@ -4,7 +4,7 @@
  * command runs as an unprivileged uid (root is exempt from RLIMIT_NPROC, and an unprivileged uid cannot
  * raise its own limits back) with no capabilities and no network.
  */
-import { lstatSync, readlinkSync, statSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { SandboxLimits } from './limits.js';
 
@@ -51,11 +51,28 @@ function systemMounts(): string[] {
   return args;
 }
 
+/**
+ * Each hidden path as given and as it resolves: a path given through a symlink hides the file it points to as
+ * well, so the same file is not readable under its real name from another visible folder.
+ */
+export function resolvedHidden(hidden: readonly string[]): string[] {
+  const all = new Set<string>();
+  for (const p of hidden) {
+    all.add(p);
+    try {
+      all.add(realpathSync(p));
+    } catch {
+      // Not there: nothing to hide under another name.
+    }
+  }
+  return [...all];
+}
+
 /** A hidden path under a visible one is covered: a directory by an empty tmpfs, a file by an empty file. */
 function maskArgs(mounts: MountPlan): string[] {
   const visible = [...SYSTEM_DIRS, ...mounts.readOnly, mounts.workDir];
   const args: string[] = [];
-  for (const hidden of mounts.hidden) {
+  for (const hidden of resolvedHidden(mounts.hidden)) {
     if (!visible.some((dir) => isUnder(hidden, dir))) continue;
     let isDir: boolean;
     try {

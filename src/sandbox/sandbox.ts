@@ -10,7 +10,7 @@ import { chown, lstat, readdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { OptibenchError } from '../core/errors.js';
-import { bwrapArgs, type MountPlan } from './bwrap-args.js';
+import { bwrapArgs, resolvedHidden, type MountPlan } from './bwrap-args.js';
 import { diskUsage } from './disk-usage.js';
 import { killAllOf, pickSandboxUid, tasksOf } from './host-processes.js';
 import type { SandboxLimits } from './limits.js';
@@ -117,7 +117,7 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxResu
   const cleanedUp = await killAllOf(uid);
   const wallSeconds = (Date.now() - started) / 1000;
   const stderrTail = stderr.text();
-  const violation = classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, stderrTail, limits: request.limits, hiddenPaths: request.mounts.hidden });
+  const violation = classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, stderrTail, limits: request.limits, hiddenPaths: resolvedHidden(request.mounts.hidden) });
   return { ok: violation === null, exitCode, violation, wallSeconds, peakTasks, uid, stdoutTail: stdout.text(), stderrTail, cleanedUp };
 }
 

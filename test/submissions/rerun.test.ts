@@ -3,12 +3,15 @@
  * shell): a well-behaved submission's rescored metrics equal a plain run on the same items; hostile ones are
  * stopped with their reason and recorded as failed, never as complete.
  */
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/evaluators/inference/config.js';
-import { defaultDatasetPath } from '../../src/evaluators/inference/embedded-default.js';
+import { OptibenchError } from '../../src/core/errors.js';
+import { defaultDatasetPath, ensureDefaultModel } from '../../src/evaluators/inference/embedded-default.js';
+import { listWeights } from '../../src/models/llama/hf-model.js';
+import { weightsSha256 } from '../../src/models/llama/weights-hash.js';
 import { runEvaluation } from '../../src/evaluators/inference/runner.js';
 import { processesOf } from '../../src/sandbox/host-processes.js';
 import { BYTES, type SandboxLimits } from '../../src/sandbox/limits.js';
@@ -56,8 +59,8 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function rerun(dir: string, limits: SandboxLimits, limit: number | null = 12): Promise<RerunOutcome> {
-  return rerunSubmission({ submissionDir: dir, db, limit, limits, outputDir: path.join(root, 'reports'), workRoot: path.join(root, 'work'), cacheDir: cache });
+function rerun(dir: string, limits: SandboxLimits, limit: number | null = 12, extra: Partial<Parameters<typeof rerunSubmission>[0]> = {}): Promise<RerunOutcome> {
+  return rerunSubmission({ submissionDir: dir, db, limit, limits, outputDir: path.join(root, 'reports'), workRoot: path.join(root, 'work'), cacheDir: cache, ...extra });
 }
 
 describe('a well-behaved submission (the organizer\'s optibench with a plugin from the repository)', () => {
@@ -187,6 +190,62 @@ describe('hostile submissions through optibench rerun', () => {
     const outcome = await hostile('symlink', 'results-symlink.sh');
     expect(outcome.error).toMatch(/^invalid results from the submission: .*results\.json: the submission's results file is a symbolic link, which is not followed$/);
     expect(outcome.error).not.toContain('root:');
+  });
+
+  it('reads the labels under their real name, the dataset having been given through a symlink: hidden too', async () => {
+    const visible = path.join(root, 'visible');
+    await mkdir(visible, { recursive: true });
+    const real = path.join(visible, 'labelled.jsonl');
+    await copyFile(defaultDatasetPath(), real);
+    const link = path.join(root, 'dataset-link.jsonl');
+    await symlink(real, link);
+    const dir = path.join(root, 'via-link');
+    const commit = await makeRepo(dir, { 'docs/optimizations.pdf': PDF, 'read-labels.mjs': await readFile(path.join(FIXTURES, 'read-labels.mjs')) });
+    await writeManifest(dir, commit, { command: ['/usr/bin/node', 'read-labels.mjs', real] });
+    const outcome = await rerun(dir, HOSTILE_LIMITS, 12, { dataset: link, readOnly: [visible] });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.error).toBe(`denied: tried to read ${real}, which is not visible in the sandbox`);
+  });
+
+  it('names a host path as its model: the organizer\'s model is scored, the host path is never mounted', async () => {
+    const secret = path.join(root, 'organizer-secret.txt');
+    await writeFile(secret, 'the organizer only');
+    // The plugin runs inside the sandbox; had the config's model (the host's /) been mounted, it could read the secret.
+    const snoop = `import { readFileSync } from 'node:fs';
+export default {
+  name: 'snoop', version: '1.0.0', description: 'reads a host file if it can', appliesTo: { evaluator: 'inference', targets: ['onnx'] },
+  create() {
+    let leaked = null;
+    try { leaked = readFileSync(${JSON.stringify(secret)}, 'utf8'); } catch {}
+    if (leaked !== null) throw new Error('leaked: ' + leaked);
+    return {};
+  },
+};
+`;
+    const dir = path.join(root, 'host-model');
+    const commit = await makeRepo(dir, { 'docs/optimizations.pdf': PDF, 'bench.yaml': 'model: /\nplugins: [./snoop.mjs]\nbatchSize: 4\n', 'snoop.mjs': snoop });
+    await writeManifest(dir, commit, { config: 'bench.yaml' });
+    const said: string[] = [];
+    const outcome = await rerunSubmission({ submissionDir: dir, db, limit: 12, limits: LIMITS, outputDir: path.join(root, 'reports'), workRoot: path.join(root, 'work'), cacheDir: cache, onProgress: (m) => said.push(m) });
+    expect(outcome.error).toBeNull();
+    expect(outcome.status).toBe('complete');
+    const organizers = await ensureDefaultModel(cache);
+    expect(said).toContain(`the config names the model /: the re-run scores the organizer's ${organizers} instead`);
+    // What the results say of the model was measured outside: the organizer's directory and its weights' hash.
+    const { files } = await listWeights(organizers);
+    expect(outcome.results!.payload.model).toMatchObject({ dir: organizers, weightsSha256: await weightsSha256(files, cache) });
+  });
+
+  it("is the organizer's own checkout: refused before anything runs", async () => {
+    const dir = path.join(root, 'own-checkout');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'docs.pdf'), PDF);
+    await writeManifest(dir, 'a'.repeat(40), { config: 'bench.yaml' }, { repository: { url: REPO_ROOT, commit: 'a'.repeat(40) }, document: 'docs.pdf' });
+    await writeFile(path.join(dir, 'bench.yaml'), 'batchSize: 4\n');
+    const before = sqlite3<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM runs')[0]!.n;
+    await expect(rerun(dir, HOSTILE_LIMITS)).rejects.toThrow(`the submission's repository ${REPO_ROOT} is the organizer's own optibench checkout (or holds it): it is never a valid submission`);
+    await expect(rerun(dir, HOSTILE_LIMITS, 12)).rejects.toThrow(OptibenchError);
+    expect(sqlite3<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM runs')[0]!.n).toBe(before);
   });
 
   it('leaves no running row behind: every rerun is complete or failed', () => {

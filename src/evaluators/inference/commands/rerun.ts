@@ -18,6 +18,7 @@ interface RerunFlags {
   output: string;
   workRoot?: string;
   readOnly: string[];
+  model?: string;
   timeout?: number;
   memoryGb?: number;
   processes?: number;
@@ -53,7 +54,8 @@ export function registerRerun(program: Command): void {
     .option('--seed <n>', 'seed of the --limit subset', nonNegativeInteger)
     .option('-o, --output <dir>', 'where reports/<run-id>/ is written', 'reports')
     .option('--work-root <dir>', 'where the fresh work dir is made (default: the system temp folder)')
-    .option('--read-only <path>', 'a host path the submission may read, e.g. a model directory (repeatable)', (v: string, all: string[]) => [...all, path.resolve(v)], [])
+    .option('-m, --model <dir>', "the model the re-run scores (a Hugging Face LLaMA directory), whatever the submission's config names (default: the embedded tiny model)")
+    .option('--read-only <path>', 'another host path the submission may read (repeatable)', (v: string, all: string[]) => [...all, path.resolve(v)], [])
     .option('--timeout <seconds>', 'wall-time limit', positiveNumber)
     .option('--memory-gb <n>', 'address-space limit per process', positiveNumber)
     .option('--processes <n>', 'processes and threads limit', positiveInteger)
@@ -73,6 +75,7 @@ export function registerRerun(program: Command): void {
         outputDir: path.resolve(flags.output),
         workRoot: flags.workRoot,
         readOnly: flags.readOnly,
+        ...(flags.model ? { model: path.resolve(flags.model) } : {}),
         baseline: flags.baseline,
         gate: { metric: flags.metric, maxDropPoints: flags.maxDrop },
         onProgress: (m) => process.stderr.write(`optibench: ${m}\n`),

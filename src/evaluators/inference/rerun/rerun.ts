@@ -5,7 +5,7 @@
  * A run that fails or is stopped is recorded as failed with its reason; a run is `complete` only in the
  * transaction that writes its metrics.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,9 @@ import { loadConfig } from '../config.js';
 import { defaultDatasetPath, ensureDefaultModel } from '../embedded-default.js';
 import { configSha256 } from '../../../core/canonical-json.js';
 import { captureEnvironment } from '../../../core/environment.js';
+import type { JsonObject } from '../../../core/json.js';
+import { listWeights, readLlamaConfig } from '../../../models/llama/hf-model.js';
+import { weightsSha256 } from '../../../models/llama/weights-hash.js';
 import { OptibenchError } from '../../../core/errors.js';
 import { defaultCacheDir, packageRoot } from '../../../core/paths.js';
 import { writeResultsFile } from '../results-file.js';
@@ -52,7 +55,12 @@ export interface RerunOptions {
   readonly workRoot?: string;
   /** Where the embedded default model is generated, outside the sandbox. */
   readonly cacheDir?: string;
-  /** Extra host paths the submission may read (model directories). */
+  /**
+   * The model the re-run scores (a Hugging Face LLaMA directory), the organizer's choice: a submission's config
+   * cannot name what the host mounts. The embedded tiny model when left out.
+   */
+  readonly model?: string;
+  /** Extra host paths the submission may read. */
   readonly readOnly?: readonly string[];
   readonly submittedAt?: Date;
   readonly onProgress?: (message: string) => void;
@@ -111,15 +119,34 @@ interface SandboxPlan {
   readonly readOnly: string[];
 }
 
-async function planRun(manifest: SubmissionManifest, layout: Layout, options: RerunOptions): Promise<SandboxPlan> {
-  if ('command' in manifest.run) return { command: [...manifest.run.command], readOnly: [...(options.readOnly ?? [])] };
+/**
+ * The command and mounts of a submission. The model is the organizer's (`model`), whatever the team's config
+ * says: the config is only parsed here (its plugins load inside the sandbox), and a model it names is replaced,
+ * never mounted.
+ */
+async function planRun(manifest: SubmissionManifest, layout: Layout, model: string, options: RerunOptions): Promise<SandboxPlan> {
+  const readOnly = [...(options.readOnly ?? []), model];
+  if ('command' in manifest.run) return { command: [...manifest.run.command], readOnly };
   const configFile = path.join(layout.repo, manifest.run.config);
-  // Only parsed here, never executed: plugins load inside the sandbox.
   const { config } = await loadConfig(configFile, {}, layout.repo);
-  const model = config.model ?? (await ensureDefaultModel(options.cacheDir ?? defaultCacheDir(), options.onProgress));
-  const readOnly = [...optibenchMounts(), ...(options.readOnly ?? [])];
-  if (!model.startsWith(layout.work + path.sep)) readOnly.push(model);
-  return { command: [...innerRunCommand(), configFile, model, layout.items, layout.output, layout.cache], readOnly };
+  if (config.model !== null) options.onProgress?.(`the config names the model ${config.model}: the re-run scores the organizer's ${model} instead`);
+  return { command: [...innerRunCommand(), configFile, model, layout.items, layout.output, layout.cache], readOnly: [...optibenchMounts(), ...readOnly] };
+}
+
+/** The organizer's own checkout (or a folder around it) is never a submission: it holds the labels of the embedded set. */
+function refuseOwnCheckout(url: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/]+@[^:]+:/.test(url)) return;
+  let repository: string;
+  try {
+    repository = realpathSync(path.resolve(url));
+  } catch {
+    return; // cloning will say it does not exist
+  }
+  const root = realpathSync(packageRoot());
+  const inside = (a: string, b: string) => a === b || a.startsWith(b + path.sep);
+  if (inside(repository, root) || inside(root, repository)) {
+    throw new OptibenchError(`the submission's repository ${url} is the organizer's own optibench checkout (or holds it): it is never a valid submission`, { key: 'repository.url' });
+  }
 }
 
 function findOrAddSubmission(store: ResultsStore, manifest: SubmissionManifest, submittedAt: Date | undefined): number {
@@ -140,7 +167,13 @@ async function checkedManifest(dir: string): Promise<SubmissionManifest> {
 export async function rerunSubmission(options: RerunOptions): Promise<RerunOutcome> {
   const say = options.onProgress ?? (() => {});
   const manifest = await checkedManifest(options.submissionDir);
+  refuseOwnCheckout(manifest.repository.url);
   const spec = await loadReferenceSpec(options.referenceSpec);
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  // The organizer's model, read and hashed here: what the results say of it is measured outside the sandbox.
+  const model = path.resolve(options.model ?? (await ensureDefaultModel(cacheDir, say)));
+  const modelConfig = await readLlamaConfig(model);
+  const modelFacts = { dir: model, weightsSha256: await weightsSha256((await listWeights(model)).files, cacheDir), config: modelConfig as unknown as JsonObject };
   const datasetPath = path.resolve(options.dataset ?? defaultDatasetPath());
   const limit = options.limit ?? null;
   const seed = options.seed ?? 1234;
@@ -164,7 +197,7 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
   const layout = await makeLayout(path.resolve(options.workRoot ?? os.tmpdir()), runId);
   let recorded = false;
   /** What the organizer runs: the submission's own run settings on the selected items. */
-  const rerunConfig = { manifestRun: manifest.run, limit, seed };
+  const rerunConfig = { manifestRun: manifest.run, limit, seed, modelWeightsSha256: modelFacts.weightsSha256 };
   try {
     const submissionId = findOrAddSubmission(db, manifest, options.submittedAt);
     const fail = async (error: string, sandbox: SandboxResult | null): Promise<RerunOutcome> => {
@@ -184,7 +217,7 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
     await writeUnlabeledItems(items, layout.items);
     let plan: SandboxPlan;
     try {
-      plan = await planRun(manifest, layout, options);
+      plan = await planRun(manifest, layout, model, options);
     } catch (error) {
       if (error instanceof OptibenchError) return await fail(error.oneLine(), null);
       throw error;
@@ -200,6 +233,7 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
       env: {
         PATH: '/usr/local/bin:/usr/bin:/bin',
         HOME: layout.home,
+        OPTIBENCH_MODEL: model,
         LANG: 'C.UTF-8',
         TMPDIR: '/tmp',
         OPTIBENCH_ITEMS: layout.items,
@@ -222,6 +256,7 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
         environment,
         sandboxSeconds: sandbox.wallSeconds,
         subject: { configSha256: configSha256(rerunConfig), team: manifest.team, commit: manifest.repository.commit },
+        model: modelFacts,
       });
     } catch (error) {
       if (error instanceof OptibenchError) return await fail(`invalid results from the submission: ${error.oneLine()}`, sandbox);

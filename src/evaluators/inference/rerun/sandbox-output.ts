@@ -9,7 +9,7 @@ import { readCappedText } from '../../../core/result-file.js';
 import type { Subject } from '../../../core/result.js';
 import { rescore } from '../rescore.js';
 import { parseInferenceResult } from '../results-file.js';
-import { inferenceHeadline, type ItemResult, type InferenceResult } from '../results.js';
+import { inferenceHeadline, type InferencePayload, type ItemResult, type InferenceResult } from '../results.js';
 import { INFERENCE_EVALUATOR_ID, INFERENCE_EVALUATOR_VERSION } from '../hooks.js';
 import type { Environment } from '../../../core/environment.js';
 import type { DocOutcome } from '../../../core/task.js';
@@ -48,6 +48,8 @@ export interface OuterContext {
   readonly sandboxSeconds: number;
   /** What the organizer ran: the re-run's config identity, the team and its commit. */
   readonly subject: Subject;
+  /** The organizer's model, read and hashed outside the sandbox (what the submission says of it is discarded). */
+  readonly model: InferencePayload['model'];
 }
 
 export async function scoreSandboxResults(file: string, context: OuterContext): Promise<InferenceResult> {
@@ -104,6 +106,7 @@ function withRealLabels(inner: InferenceResult, context: OuterContext): Inferenc
     verdict: null,
     payload: {
       ...inner.payload,
+      model: context.model,
       task: {
         name: hellaswagTask.name,
         version: hellaswagTask.version,
