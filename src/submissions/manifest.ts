@@ -26,7 +26,7 @@ const runSchema = z.union([
     config: relativePath.describe('An optibench config file in the repository, run by the organizer\'s optibench; plugins named by path load from the repository'),
   }),
   z.strictObject({
-    command: z.array(z.string().min(1)).min(1).describe('A command (argv) run from the repository root; it must write an optibench results file to $OPTIBENCH_OUTPUT/results.json, reading the items from $OPTIBENCH_ITEMS'),
+    command: z.array(z.string().min(1)).min(1).describe('A command (argv) run from the repository root; it must write an optibench results file to $OPTIBENCH_OUTPUT/results.json, reading the items from $OPTIBENCH_ITEMS and the model it is scored on from $OPTIBENCH_MODEL'),
   }),
 ]);
 
