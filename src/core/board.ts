@@ -134,3 +134,8 @@ export function boardRowBase(s: StandingRow, place: PagePlace): z.infer<z.ZodObj
 export function finiteOrNull(x: number | null): number | null {
   return x !== null && Number.isFinite(x) ? x : null;
 }
+
+/** What every board's JSON says of itself, from the board, its info and its place. */
+export function boardFileBase(board: Board, info: BoardInfo, place: PagePlace): z.infer<z.ZodObject<typeof boardFileShape>> {
+  return { title: info.title, date: info.date, generatedAt: info.generatedAt, round: info.round, top: board.top, earlier: [...place.earlier] };
+}

@@ -4,7 +4,7 @@
  * alone, so the two never disagree; team names reach the page only through nunjucks' autoescape.
  */
 import type nunjucks from 'nunjucks';
-import { boardRowBase, finiteOrNull, type Board, type BoardInfo, type PagePlace, type RenderedBoard } from '../core/board.js';
+import { boardFileBase, boardRowBase, finiteOrNull, type Board, type BoardInfo, type PagePlace, type RenderedBoard } from '../core/board.js';
 import type { AnyEvaluator } from '../core/evaluator.js';
 import type { StandingRow } from '../core/store.js';
 import { createReportEnvironment } from '../report/environment.js';
@@ -30,16 +30,11 @@ export function boardFile(evaluator: AnyEvaluator, board: Board, info: BoardInfo
     evaluator: { id: evaluator.id, version: evaluator.version, title: evaluator.title },
     score: { name, label, unit, direction },
     columns: evaluator.board.columns.map(({ key, label: l, format }) => ({ key, label: l, format })),
-    title: info.title,
-    date: info.date,
-    generatedAt: info.generatedAt,
-    round: info.round,
-    top: board.top,
+    ...boardFileBase(board, info, place),
     ranked: board.ranked.map((s) => ({ ...row(s), rank: s.rank, advances: s.advances })),
     rejected: board.rejected.map(row),
     pending: board.pending.map(row),
     failed: board.failed.map(row),
-    earlier: [...place.earlier],
   };
 }
 

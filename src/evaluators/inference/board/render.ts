@@ -4,7 +4,7 @@
  * through nunjucks' autoescape (text and attributes alike) and never inside the script.
  */
 import type nunjucks from 'nunjucks';
-import { boardRowBase, finiteOrNull, type Board, type BoardInfo, type PagePlace, type RenderedBoard } from '../../../core/board.js';
+import { boardFileBase, boardRowBase, finiteOrNull, type Board, type BoardInfo, type PagePlace, type RenderedBoard } from '../../../core/board.js';
 import { createReportEnvironment } from '../../../report/environment.js';
 import { scatterChart } from './chart.js';
 import type { TeamStanding } from './query.js';
@@ -28,16 +28,11 @@ export function leaderboardFile(board: Board<TeamStanding>, info: BoardInfo, pla
   return {
     schema: LEADERBOARD_SCHEMA,
     version: LEADERBOARD_VERSION,
-    title: info.title,
-    date: info.date,
-    generatedAt: info.generatedAt,
-    round: info.round,
-    top: board.top,
+    ...boardFileBase(board, info, place),
     ranked: board.ranked.map((s) => ({ ...row(s), rank: s.rank, advances: s.advances })),
     gateFailed: board.rejected.map(row),
     pending: board.pending.map(row),
     failed: board.failed.map(row),
-    earlier: [...place.earlier],
   };
 }
 
