@@ -197,3 +197,18 @@ export async function loadPlugins<Hooks extends BaseHooks>(entries: readonly Plu
   }
   return loaded;
 }
+
+/**
+ * Finds every plugin a config lists without importing any, so no plugin code runs (a team's plugins, checked on
+ * the organizer's side): an unknown name or a missing file is refused with its key.
+ */
+export function checkPluginsResolve(entries: readonly PluginEntry[], cwd = process.cwd()): void {
+  entries.forEach((entry, index) => {
+    try {
+      resolvePlugin(pluginSpec(entry), cwd);
+    } catch (error) {
+      if (!(error instanceof OptibenchError)) throw error;
+      throw new OptibenchError(error.message, { ...error.location, key: `plugins[${index}]` });
+    }
+  });
+}

@@ -2,9 +2,11 @@
  * `optibench submission check`: finds and validates the manifest of a submission folder and the files it
  * names, and lists every problem (file, line, key, what was expected), not just the first.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { z } from 'zod';
 import { describeIssue, keyName } from '../core/config-file.js';
 import { OptibenchError } from '../core/errors.js';
@@ -30,9 +32,26 @@ export function formatProblem(problem: Problem): string {
   return new OptibenchError(problem.message, problem).oneLine();
 }
 
+const run = promisify(execFile);
+
 function describeManifestIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_union' && issue.path.join('.') === 'run') return 'expected exactly one of "config" (an optibench config file) or "command" (a list of strings)';
   return describeIssue(issue);
+}
+
+/** In a git checkout, the manifest's commit must be one of its commits (a typo, or a commit never made, is caught here rather than by the organizer's clone). */
+async function commitProblem(root: string, commit: string): Promise<string | undefined> {
+  if (!existsSync(path.join(root, '.git'))) return undefined;
+  try {
+    await run('git', ['-C', root, 'cat-file', '-e', `${commit}^{commit}`], { timeout: 30_000 });
+    return undefined;
+  } catch (error) {
+    // Only git's own answer that the object is not there counts; a repository git will not read (another owner,
+    // a damaged one) is left to the organizer's clone to judge.
+    return /Not a valid object name/.test(String((error as { stderr?: unknown }).stderr ?? ''))
+      ? `commit ${commit} does not exist in this repository (commit the submission, or fix repository.commit)`
+      : undefined;
+  }
 }
 
 function findManifest(dir: string): { file?: string; problem?: Problem } {
@@ -75,6 +94,8 @@ export async function checkSubmission(dir: string, readConfig?: (file: string, r
   const problems: Problem[] = [];
   const document = fileProblem(root, manifest.document, file, parsed.lineOf(['document']), 'document', 'the document');
   if (document) problems.push(document);
+  const commit = await commitProblem(root, manifest.repository.commit);
+  if (commit) problems.push({ file, line: parsed.lineOf(['repository', 'commit']), key: 'repository.commit', message: commit });
   if ('config' in manifest.run) {
     const line = parsed.lineOf(['run', 'config']);
     const missing = fileProblem(root, manifest.run.config, file, line, 'run.config', 'the config file');

@@ -181,6 +181,13 @@ describe('hostile submissions through optibench rerun', () => {
     expect(outcome.error).toMatch(/^invalid results from the submission: .*results.json: the submission wrote no results file$/);
   });
 
+  it('looks through /proc for the organizer\'s command lines: it sees only its own processes', async () => {
+    // Exits 1 naming a host process if it sees one; seeing none, it exits 0 having written nothing.
+    const outcome = await hostile('proc', 'read-proc.mjs');
+    expect(outcome.error).toMatch(/^invalid results from the submission: .*results\.json: the submission wrote no results file$/);
+    expect(await readFile(path.join(outcome.reportDir, 'sandbox.log'), 'utf8')).toMatch(/saw \d+ processes, all its own/);
+  });
+
   it('writes its results file as a FIFO: refused at once, not waited on', async () => {
     const outcome = await hostile('fifo', 'results-fifo.sh');
     expect(outcome.error).toMatch(/^invalid results from the submission: .*results\.json: the submission's results file is not a regular file$/);

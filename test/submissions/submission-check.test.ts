@@ -1,4 +1,5 @@
 /** `optibench submission check` and `optibench schema submission`, through the CLI (run from source). */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,6 +82,23 @@ describe('optibench submission check', () => {
     const manifest = path.join(dir, 'optibench-submission.json');
     expect(stderr).toContain(`optibench: error: ${manifest}:18: document: the document docs/optimizations.pdf does not exist in the submission`);
     expect(stderr).toMatch(new RegExp(`optibench: error: ${path.join(dir, 'bench.yaml')}:1: batchSize: .*>0`));
+  });
+
+  it('catches a commit the repository does not have and a plugin that does not exist, without running plugin code', async () => {
+    const dir = path.join(root, 'wrong-commit');
+    await makeRepo(dir, {
+      'docs/optimizations.pdf': PDF,
+      'bench.yaml': 'plugins:\n  - head-pruning\n  - no-such-plugin\n  - ./plugins/missing.mjs\n  - ./plugins/runs-code.mjs\n',
+      // Would leave a mark if the check imported it.
+      'plugins/runs-code.mjs': `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(path.join(root, 'ran.txt'))}, 'ran');\nexport default {};\n`,
+    });
+    await writeManifest(dir, 'f'.repeat(40), { config: 'bench.yaml' });
+    const { code, stderr } = optibench(['submission', 'check', dir], root, cache);
+    expect(code).toBe(1);
+    const manifest = path.join(dir, 'optibench-submission.json');
+    expect(stderr).toContain(`optibench: error: ${manifest}:16: repository.commit: commit ${'f'.repeat(40)} does not exist in this repository (commit the submission, or fix repository.commit)`);
+    expect(stderr).toMatch(new RegExp(`optibench: error: ${path.join(dir, 'bench.yaml')}: plugins\\[1\\]: unknown plugin "no-such-plugin"`));
+    expect(existsSync(path.join(root, 'ran.txt'))).toBe(false);
   });
 
   it('says where the manifest should be when there is none', () => {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { checkSubmission, formatProblem } from '../../submissions/check.js';
 import { EXIT } from '../../core/cli/exit-codes.js';
 import type { AnyEvaluator } from '../../core/evaluator.js';
+import { checkPluginsResolve } from '../../core/plugin-loader.js';
 
 /** Submission manifests name a config of the competition's default evaluator (the inference challenge). */
 export function registerSubmission(program: Command, evaluator: AnyEvaluator): void {
@@ -13,7 +14,10 @@ export function registerSubmission(program: Command, evaluator: AnyEvaluator): v
     .description('Validate a submission folder: its manifest, the document and the config it names; every problem is listed')
     .argument('[dir]', 'the submission (repository root)', '.')
     .action(async (dir: string) => {
-      const check = await checkSubmission(dir, (file, root) => evaluator.config.load(file, root));
+      const check = await checkSubmission(dir, async (file, root) => {
+        const config = await evaluator.config.load(file, root);
+        checkPluginsResolve(evaluator.config.plugins(config).entries, root);
+      });
       if (check.problems.length > 0) {
         for (const problem of check.problems) process.stderr.write(`optibench: error: ${formatProblem(problem)}\n`);
         process.stderr.write(`optibench: ${check.problems.length} problem${check.problems.length > 1 ? 's' : ''} in ${path.resolve(dir)}\n`);

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config.js';
 import { defaultDatasetPath, ensureDefaultModel } from '../embedded-default.js';
 import { configSha256 } from '../../../core/canonical-json.js';
+import { checkPluginsResolve } from '../../../core/plugin-loader.js';
 import { captureEnvironment } from '../../../core/environment.js';
 import type { JsonObject } from '../../../core/json.js';
 import { listWeights, readLlamaConfig } from '../../../models/llama/hf-model.js';
@@ -156,7 +157,10 @@ function findOrAddSubmission(store: ResultsStore, manifest: SubmissionManifest, 
 }
 
 async function checkedManifest(dir: string): Promise<SubmissionManifest> {
-  const check = await checkSubmission(dir, (file, root) => loadConfig(file, {}, root));
+  const check = await checkSubmission(dir, async (file, root) => {
+    const { config } = await loadConfig(file, {}, root);
+    checkPluginsResolve(config.plugins, root);
+  });
   if (check.problems.length > 0) {
     const more = check.problems.length > 1 ? ` (and ${check.problems.length - 1} more: run optibench submission check)` : '';
     throw new OptibenchError(`invalid submission: ${formatProblem(check.problems[0]!)}${more}`);
