@@ -5,7 +5,7 @@
  * makes sure no process of the sandbox uid is left.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chown, lstat, readdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 import path from 'node:path';
@@ -70,6 +70,7 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxResu
   await chownTree(request.mounts.workDir, uid);
   const args = bwrapArgs({ uid, cwd: request.cwd ?? request.mounts.workDir, command: request.command, limits: request.limits, mounts: request.mounts });
   const started = Date.now();
+  const oomKillsBefore = oomKills();
   const child = spawn(BWRAP, args, { env: { ...request.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout = new Tail();
   const stderr = new Tail();
@@ -117,12 +118,21 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxResu
   const cleanedUp = await killAllOf(uid);
   const wallSeconds = (Date.now() - started) / 1000;
   const stderrTail = stderr.text();
-  const violation = classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, stderrTail, limits: request.limits, hiddenPaths: resolvedHidden(request.mounts.hidden) });
+  const violation = classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, stderrTail, limits: request.limits, hiddenPaths: resolvedHidden(request.mounts.hidden), oomKills: oomKills() - oomKillsBefore });
   return { ok: violation === null, exitCode, violation, wallSeconds, peakTasks, uid, stdoutTail: stdout.text(), stderrTail, cleanedUp };
 }
 
 function signalNumber(signal: NodeJS.Signals): number | undefined {
   return constants.signals[signal];
+}
+
+/** The host's count of processes killed by the out-of-memory killer (0 where the kernel does not say). */
+export function oomKills(): number {
+  try {
+    return Number(/^oom_kill (\d+)$/m.exec(readFileSync('/proc/vmstat', 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 /** Whether this machine can run untrusted programs: bubblewrap is installed and optibench runs as root. */

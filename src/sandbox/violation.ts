@@ -21,6 +21,8 @@ export interface ExitFacts {
   readonly limits: { readonly wallSeconds: number; readonly processes: number; readonly diskBytes: number; readonly fileBytes: number; readonly cpuSeconds: number; readonly memoryBytes: number };
   /** Host paths the command must not read; a message naming one shows it tried. */
   readonly hiddenPaths: readonly string[];
+  /** Processes the kernel's out-of-memory killer killed on the host while the command ran (/proc/vmstat). */
+  readonly oomKills?: number;
 }
 
 const MEMORY_PATTERNS = [/MemoryError/, /Cannot allocate memory/i, /out of memory/i, /std::bad_alloc/, /ENOMEM/, /allocation failed/i];
@@ -72,6 +74,13 @@ export function classifyExit(facts: ExitFacts): Violation | null {
   const network = firstLineMatching(facts.stderrTail, NETWORK_PATTERNS);
   if (network) return { kind: 'network', message: `denied network: the sandbox has no network ("${network}")` };
   const last = lastLine(facts.stderrTail);
+  if (signal === 'SIGKILL') {
+    // Nothing of the sandbox sends SIGKILL but its own stops, named above: this one came from outside.
+    if ((facts.oomKills ?? 0) > 0) {
+      return { kind: 'memory', message: `out of memory: the kernel's out-of-memory killer killed it (the machine ran out of memory while it ran)${last}` };
+    }
+    return { kind: 'crash', message: `killed by SIGKILL from outside the sandbox's limits (none of them stopped it; the kernel's out-of-memory killer did not act)${last}` };
+  }
   if (signal) return { kind: 'crash', message: `killed by ${signal}${last}` };
   return { kind: 'exit', message: `exited with code ${facts.exitCode ?? 'unknown'}${last}` };
 }

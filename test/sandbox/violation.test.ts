@@ -24,4 +24,17 @@ describe('a plain failure', () => {
     expect(classifyExit(facts(2, ''))).toEqual({ kind: 'exit', message: 'exited with code 2' });
     expect(classifyExit(facts(128 + 11, 'Segmentation fault'))).toEqual({ kind: 'crash', message: 'killed by SIGSEGV: "Segmentation fault"' });
   });
+
+  it('says where a SIGKILL came from: the out-of-memory killer, or outside every limit, never a bare "killed by SIGKILL"', () => {
+    expect(classifyExit({ ...facts(128 + 9, ''), oomKills: 1 })).toEqual({
+      kind: 'memory',
+      message: "out of memory: the kernel's out-of-memory killer killed it (the machine ran out of memory while it ran)",
+    });
+    expect(classifyExit({ ...facts(128 + 9, 'loading'), oomKills: 0 })).toEqual({
+      kind: 'crash',
+      message: 'killed by SIGKILL from outside the sandbox\'s limits (none of them stopped it; the kernel\'s out-of-memory killer did not act): "loading"',
+    });
+    // A stop of the sandbox's own is named as such, whatever signal it took.
+    expect(classifyExit({ ...facts(128 + 9, ''), stoppedFor: 'timeout' })?.kind).toBe('timeout');
+  });
 });
