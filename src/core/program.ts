@@ -24,6 +24,12 @@ export interface ProgramLimits {
   readonly tmpBytes: number;
 }
 
+/** A host device node and where the program sees it. */
+export interface DeviceNode {
+  readonly host: string;
+  readonly at: string;
+}
+
 export interface ProgramRequest {
   /** argv; the first element is looked up on the program's PATH. */
   readonly command: readonly string[];
@@ -36,6 +42,8 @@ export interface ProgramRequest {
   readonly inputs: readonly string[];
   /** Host paths that must stay invisible even where they lie under an input (labels, the results database). */
   readonly hidden: readonly string[];
+  /** Host device nodes passed in (the GPUs asked for); nothing else of the host's /dev is visible. */
+  readonly devices?: readonly DeviceNode[];
   /** Working directory inside; the work dir by default. */
   readonly cwd?: string;
   /** The program's whole environment: nothing of optibench's own leaks in. */

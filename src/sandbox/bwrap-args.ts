@@ -6,6 +6,7 @@
  */
 import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { DeviceNode } from '../core/program.js';
 import type { SandboxLimits } from './limits.js';
 
 /** System directories every program needs; the rest of the host file system stays out of sight. */
@@ -20,6 +21,8 @@ export interface MountPlan {
   readonly readOnly: readonly string[];
   /** Host paths that must not be visible even if they lie under a visible one (the labelled dataset). */
   readonly hidden: readonly string[];
+  /** Host device nodes bound into the sandbox's own /dev (GPUs: see gpus.ts). */
+  readonly devices?: readonly DeviceNode[];
 }
 
 export interface BwrapInvocation {
@@ -138,6 +141,7 @@ export function bwrapArgs(run: BwrapInvocation): string[] {
     '/proc',
     '--dev',
     '/dev',
+    ...(mounts.devices ?? []).flatMap((d) => ['--dev-bind', d.host, d.at]),
     '--perms',
     '1777',
     '--size',

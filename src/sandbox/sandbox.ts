@@ -146,7 +146,7 @@ export const bubblewrap: ProgramRunner<SandboxResult> = {
   run: (request: ProgramRequest): Promise<SandboxResult> =>
     runSandboxed({
       command: request.command,
-      mounts: { workDir: request.workDir, readOnly: request.inputs, hidden: request.hidden },
+      mounts: { workDir: request.workDir, readOnly: request.inputs, hidden: request.hidden, ...(request.devices ? { devices: request.devices } : {}) },
       ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
       env: request.env,
       limits: request.limits,

@@ -1,6 +1,7 @@
 /** `optibench rerun <submission-dir> --db <file>`: the organizer's sandboxed re-run of one submission. */
 import path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { parseGpuList } from '../../../sandbox/gpus.js';
 import { formatPercentStderr } from '../../../report/filters.js';
 import { DEFAULT_RERUN_LIMITS, type SandboxLimits } from '../../../sandbox/limits.js';
 import { rerunSubmission } from '../rerun/rerun.js';
@@ -19,6 +20,7 @@ interface RerunFlags {
   workRoot?: string;
   readOnly: string[];
   model?: string;
+  gpus?: number[];
   timeout?: number;
   memoryGb?: number;
   processes?: number;
@@ -42,6 +44,14 @@ function limitsFrom(flags: RerunFlags): SandboxLimits {
   };
 }
 
+function gpuList(value: string): number[] {
+  try {
+    return parseGpuList(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
 export function registerRerun(program: Command): void {
   program
     .command('rerun')
@@ -55,6 +65,7 @@ export function registerRerun(program: Command): void {
     .option('-o, --output <dir>', 'where reports/<run-id>/ is written', 'reports')
     .option('--work-root <dir>', 'where the fresh work dir is made (default: the system temp folder)')
     .option('-m, --model <dir>', "the model the re-run scores (a Hugging Face LLaMA directory), whatever the submission's config names (default: the embedded tiny model)")
+    .option('--gpus <list>', 'NVIDIA GPUs passed into the sandbox, e.g. 0,1,2,3 (their device nodes and the driver\'s; default: none)', gpuList)
     .option('--read-only <path>', 'another host path the submission may read (repeatable)', (v: string, all: string[]) => [...all, path.resolve(v)], [])
     .option('--timeout <seconds>', 'wall-time limit', positiveNumber)
     .option('--memory-gb <n>', 'address-space limit per process', positiveNumber)
@@ -76,6 +87,7 @@ export function registerRerun(program: Command): void {
         workRoot: flags.workRoot,
         readOnly: flags.readOnly,
         ...(flags.model ? { model: path.resolve(flags.model) } : {}),
+        ...(flags.gpus ? { gpus: flags.gpus } : {}),
         baseline: flags.baseline,
         gate: { metric: flags.metric, maxDropPoints: flags.maxDrop },
         onProgress: (m) => process.stderr.write(`optibench: ${m}\n`),

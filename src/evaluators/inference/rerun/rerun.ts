@@ -25,6 +25,7 @@ import type { InferenceResult } from '../results.js';
 import { newRunId } from '../runner.js';
 import { writeRunReport } from '../report/render-run.js';
 import type { SandboxLimits } from '../../../sandbox/limits.js';
+import { nvidiaDevices } from '../../../sandbox/gpus.js';
 import { bubblewrap, type SandboxResult } from '../../../sandbox/sandbox.js';
 import type { ResultsStore, StoredRun } from '../../../core/store.js';
 import { INFERENCE_EVALUATOR_ID } from '../hooks.js';
@@ -63,6 +64,8 @@ export interface RerunOptions {
   readonly model?: string;
   /** Extra host paths the submission may read. */
   readonly readOnly?: readonly string[];
+  /** NVIDIA GPUs (indices) passed into the sandbox: their device nodes and the driver's, nothing else of /dev. */
+  readonly gpus?: readonly number[];
   readonly submittedAt?: Date;
   readonly onProgress?: (message: string) => void;
   /** The baseline run to judge against; by default the newest complete baseline that scored the same items. */
@@ -172,6 +175,7 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
   const say = options.onProgress ?? (() => {});
   const manifest = await checkedManifest(options.submissionDir);
   refuseOwnCheckout(manifest.repository.url);
+  const devices = nvidiaDevices(options.gpus ?? []);
   const spec = await loadReferenceSpec(options.referenceSpec);
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   // The organizer's model, read and hashed here: what the results say of it is measured outside the sandbox.
@@ -234,10 +238,12 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
       workDir: layout.work,
       inputs: plan.readOnly,
       hidden: [datasetPath, path.dirname(defaultDatasetPath())],
+      devices,
       env: {
         PATH: '/usr/local/bin:/usr/bin:/bin',
         HOME: layout.home,
         OPTIBENCH_MODEL: model,
+        ...(options.gpus?.length ? { CUDA_VISIBLE_DEVICES: options.gpus.join(',') } : {}),
         LANG: 'C.UTF-8',
         TMPDIR: '/tmp',
         OPTIBENCH_ITEMS: layout.items,
