@@ -267,37 +267,43 @@ function upToDate(db: StoreDatabase, evaluators: readonly EvaluatorTablesEntry[]
   return coreVersion(db) === STORE_SCHEMA_VERSION && evaluators.every(({ id, tables }) => evaluatorVersion(db, id) === tables.migrations.length);
 }
 
+/**
+ * Brings the store's tables and the evaluators' up to date in ONE transaction, so no reader ever sees a file half
+ * made or half upgraded (a new file's tables appear all at once, the inference evaluator's with the store's).
+ */
 function migrate(db: StoreDatabase, file: string, evaluators: readonly EvaluatorTablesEntry[]): void {
   checkNotNewer(db, file, evaluators);
   const version = coreVersion(db);
-  if (version < STORE_SCHEMA_VERSION) {
-    // Tables are rebuilt (created anew, copied, renamed), which foreign keys would forbid mid-way; they are
-    // checked as a whole before the transaction commits. The pragma only works outside a transaction.
-    db.pragma('foreign_keys = OFF');
+  const pending = evaluators.filter(({ id, tables }) => evaluatorVersion(db, id) < tables.migrations.length);
+  if (version === STORE_SCHEMA_VERSION && pending.length === 0) return;
+  const upgradingCore = version < STORE_SCHEMA_VERSION;
+  // Tables are rebuilt (created anew, copied, renamed), which foreign keys would forbid mid-way; they are
+  // checked as a whole before the transaction commits. The pragma only works outside a transaction.
+  if (upgradingCore) db.pragma('foreign_keys = OFF');
+  try {
     db.transaction(() => {
-      if (version === 0) db.exec(CURRENT);
-      else for (let v = version; v < STORE_SCHEMA_VERSION; v++) db.exec(UPGRADES[v]!);
+      if (upgradingCore) {
+        if (version === 0) db.exec(CURRENT);
+        else for (let v = version; v < STORE_SCHEMA_VERSION; v++) db.exec(UPGRADES[v]!);
+        db.pragma(`user_version = ${STORE_SCHEMA_VERSION}`);
+      }
+      for (const { id, tables } of pending) {
+        for (const migration of tables.migrations.slice(evaluatorVersion(db, id))) {
+          try {
+            migration.up(sqlConnection(db));
+          } catch (error) {
+            throw new OptibenchError(`the ${id} evaluator's migration "${migration.description}" failed: ${(error as Error).message}`, { file });
+          }
+        }
+        db.prepare('INSERT INTO store_versions (evaluator, version) VALUES (?, ?) ON CONFLICT (evaluator) DO UPDATE SET version = excluded.version').run(
+          id,
+          tables.migrations.length,
+        );
+      }
       const broken = db.pragma('foreign_key_check') as unknown[];
       if (broken.length) throw new OptibenchError(`upgrading the results database would break ${broken.length} references between its tables`, { file });
-      db.pragma(`user_version = ${STORE_SCHEMA_VERSION}`);
     }).immediate();
-    db.pragma('foreign_keys = ON');
-  }
-  for (const { id, tables } of evaluators) {
-    const applied = evaluatorVersion(db, id);
-    if (applied === tables.migrations.length) continue;
-    db.transaction(() => {
-      for (const migration of tables.migrations.slice(applied)) {
-        try {
-          migration.up(sqlConnection(db));
-        } catch (error) {
-          throw new OptibenchError(`the ${id} evaluator's migration "${migration.description}" failed: ${(error as Error).message}`, { file });
-        }
-      }
-      db.prepare('INSERT INTO store_versions (evaluator, version) VALUES (?, ?) ON CONFLICT (evaluator) DO UPDATE SET version = excluded.version').run(
-        id,
-        tables.migrations.length,
-      );
-    }).immediate();
+  } finally {
+    if (upgradingCore) db.pragma('foreign_keys = ON');
   }
 }

@@ -3,6 +3,7 @@
  * files optibench writes, and the CLI run from source (tsx) as a user runs it.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from '../helpers/shared.js';
@@ -13,6 +14,19 @@ export function sqlite3<T = Record<string, unknown>>(file: string, sql: string):
   if (result.error) throw new Error(`sqlite3 could not start (apt-get install sqlite3): ${result.error.message}`);
   if (result.status !== 0) throw new Error(`sqlite3 failed on ${file}: ${result.stderr}`);
   return result.stdout.trim() === '' ? [] : (JSON.parse(result.stdout) as T[]);
+}
+
+/**
+ * Items a run being watched has recorded so far (a poll while the run writes): 0 until its database and tables
+ * exist, since the file appears before the transaction that makes its tables commits.
+ */
+export function recordedItems(file: string, runId?: string): number {
+  if (!existsSync(file)) return 0;
+  try {
+    return sqlite3<{ n: number }>(file, `SELECT COUNT(*) AS n FROM inference_items${runId ? ` WHERE run_id = '${runId}'` : ''}`)[0]?.n ?? 0;
+  } catch {
+    return 0;
+  }
 }
 
 export const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;

@@ -15,7 +15,7 @@ import { generateLlama } from '../../src/models/llama/generate.js';
 import { sha256File } from '../../src/models/llama/weights-hash.js';
 import { createRun, openInferenceStore } from '../../src/evaluators/inference/store/runs.js';
 import { HELLASWAG_FULL, REPO_ROOT, sharedFile } from '../helpers/shared.js';
-import { optibench, optibenchChild, sqlite3 } from './helpers.js';
+import { optibench, optibenchChild, recordedItems, sqlite3 } from './helpers.js';
 
 let work: string;
 let cacheDir: string;
@@ -52,7 +52,7 @@ describe('kill -9 mid-run, then --resume', () => {
       if (child.exitCode !== null) throw new Error(`the run ended before it could be killed:\n${stderr()}`);
       if (Date.now() > deadline) throw new Error(`no items recorded in time:\n${stderr()}`);
       await new Promise((r) => setTimeout(r, 20));
-      if (existsSync(db())) recorded = (sqlite3<{ n: number }>(db(), 'SELECT COUNT(*) AS n FROM inference_items')[0]?.n ?? 0);
+      recorded = recordedItems(db());
     }
     child.kill('SIGKILL');
     expect((await exited).signal).toBe('SIGKILL');
@@ -144,7 +144,7 @@ describe('a run stopped with Ctrl-C', () => {
     const flags = ['--model', model, '--dataset', sharedFile(HELLASWAG_FULL), '--limit', '30', '-b', '1', '--threads', '1', '--no-progress'];
     const { child, exited, stderr } = optibenchChild(['run', ...flags, '--db', file, '-o', 'stopped'], work, cacheDir);
     const deadline = Date.now() + 240_000;
-    while (!existsSync(file) || (sqlite3<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM inference_items')[0]?.n ?? 0) < 3) {
+    while (recordedItems(file) < 3) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no items recorded while running:\n${stderr()}`);
       await new Promise((r) => setTimeout(r, 20));
     }
