@@ -29,8 +29,6 @@ export interface BoardInfo {
   readonly date: string;
   readonly generatedAt: string;
   readonly round: number | null;
-  /** Folder of the database file: relative `report_path`s start there. */
-  readonly dbDir: string;
 }
 
 /** Where one page sits in the site: links to reports and other boards are relative to `pageDir`. */

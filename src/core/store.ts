@@ -196,6 +196,11 @@ export interface SqlConnection {
   exec(sql: string): void;
 }
 
+/** Whether the database has this table (a migration adopting an older file's tables asks). */
+export function hasTable(sql: SqlConnection, name: string): boolean {
+  return sql.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
 /** One step of an evaluator's tables; applied once, in order, each in the store's migration transaction. */
 export interface Migration {
   readonly description: string;

@@ -91,7 +91,7 @@ export async function writeLeaderboardSite(options: SiteOptions): Promise<Writte
   const written: WrittenBoard[] = [];
   for (const b of boards) {
     const title = b.front ? (options.title ?? DEFAULT_TITLE) : b.evaluator.board.title;
-    const info: BoardInfo = { title, date: options.date, generatedAt, round: options.round ?? null, dbDir };
+    const info: BoardInfo = { title, date: options.date, generatedAt, round: options.round ?? null };
     const boardDays = b.front ? days : await snapshotDays(b.dir);
     const earlier = boardDays.filter((day) => day < options.date);
     const snapshotDir = path.join(b.dir, SNAPSHOTS_DIR, options.date);

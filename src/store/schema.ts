@@ -16,7 +16,7 @@
 import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
 import { OptibenchError } from '../core/errors.js';
-import type { EvaluatorTablesEntry, SqlConnection, SqlStatement } from '../core/store.js';
+import { hasTable, type EvaluatorTablesEntry, type SqlConnection, type SqlStatement } from '../core/store.js';
 
 export const STORE_SCHEMA_VERSION = 2;
 
@@ -237,12 +237,8 @@ function coreVersion(db: StoreDatabase): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
-function hasTable(db: StoreDatabase, name: string): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
-}
-
 function evaluatorVersion(db: StoreDatabase, evaluator: string): number {
-  if (!hasTable(db, 'store_versions')) return 0;
+  if (!hasTable(sqlConnection(db), 'store_versions')) return 0;
   const row = db.prepare('SELECT version FROM store_versions WHERE evaluator = ?').get(evaluator) as { version: number } | undefined;
   return row?.version ?? 0;
 }

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import type { Evaluator } from '../../core/evaluator.js';
 import type { LoadedPlugin } from '../../core/plugin-loader.js';
-import { teamStandings } from './board/query.js';
+import { INFERENCE_STANDINGS, teamStandings } from './board/query.js';
 import { renderInferenceBoard } from './board/render.js';
 import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
@@ -61,7 +61,7 @@ export const inferenceEvaluator: Evaluator<RunConfig, InferencePayload, GateOpti
   recordVerdict(store, runId, verdict, candidate, reference, rules = DEFAULT_GATE) {
     recordGateVerdict(store, runId, judge(reference as InferenceResult, candidate as InferenceResult, rules), reference.runId, rules);
   },
-  verdictLabel: 'accuracy-gate',
+  verdictLabel: INFERENCE_STANDINGS.verdictLabel!,
   resultJsonSchema: () => z.toJSONSchema(inferenceResultSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>,
   readResult: readResultsFile,
   renderReport: (result) => renderRunReport(result as InferenceResult),

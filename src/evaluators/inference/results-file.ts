@@ -1,14 +1,10 @@
-/** Reading and writing the inference evaluator's results files, version 2, and reading (upgrading) version 1. */
+/** Reading the inference evaluator's results files, version 2, and version 1 (upgraded); core/result-file.ts writes them. */
 import { OptibenchError } from '../../core/errors.js';
 import { RESULT_VERSION } from '../../core/result.js';
-import { parseResult, readResultJson, writeResultFile } from '../../core/result-file.js';
+import { parseResult, readResultJson } from '../../core/result-file.js';
 import { INFERENCE_EVALUATOR_ID } from './hooks.js';
 import { inferenceResultSchema, type InferenceResult } from './results.js';
 import { resultsV1Schema, upgradeResultsV1 } from './results-v1.js';
-
-export async function writeResultsFile(result: InferenceResult, dir: string): Promise<string> {
-  return writeResultFile(result, dir);
-}
 
 /** Parses an inference result of any version this optibench reads, as version 2. */
 export function parseInferenceResult(json: unknown, file: string): InferenceResult {

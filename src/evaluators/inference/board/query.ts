@@ -36,7 +36,7 @@ export const INFERENCE_STANDINGS: StandingsSpec = {
   evaluator: INFERENCE_EVALUATOR_ID,
   direction: INFERENCE_HEADLINE.direction,
   scoreLabel: INFERENCE_HEADLINE.label,
-  positiveScore: true,
+  positiveScore: INFERENCE_HEADLINE.positive ?? false,
   verdictLabel: 'accuracy-gate',
 };
 

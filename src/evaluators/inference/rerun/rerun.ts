@@ -20,7 +20,7 @@ import { listWeights, readLlamaConfig } from '../../../models/llama/hf-model.js'
 import { weightsSha256 } from '../../../models/llama/weights-hash.js';
 import { OptibenchError } from '../../../core/errors.js';
 import { defaultCacheDir, packageRoot } from '../../../core/paths.js';
-import { writeResultsFile } from '../results-file.js';
+import { writeResultFile } from '../../../core/result-file.js';
 import type { InferenceResult } from '../results.js';
 import { newRunId } from '../runner.js';
 import { writeRunReport } from '../report/render-run.js';
@@ -272,7 +272,7 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
       if (error instanceof OptibenchError) return await fail(`invalid results from the submission: ${error.oneLine()}`, sandbox);
       throw error;
     }
-    const resultsPath = await writeResultsFile(results, reportDir);
+    const resultsPath = await writeResultFile(results, reportDir);
     const reportPath = await writeRunReport(results, reportDir);
     finishRun(db, runId, results, { resultsPath, reportPath, reference });
     const gate = baseline ? await judgeAgainstBaseline(db, runId, results, baseline, options.gate ?? DEFAULT_GATE) : null;

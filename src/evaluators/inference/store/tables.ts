@@ -5,7 +5,7 @@
  * store's `verdicts` row).
  */
 import { OptibenchError } from '../../../core/errors.js';
-import type { EvaluatorTables, ItemTable, SqlConnection } from '../../../core/store.js';
+import { hasTable, type EvaluatorTables, type ItemTable, type SqlConnection } from '../../../core/store.js';
 import { itemResultSchema, type ItemResult } from '../results.js';
 
 const ITEMS = `
@@ -33,10 +33,6 @@ CREATE TABLE inference_gates (
   full_set         INTEGER NOT NULL CHECK (full_set IN (0, 1)),
   speedup          REAL                   -- baseline median / this run's median
 );`;
-
-function hasTable(sql: SqlConnection, name: string): boolean {
-  return sql.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
-}
 
 /** Version 1 databases kept these facts in the store's own tables; the store's upgrade left them under legacy names. */
 function createOrAdopt(sql: SqlConnection): void {
