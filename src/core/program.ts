@@ -53,7 +53,7 @@ export interface ProgramRequest {
   readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
-export type ViolationKind = 'timeout' | 'processes' | 'disk' | 'cpu' | 'memory' | 'network' | 'labels' | 'crash' | 'exit';
+export type ViolationKind = 'timeout' | 'processes' | 'disk' | 'cpu' | 'memory' | 'network' | 'labels' | 'crash' | 'exit' | 'stopped';
 
 /** Why a program did not finish cleanly, in words an organizer and a team both understand. */
 export interface Violation {
@@ -76,8 +76,24 @@ export interface ProgramOutcome {
   readonly cleanedUp: boolean;
 }
 
+/**
+ * A program the caller talks to while it runs (a system under test answering requests): its stdin and stdout
+ * are the caller's, its stderr is kept as a tail. The caller's side of the conversation is untrusted input
+ * like any file the program writes.
+ */
+export interface RunningProgram<Outcome extends ProgramOutcome = ProgramOutcome> {
+  readonly stdin: NodeJS.WritableStream;
+  readonly stdout: NodeJS.ReadableStream;
+  /** How it ended; settles once every process of it is gone. */
+  readonly outcome: Promise<Outcome>;
+  /** Ends it at once; the outcome's violation is `stopped` with this reason (unless a limit ended it first). */
+  stop(reason: string): void;
+}
+
 export interface ProgramRunner<Outcome extends ProgramOutcome = ProgramOutcome> {
   /** What isolates the program, for results ("bubblewrap"). */
   readonly name: string;
   run(request: ProgramRequest): Promise<Outcome>;
+  /** Starts the program with its stdin and stdout given to the caller (its `stdoutTail` stays empty). */
+  start(request: ProgramRequest): Promise<RunningProgram<Outcome>>;
 }

@@ -14,7 +14,7 @@ import { bwrapArgs, resolvedHidden, type MountPlan } from './bwrap-args.js';
 import { diskUsage } from './disk-usage.js';
 import { killAllOf, pickSandboxUid, tasksOf } from './host-processes.js';
 import type { SandboxLimits } from './limits.js';
-import type { ProgramOutcome, ProgramRequest, ProgramRunner } from '../core/program.js';
+import type { ProgramOutcome, ProgramRequest, ProgramRunner, RunningProgram, Violation } from '../core/program.js';
 import { classifyExit } from './violation.js';
 
 export const BWRAP = '/usr/bin/bwrap';
@@ -63,6 +63,16 @@ async function chownTree(dir: string, uid: number): Promise<void> {
 }
 
 export async function runSandboxed(request: SandboxRequest): Promise<SandboxResult> {
+  const running = await startSandboxed(request, false);
+  running.stdin.end();
+  return running.outcome;
+}
+
+/**
+ * Starts the command in the sandbox. With `talk`, its stdin and stdout are the caller's (a protocol runs over
+ * them); otherwise stdin is empty and stdout is kept as a tail like stderr.
+ */
+export async function startSandboxed(request: SandboxRequest, talk: boolean): Promise<RunningProgram<SandboxResult>> {
   if (process.getuid?.() !== 0) {
     throw new OptibenchError('the sandbox needs root: it switches the submission to an unprivileged uid and sets limits bwrap cannot set unprivileged');
   }
@@ -71,20 +81,25 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxResu
   const args = bwrapArgs({ uid, cwd: request.cwd ?? request.mounts.workDir, command: request.command, limits: request.limits, mounts: request.mounts });
   const started = Date.now();
   const oomKillsBefore = oomKills();
-  const child = spawn(BWRAP, args, { env: { ...request.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BWRAP, args, { env: { ...request.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  // A program that exits without reading its input must not take the caller down with EPIPE.
+  child.stdin.on('error', () => {});
   const stdout = new Tail();
   const stderr = new Tail();
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout.push(chunk);
-    request.onOutput?.('stdout', chunk);
-  });
+  if (!talk) {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout.push(chunk);
+      request.onOutput?.('stdout', chunk);
+    });
+  }
   child.stderr.on('data', (chunk: Buffer) => {
     stderr.push(chunk);
     request.onOutput?.('stderr', chunk);
   });
 
-  let stoppedFor: 'timeout' | 'disk' | null = null;
-  const stop = (why: 'timeout' | 'disk') => {
+  let stoppedFor: 'timeout' | 'disk' | 'caller' | null = null;
+  let callerReason = '';
+  const stop = (why: 'timeout' | 'disk' | 'caller') => {
     if (stoppedFor) return;
     stoppedFor = why;
     child.kill('SIGKILL');
@@ -107,19 +122,34 @@ export async function runSandboxed(request: SandboxRequest): Promise<SandboxResu
       });
   }, DISK_SAMPLE_MS);
 
-  const exitCode = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', (error) => reject(new OptibenchError(`cannot start bubblewrap: ${error.message}`, { file: BWRAP })));
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : null)));
-  }).finally(() => {
-    clearTimeout(wallTimer);
-    clearInterval(processTimer);
-    clearInterval(diskTimer);
-  });
-  const cleanedUp = await killAllOf(uid);
-  const wallSeconds = (Date.now() - started) / 1000;
-  const stderrTail = stderr.text();
-  const violation = classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, stderrTail, limits: request.limits, hiddenPaths: resolvedHidden(request.mounts.hidden), oomKills: oomKills() - oomKillsBefore });
-  return { ok: violation === null, exitCode, violation, wallSeconds, peakTasks, uid, stdoutTail: stdout.text(), stderrTail, cleanedUp };
+  const outcome = (async (): Promise<SandboxResult> => {
+    const exitCode = await new Promise<number | null>((resolve, reject) => {
+      child.on('error', (error) => reject(new OptibenchError(`cannot start bubblewrap: ${error.message}`, { file: BWRAP })));
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : null)));
+    }).finally(() => {
+      clearTimeout(wallTimer);
+      clearInterval(processTimer);
+      clearInterval(diskTimer);
+    });
+    const cleanedUp = await killAllOf(uid);
+    const wallSeconds = (Date.now() - started) / 1000;
+    const stderrTail = stderr.text();
+    const violation: Violation | null =
+      stoppedFor === 'caller'
+        ? { kind: 'stopped', message: callerReason }
+        : classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, stderrTail, limits: request.limits, hiddenPaths: resolvedHidden(request.mounts.hidden), oomKills: oomKills() - oomKillsBefore });
+    return { ok: violation === null, exitCode, violation, wallSeconds, peakTasks, uid, stdoutTail: talk ? '' : stdout.text(), stderrTail, cleanedUp };
+  })();
+  return {
+    stdin: child.stdin,
+    stdout: child.stdout,
+    outcome,
+    stop: (reason: string) => {
+      if (stoppedFor) return;
+      callerReason = reason;
+      stop('caller');
+    },
+  };
 }
 
 function signalNumber(signal: NodeJS.Signals): number | undefined {
@@ -140,16 +170,20 @@ export function canSandbox(): boolean {
   return process.getuid?.() === 0 && existsSync(BWRAP);
 }
 
+function sandboxRequest(request: ProgramRequest): SandboxRequest {
+  return {
+    command: request.command,
+    mounts: { workDir: request.workDir, readOnly: request.inputs, hidden: request.hidden, ...(request.devices ? { devices: request.devices } : {}) },
+    ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
+    env: request.env,
+    limits: request.limits,
+    ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+  };
+}
+
 /** `core/program.ts` implemented by bubblewrap: what re-runs, compression solutions and training miners call. */
 export const bubblewrap: ProgramRunner<SandboxResult> = {
   name: 'bubblewrap',
-  run: (request: ProgramRequest): Promise<SandboxResult> =>
-    runSandboxed({
-      command: request.command,
-      mounts: { workDir: request.workDir, readOnly: request.inputs, hidden: request.hidden, ...(request.devices ? { devices: request.devices } : {}) },
-      ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
-      env: request.env,
-      limits: request.limits,
-      ...(request.onOutput ? { onOutput: request.onOutput } : {}),
-    }),
+  run: (request: ProgramRequest): Promise<SandboxResult> => runSandboxed(sandboxRequest(request)),
+  start: (request: ProgramRequest): Promise<RunningProgram<SandboxResult>> => startSandboxed(sandboxRequest(request), true),
 };

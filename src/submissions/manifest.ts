@@ -1,8 +1,9 @@
 /**
  * The submission manifest: `optibench-submission.yaml` (or `.json`) at the root of a team's repository. It
  * names the team, the commit to re-run, the optimizations document and what to run: an optibench config
- * (run by the organizer's optibench, the repository's plugins loaded by file path) or a command (a team's
- * own framework, which writes an optibench results file to $OPTIBENCH_OUTPUT).
+ * (served by the organizer's optibench, the repository's plugins loaded by file path) or a command (a team's
+ * own program). Either way the submission runs as a system under test: it answers the organizer's requests
+ * over the SUT protocol (src/evaluators/inference/sut/PROTOCOL.md) and the organizer keeps the clock.
  */
 import { z } from 'zod';
 
@@ -23,10 +24,10 @@ const memberSchema = z.strictObject({
 
 const runSchema = z.union([
   z.strictObject({
-    config: relativePath.describe('An optibench config file in the repository, run by the organizer\'s optibench; plugins named by path load from the repository'),
+    config: relativePath.describe('An optibench config file in the repository, served by the organizer\'s optibench (optibench serve) as a system under test; plugins named by path load from the repository'),
   }),
   z.strictObject({
-    command: z.array(z.string().min(1)).min(1).describe('A command (argv) run from the repository root; it must write an optibench results file to $OPTIBENCH_OUTPUT/results.json, reading the items from $OPTIBENCH_ITEMS and the model it is scored on from $OPTIBENCH_MODEL'),
+    command: z.array(z.string().min(1)).min(1).describe('A command (argv) run from the repository root: a system under test that answers the organizer\'s requests over the SUT protocol on stdin/stdout (optibench sut init writes a Python template); the model is in $OPTIBENCH_MODEL'),
   }),
 ]);
 

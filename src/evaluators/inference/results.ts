@@ -101,6 +101,26 @@ export const inferencePayloadSchema = z.object({
    * in the timings or the throughput, which cover only the `itemsRun` this process computed.
    */
   resumed: z.object({ itemsCarriedOver: z.number().int().nonnegative(), itemsRun: z.number().int().nonnegative() }).optional(),
+  /**
+   * Set when a system under test answered over the SUT protocol (an organizer's re-run): the organizer's
+   * harness timed it from outside; `reported` is what the SUT said about itself, kept as said and never ranked.
+   */
+  sut: z
+    .object({
+      protocol: z.number().int(),
+      name: z.string(),
+      form: z.enum(['config', 'command']),
+      timedBy: z.literal('organizer'),
+      seed: z.number().int(),
+      passes: z.number().int(),
+      warmupRequests: z.number().int(),
+      /** Median share of a measured pass spent in the harness's own work (writing requests, reading answers). */
+      harnessShare: z.number().nullable(),
+      agreement: z.object({ maxAbsDiff: z.number(), tolerance: z.number() }),
+      reissue: z.object({ ratio: z.number().nullable(), tolerance: z.number(), floorMs: z.number() }),
+      reported: jsonObjectSchema,
+    })
+    .optional(),
   /** Micro-benchmarks taken on the loaded model after the measured repeats (optibench bench). */
   micro: jsonObjectSchema.optional(),
   /** The task's metric quoted first and judged by the accuracy gate by default (acc_norm for HellaSwag); a key of `metrics`. */

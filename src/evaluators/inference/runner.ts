@@ -19,7 +19,8 @@ import { captureEnvironment, peakRssBytes, type Environment } from '../../core/e
 import { OptibenchError } from '../../core/errors.js';
 import { EvaluationFailure } from '../../core/evaluator.js';
 import { newRunId } from '../../core/run-id.js';
-import { defaultCacheDir, defaultPython } from '../../core/paths.js';
+import { defaultCacheDir } from '../../core/paths.js';
+import { backendSettings } from './backend-settings.js';
 import { buildPlan, positionsOf, type Plan } from './plan.js';
 import { loadPlugins, type LoadedInferencePlugin as LoadedPlugin } from './plugins.js';
 import { RESULT_SCHEMA_ID, RESULT_VERSION } from '../../core/result.js';
@@ -27,6 +28,7 @@ import type { JsonObject } from '../../core/json.js';
 import { INFERENCE_EVALUATOR_ID, INFERENCE_EVALUATOR_VERSION } from './hooks.js';
 import { inferenceHeadline, type InferencePayload, type InferenceResult, type ItemResult } from './results.js';
 import { scheduleRequests } from './schedule.js';
+import { scoredItem } from './scored-item.js';
 import { selectSubset } from '../../core/subset.js';
 import { checkShuffleSeed, randomShuffleSeed, shuffleItems } from '../../core/item-order.js';
 import { createRandom } from '../../core/random.js';
@@ -145,20 +147,7 @@ async function prepare(config: RunConfig, observer: RunObserver, options: RunOpt
   const shuffleSeed = options.shuffleSeed === undefined ? randomShuffleSeed() : checkShuffleSeed(options.shuffleSeed);
   const toRun = shuffleItems(options.resume ? docs.filter((doc) => !options.resume!.has(doc.index)) : docs, shuffleSeed);
 
-  const build: BuildSettings = { dtype: config.backend.dtype, extra: {} };
-  const session: SessionSettings = {
-    executionProvider: config.backend.executionProvider,
-    intraOpThreads: config.backend.intraOpThreads,
-    interOpThreads: config.backend.interOpThreads,
-    // The PyTorch worker's own settings; the ONNX backend refuses keys it does not know, so they go only there.
-    extra:
-      config.backend.name === 'pytorch'
-        ? { python: config.backend.python ?? defaultPython(), workerTimeoutSeconds: config.backend.workerTimeoutSeconds }
-        : {},
-  };
-  const info = modelInfo(llama);
-  for (const plugin of plugins) plugin.hooks.modelBuild?.({ backend: config.backend.name, model: info, build });
-  for (const plugin of plugins) plugin.hooks.sessionOptions?.({ backend: config.backend.name, session });
+  const { build, session } = backendSettings(config.backend, plugins, modelInfo(llama));
 
   observer.phase?.('prepare', `tokenizing ${toRun.length} items${carried.length ? ` (${carried.length} carried over from the interrupted run)` : ''}`);
   const plan = buildPlan(task, toRun, tokenizer, llama.max_position_embeddings);
@@ -370,24 +359,8 @@ interface AssembleInput {
   totalMs: number;
 }
 
-/** The scored item of the plan's document at `position`, or undefined while any of its requests is unanswered. */
 function itemOf(prepared: Prepared, position: number, answers: ReadonlyMap<number, TokenAnswer>): ItemResult | undefined {
-  const { task, plan } = prepared;
-  const doc = plan.docs[position]!;
-  const ids = plan.requestsByDoc[position]!;
-  const docAnswers = ids.map((id) => answers.get(id));
-  if (docAnswers.some((a) => a === undefined)) return undefined;
-  const scored = task.toScored(doc, docAnswers as TokenAnswer[]);
-  return {
-    index: doc.index,
-    gold: scored.gold,
-    choiceChars: [...scored.choiceChars],
-    loglikelihoods: [...scored.loglikelihoods],
-    isGreedy: docAnswers.map((a) => a!.isGreedy),
-    contextTokens: plan.requests[ids[0]!]!.context.length,
-    continuationTokens: ids.map((id) => plan.requests[id]!.continuation.length),
-    predictions: { ...task.score(scored).predictions },
-  };
+  return scoredItem(prepared.task, prepared.plan, position, answers);
 }
 
 /**

@@ -1,15 +1,16 @@
 /**
- * The organizer's re-run of one submission: check the manifest, clone the commit into a fresh work dir, give
- * the sandbox the selected items without labels, run the submission there, score what it wrote with the real
- * labels, and record team, submission and run (kind `rerun`) with the machine and the reference-server check.
+ * The organizer's re-run of one submission: check the manifest, clone the commit into a fresh work dir, start
+ * the submission in the sandbox as a system under test (sut/PROTOCOL.md), ask it the selected items' requests
+ * and time every pass from outside, score its answers with the real labels (which never enter the sandbox),
+ * and record team, submission and run (kind `rerun`) with the machine and the reference-server check.
  * A run that fails or is stopped is recorded as failed with its reason; a run is `complete` only in the
  * transaction that writes its metrics.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config.js';
 import { defaultDatasetPath, ensureDefaultModel } from '../embedded-default.js';
 import { configSha256 } from '../../../core/canonical-json.js';
@@ -31,13 +32,18 @@ import type { ResultsStore, StoredRun } from '../../../core/store.js';
 import { INFERENCE_EVALUATOR_ID } from '../hooks.js';
 import { createRun, failRun, finishRun, openInferenceStore } from '../store/runs.js';
 import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS, type GateOptions, type GateResult } from '../gate.js';
-import { UNLABELED_SUFFIX } from '../../../tasks/hellaswag/index.js';
+import { hellaswagTask } from '../../../tasks/hellaswag/index.js';
 import { checkSubmission, formatProblem } from '../../../submissions/check.js';
 import { cloneAtCommit } from '../../../submissions/clone.js';
-import { selectItems, writeUnlabeledItems, type SelectedItems } from './items.js';
+import { selectItems, type SelectedItems } from './items.js';
 import type { SubmissionManifest } from '../../../submissions/manifest.js';
 import { compareWithReference, loadReferenceSpec, nvidiaDriverVersion, type ReferenceCheck } from '../../../submissions/reference-spec.js';
-import { scoreSandboxResults } from './sandbox-output.js';
+import { SutClient } from '../sut/client.js';
+import { serveCommand } from '../sut/local.js';
+import { planForSut } from '../sut/prepare.js';
+import { sutResults } from '../sut/results.js';
+import { measureSut, SESSION_DEFAULTS, SessionFailure, type SessionOptions } from '../sut/session.js';
+import { randomShuffleSeed } from '../../../core/item-order.js';
 import { findBaseline, judgeAgainstBaseline } from './baseline.js';
 
 const DEFAULT_GATE: GateOptions = { metric: DEFAULT_GATE_METRIC, maxDropPoints: DEFAULT_MAX_DROP_POINTS };
@@ -72,6 +78,8 @@ export interface RerunOptions {
   readonly baseline?: string;
   /** The accuracy gate (default: acc_norm may drop 0.5 points). */
   readonly gate?: GateOptions;
+  /** How the SUT is measured (passes, warm-up, tolerances); `SESSION_DEFAULTS` for what is left out. */
+  readonly session?: Partial<Omit<SessionOptions, 'modelDir' | 'cacheDir' | 'vocabSize' | 'onPhase' | 'onProgress'>>;
 }
 
 export interface RerunOutcome {
@@ -90,8 +98,6 @@ export interface RerunOutcome {
 interface Layout {
   readonly work: string;
   readonly repo: string;
-  readonly items: string;
-  readonly output: string;
   readonly cache: string;
   readonly home: string;
 }
@@ -99,8 +105,8 @@ interface Layout {
 async function makeLayout(root: string, runId: string): Promise<Layout> {
   await mkdir(root, { recursive: true });
   const work = await mkdtemp(path.join(root, `optibench-rerun-${runId}-`));
-  const layout = { work, repo: path.join(work, 'repo'), items: path.join(work, `items${UNLABELED_SUFFIX}`), output: path.join(work, 'output'), cache: path.join(work, 'cache'), home: path.join(work, 'home') };
-  for (const dir of [layout.output, layout.cache, layout.home]) await mkdir(dir);
+  const layout = { work, repo: path.join(work, 'repo'), cache: path.join(work, 'cache'), home: path.join(work, 'home') };
+  for (const dir of [layout.cache, layout.home]) await mkdir(dir);
   return layout;
 }
 
@@ -110,15 +116,9 @@ function optibenchMounts(): string[] {
   return ['package.json', 'tsconfig.json', 'node_modules', 'dist', 'src', 'plugins'].map((p) => path.join(root, p)).filter((p) => existsSync(p));
 }
 
-/** The inner entry point, compiled or (in tests, run from source) through tsx. */
-function innerRunCommand(): string[] {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) return [process.execPath, '--import', import.meta.resolve('tsx'), path.join(path.dirname(here), 'inner-run.ts')];
-  return [process.execPath, path.join(path.dirname(here), 'inner-run.js')];
-}
-
-/** What the sandbox runs for a submission, and the host paths it may read. */
+/** What the sandbox runs for a submission (a SUT), and the host paths it may read. */
 interface SandboxPlan {
+  readonly form: 'config' | 'command';
   readonly command: string[];
   readonly readOnly: string[];
 }
@@ -130,11 +130,11 @@ interface SandboxPlan {
  */
 async function planRun(manifest: SubmissionManifest, layout: Layout, model: string, options: RerunOptions): Promise<SandboxPlan> {
   const readOnly = [...(options.readOnly ?? []), model];
-  if ('command' in manifest.run) return { command: [...manifest.run.command], readOnly };
+  if ('command' in manifest.run) return { form: 'command', command: [...manifest.run.command], readOnly };
   const configFile = path.join(layout.repo, manifest.run.config);
   const { config } = await loadConfig(configFile, {}, layout.repo);
   if (config.model !== null) options.onProgress?.(`the config names the model ${config.model}: the re-run scores the organizer's ${model} instead`);
-  return { command: [...innerRunCommand(), configFile, model, layout.items, layout.output, layout.cache], readOnly: [...optibenchMounts(), ...readOnly] };
+  return { form: 'config', command: serveCommand(configFile), readOnly: [...optibenchMounts(), ...readOnly] };
 }
 
 /** The organizer's own checkout (or a folder around it) is never a submission: it holds the labels of the embedded set. */
@@ -190,6 +190,11 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
   const environment = await captureEnvironment(driver ? { 'nvidia-driver': driver } : {});
   const reference = compareWithReference(spec, environment);
 
+  // The requests, tokenized here from the labelled items: the sandbox never sees the items at all.
+  const sutPlan = await planForSut(items.docs, model);
+  const startedAt = new Date();
+  const t0 = performance.now();
+
   const db = openInferenceStore(options.db);
   // Before the run, so a baseline that cannot judge it is refused before the expensive part.
   let baseline: StoredRun | undefined;
@@ -205,14 +210,16 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
   const layout = await makeLayout(path.resolve(options.workRoot ?? os.tmpdir()), runId);
   let recorded = false;
   /** What the organizer runs: the submission's own run settings on the selected items. */
-  const rerunConfig = { manifestRun: manifest.run, limit, seed, modelWeightsSha256: modelFacts.weightsSha256 };
+  const session: SessionOptions = { ...SESSION_DEFAULTS, seed: randomShuffleSeed(), ...options.session, modelDir: model, cacheDir: layout.cache, vocabSize: sutPlan.vocabSize };
+  const { passes, warmupItems, agreementTolerance, reissueTolerance, reissueFloorMs } = session;
+  const rerunConfig = { manifestRun: manifest.run, limit, seed, modelWeightsSha256: modelFacts.weightsSha256, measurement: { passes, warmupItems, agreementTolerance, reissueTolerance, reissueFloorMs } };
   try {
     const submissionId = findOrAddSubmission(db, manifest, options.submittedAt);
     const fail = async (error: string, sandbox: SandboxResult | null): Promise<RerunOutcome> => {
       failRun(db, runId, error, { machine: environment, reference });
       return { runId, status: 'failed', error, results: null, sandbox, reference, reportDir, gate: null, baselineRunId: baseline?.id ?? null };
     };
-    createRun(db, { id: runId, kind: 'rerun', submissionId, config: rerunConfig, configSha256: configSha256(rerunConfig), datasetPath, datasetSha256: items.datasetSha256, totalItems: items.docs.length, shuffleSeed: null });
+    createRun(db, { id: runId, kind: 'rerun', submissionId, config: rerunConfig, configSha256: configSha256(rerunConfig), datasetPath, datasetSha256: items.datasetSha256, totalItems: items.docs.length, shuffleSeed: session.seed });
     recorded = true;
 
     say(`cloning ${manifest.repository.url} at ${manifest.repository.commit.slice(0, 12)}`);
@@ -222,7 +229,6 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
       if (error instanceof OptibenchError) return await fail(error.oneLine(), null);
       throw error;
     }
-    await writeUnlabeledItems(items, layout.items);
     let plan: SandboxPlan;
     try {
       plan = await planRun(manifest, layout, model, options);
@@ -231,8 +237,8 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
       throw error;
     }
 
-    say(`running ${items.docs.length} items in the sandbox`);
-    const sandbox = await bubblewrap.run({
+    say(`starting the submission in the sandbox (a ${plan.form} SUT); ${items.docs.length} items`);
+    const running = await bubblewrap.start({
       command: plan.command,
       cwd: layout.repo,
       workDir: layout.work,
@@ -246,32 +252,52 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
         ...(options.gpus?.length ? { CUDA_VISIBLE_DEVICES: options.gpus.join(',') } : {}),
         LANG: 'C.UTF-8',
         TMPDIR: '/tmp',
-        OPTIBENCH_ITEMS: layout.items,
-        OPTIBENCH_OUTPUT: layout.output,
+        PYTHONUNBUFFERED: '1',
         OPTIBENCH_CACHE_DIR: layout.cache,
       },
       limits: options.limits,
     });
-    await mkdir(reportDir, { recursive: true });
-    await writeFile(path.join(reportDir, 'sandbox.log'), `--- stdout (last 64 KiB)\n${sandbox.stdoutTail}\n--- stderr (last 64 KiB)\n${sandbox.stderrTail}\n`);
-    if (sandbox.violation) return await fail(sandbox.violation.message, sandbox);
-
-    let results: InferenceResult;
+    const ended = running.outcome.then((o) => o.violation?.message ?? `exited with code ${o.exitCode}`);
+    const client = new SutClient({ stdin: running.stdin, stdout: running.stdout, ended });
+    let measurement;
+    let failure: string | null = null;
     try {
-      results = await scoreSandboxResults(path.join(layout.output, 'results.json'), {
-        runId,
-        items,
-        limit,
-        seed,
-        environment,
-        sandboxSeconds: sandbox.wallSeconds,
-        subject: { configSha256: configSha256(rerunConfig), team: manifest.team, commit: manifest.repository.commit },
-        model: modelFacts,
-      });
+      measurement = await measureSut(client, { requests: sutPlan.plan.requests, requestsByDoc: sutPlan.plan.requestsByDoc }, { ...session, onPhase: say });
     } catch (error) {
-      if (error instanceof OptibenchError) return await fail(`invalid results from the submission: ${error.oneLine()}`, sandbox);
-      throw error;
+      if (!(error instanceof SessionFailure)) {
+        running.stop(`optibench failed: ${error instanceof Error ? error.message : String(error)}`);
+        throw error;
+      }
+      failure = error.reason;
+      running.stop(error.reason);
     }
+    // A SUT that said bye and lingers is ended: its answers are all in.
+    const linger = setTimeout(() => running.stop('the SUT did not exit within 10 s of close'), 10_000);
+    const sandbox = await running.outcome.finally(() => clearTimeout(linger));
+    await mkdir(reportDir, { recursive: true });
+    await writeFile(path.join(reportDir, 'sandbox.log'), `--- stderr (last 64 KiB)\n${sandbox.stderrTail}\n`);
+    // A limit that ended the sandbox is the cause worth naming; the protocol error it caused is its symptom.
+    if (failure !== null || !measurement) {
+      const limit = sandbox.violation && !['stopped', 'exit', 'crash'].includes(sandbox.violation.kind) ? sandbox.violation.message : null;
+      return await fail(limit ?? failure ?? 'the SUT session ended without a measurement', sandbox);
+    }
+
+    const results = sutResults({
+      runId,
+      startedAt,
+      config: rerunConfig as unknown as JsonObject,
+      subject: { configSha256: configSha256(rerunConfig), team: manifest.team, commit: manifest.repository.commit },
+      environment,
+      task: hellaswagTask,
+      plan: sutPlan.plan,
+      dataset: { path: datasetPath, sha256: items.datasetSha256, totalDocs: items.totalDocs, selectedDocs: items.docs.length, limit, seed },
+      model: modelFacts,
+      form: plan.form,
+      session,
+      measurement,
+      prepareMs: sutPlan.prepareMs,
+      totalMs: performance.now() - t0,
+    });
     const resultsPath = await writeResultFile(results, reportDir);
     const reportPath = await writeRunReport(results, reportDir);
     finishRun(db, runId, results, { resultsPath, reportPath, reference });
