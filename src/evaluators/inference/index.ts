@@ -14,6 +14,8 @@ import { registerGenerateModel } from './commands/generate-model.js';
 import { registerRerun } from './commands/rerun.js';
 import { registerRescore } from './commands/rescore.js';
 import { registerRun } from './commands/run.js';
+import { registerServe } from './commands/serve.js';
+import { registerSut } from './commands/sut.js';
 import { configJsonSchema, configSchema, loadConfig, type RunConfig } from './config.js';
 import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS, judge, type GateOptions } from './gate.js';
 import { INFERENCE_EVALUATOR_ID, INFERENCE_EVALUATOR_VERSION, type InferenceHooks } from './hooks.js';
@@ -83,5 +85,7 @@ export const inferenceEvaluator: Evaluator<RunConfig, InferencePayload, GateOpti
     registerBench(program);
     registerRerun(program);
     registerGenerateModel(program);
+    registerServe(program);
+    registerSut(program);
   },
 };
