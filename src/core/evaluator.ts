@@ -62,6 +62,22 @@ export class EvaluationFailure<Payload = unknown> extends Error {
   }
 }
 
+/** What a submission manifest says to run: a config of the evaluator, or a program. */
+export type SubmissionRun = { readonly config: string } | { readonly command: readonly string[] };
+
+export interface ProbeOptions {
+  /** Where the entry is started; absent where the machine cannot sandbox (then it runs as the user: their own code). */
+  readonly programs?: ProgramRunner;
+  /** How long it has to answer. */
+  readonly seconds: number;
+}
+
+/** Whether the entry answered, and a line saying what happened. */
+export interface ProbeOutcome {
+  readonly ok: boolean;
+  readonly message: string;
+}
+
 export interface HeadlineSpec {
   readonly name: string;
   readonly label: string;
@@ -112,6 +128,11 @@ export interface Evaluator<Config = unknown, Payload = unknown, Rules = unknown>
   renderReport(result: Result<Payload>): string;
   readonly tables?: EvaluatorTables;
   readonly board: BoardSpec;
+  /**
+   * Starts a submission's entry just long enough to see that it answers (a SUT's hello), for `optibench
+   * submission check`: what otherwise only a re-run would find.
+   */
+  probeSubmission?(run: SubmissionRun, root: string, options: ProbeOptions): Promise<ProbeOutcome>;
   /** Its own CLI verbs; `optibench evaluate <id>` works for every evaluator without them. */
   registerCommands?(program: Command): void;
 }

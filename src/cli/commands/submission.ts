@@ -5,6 +5,8 @@ import { checkSubmission, formatProblem } from '../../submissions/check.js';
 import { EXIT } from '../../core/cli/exit-codes.js';
 import type { AnyEvaluator } from '../../core/evaluator.js';
 import { checkPluginsResolve } from '../../core/plugin-loader.js';
+import { positiveNumber } from '../../core/cli/options.js';
+import { bubblewrap, canSandbox } from '../../sandbox/sandbox.js';
 
 /** Submission manifests name a config of the competition's default evaluator (the inference challenge). */
 export function registerSubmission(program: Command, evaluator: AnyEvaluator): void {
@@ -13,7 +15,9 @@ export function registerSubmission(program: Command, evaluator: AnyEvaluator): v
     .command('check')
     .description('Validate a submission folder: its manifest, the document and the config it names; every problem is listed')
     .argument('[dir]', 'the submission (repository root)', '.')
-    .action(async (dir: string) => {
+    .option('--no-start', 'do not start the submission to see it answer (by default it is started, in the sandbox when optibench runs as root with bubblewrap)')
+    .option('--hello-seconds <n>', 'how long the started submission has to say hello', positiveNumber, 60)
+    .action(async (dir: string, flags: { start: boolean; helloSeconds: number }) => {
       const check = await checkSubmission(dir, async (file, root) => {
         const config = await evaluator.config.load(file, root);
         checkPluginsResolve(evaluator.config.plugins(config).entries, root);
@@ -25,6 +29,16 @@ export function registerSubmission(program: Command, evaluator: AnyEvaluator): v
         return;
       }
       const m = check.manifest!;
+      let answered = 'not started (--no-start)';
+      if (flags.start && evaluator.probeSubmission) {
+        const probe = await evaluator.probeSubmission(m.run, path.resolve(dir), { programs: canSandbox() ? bubblewrap : undefined, seconds: flags.helloSeconds });
+        if (!probe.ok) {
+          process.stderr.write(`optibench: error: ${check.file}: run: the submission does not answer: ${probe.message}\n`);
+          process.exitCode = EXIT.badInput;
+          return;
+        }
+        answered = probe.message;
+      }
       const what = 'config' in m.run ? `optibench config ${m.run.config}` : `command ${JSON.stringify(m.run.command)}`;
       process.stdout.write(
         [
@@ -34,6 +48,7 @@ export function registerSubmission(program: Command, evaluator: AnyEvaluator): v
           `  commit     ${m.repository.commit} of ${m.repository.url}`,
           `  document   ${m.document}`,
           `  runs       ${what}`,
+          `  answers    ${answered}`,
         ].join('\n') + '\n',
       );
     });

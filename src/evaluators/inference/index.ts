@@ -15,6 +15,7 @@ import { registerRerun } from './commands/rerun.js';
 import { registerRescore } from './commands/rescore.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
+import { probeSut } from './sut/probe.js';
 import { registerSut } from './commands/sut.js';
 import { configJsonSchema, configSchema, loadConfig, type RunConfig } from './config.js';
 import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS, judge, type GateOptions } from './gate.js';
@@ -78,6 +79,7 @@ export const inferenceEvaluator: Evaluator<RunConfig, InferencePayload, GateOpti
     standings: teamStandings,
     render: renderInferenceBoard,
   },
+  probeSubmission: probeSut,
   registerCommands(program: Command) {
     registerRun(program);
     registerRescore(program);

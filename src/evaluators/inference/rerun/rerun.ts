@@ -6,7 +6,7 @@
  * A run that fails or is stopped is recorded as failed with its reason; a run is `complete` only in the
  * transaction that writes its metrics.
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -39,7 +39,7 @@ import { selectItems, type SelectedItems } from './items.js';
 import type { SubmissionManifest } from '../../../submissions/manifest.js';
 import { compareWithReference, loadReferenceSpec, nvidiaDriverVersion, type ReferenceCheck } from '../../../submissions/reference-spec.js';
 import { SutClient } from '../sut/client.js';
-import { serveCommand } from '../sut/local.js';
+import { optibenchMounts, serveCommand } from '../sut/local.js';
 import { planForSut } from '../sut/prepare.js';
 import { sutResults } from '../sut/results.js';
 import { measureSut, SESSION_DEFAULTS, SessionFailure, type SessionOptions } from '../sut/session.js';
@@ -108,12 +108,6 @@ async function makeLayout(root: string, runId: string): Promise<Layout> {
   const layout = { work, repo: path.join(work, 'repo'), cache: path.join(work, 'cache'), home: path.join(work, 'home') };
   for (const dir of [layout.cache, layout.home]) await mkdir(dir);
   return layout;
-}
-
-/** The organizer's optibench as the sandbox sees it: code and dependencies only, never datasets or reports. */
-function optibenchMounts(): string[] {
-  const root = packageRoot();
-  return ['package.json', 'tsconfig.json', 'node_modules', 'dist', 'src', 'plugins'].map((p) => path.join(root, p)).filter((p) => existsSync(p));
 }
 
 /** What the sandbox runs for a submission (a SUT), and the host paths it may read. */

@@ -107,7 +107,7 @@ export class SutClient {
       const line = this.lines.shift();
       if (line !== undefined) return line;
       if (this.closed) {
-        const how = await Promise.race([this.channel.ended, new Promise<string>((resolve) => setTimeout(() => resolve(this.closed!), 5000))]);
+        const how = await Promise.race([this.channel.ended, new Promise<string>((resolve) => setTimeout(() => resolve(this.closed!), 5000).unref())]);
         throw new SutFailure(`the SUT ended while the harness waited for ${waitingFor}: ${how}`);
       }
       let timer: NodeJS.Timeout | undefined;

@@ -4,9 +4,11 @@
  * re-runs start SUTs in the sandbox.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { SutChannel } from './client.js';
+import { packageRoot } from '../../../core/paths.js';
 
 export interface LocalSut extends SutChannel {
   /** Ends the SUT and every process it started. */
@@ -53,4 +55,10 @@ export function serveCommand(configFile: string | undefined, extra: readonly str
   const args = [...(configFile ? [configFile] : []), ...extra];
   if (here.endsWith('.ts')) return [process.execPath, '--import', import.meta.resolve('tsx'), path.join(path.dirname(here), 'serve-entry.ts'), ...args];
   return [process.execPath, path.join(path.dirname(here), 'serve-entry.js'), ...args];
+}
+
+/** The organizer's optibench as a sandbox running `optibench serve` sees it: code and dependencies, never datasets or reports. */
+export function optibenchMounts(): string[] {
+  const root = packageRoot();
+  return ['package.json', 'tsconfig.json', 'node_modules', 'dist', 'src', 'plugins'].map((p) => path.join(root, p)).filter((p) => existsSync(p));
 }

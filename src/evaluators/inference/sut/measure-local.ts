@@ -72,7 +72,7 @@ export async function measureLocalSut(options: LocalMeasureOptions): Promise<Loc
     throw error;
   } finally {
     // Give a SUT that said bye a moment to exit on its own, then end whatever is left of it.
-    await Promise.race([sut.ended, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    await Promise.race([sut.ended, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     sut.stop();
   }
 }
