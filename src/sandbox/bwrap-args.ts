@@ -4,7 +4,8 @@
  * command runs as an unprivileged uid (root is exempt from RLIMIT_NPROC, and an unprivileged uid cannot
  * raise its own limits back) with no capabilities and no network.
  */
-import { lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { OptibenchError } from '../core/errors.js';
 import path from 'node:path';
 import type { DeviceNode } from '../core/program.js';
 import type { SandboxLimits } from './limits.js';
@@ -31,6 +32,8 @@ export interface BwrapInvocation {
   readonly command: readonly string[];
   readonly limits: SandboxLimits;
   readonly mounts: MountPlan;
+  /** A file descriptor bwrap reads a compiled seccomp filter from (see seccomp.ts), if any. */
+  readonly seccompFd?: number;
 }
 
 function isUnder(child: string, parent: string): boolean {
@@ -71,11 +74,69 @@ export function resolvedHidden(hidden: readonly string[]): string[] {
   return [...all];
 }
 
+/** How many entries the search for a hidden file's other hard links may look at before giving up. */
+const LINK_SEARCH_BUDGET = 500_000;
+
+/**
+ * The other names of hidden files that have hard links, under the folders the sandbox sees (the organizer's
+ * read-only inputs and the work dir; /usr and /etc are not searched). A hard link is the same inode under
+ * another name, which masking by path alone would leave readable. Throws when the search cannot finish.
+ */
+export function hardLinksOf(hidden: readonly string[], roots: readonly string[]): string[] {
+  const wanted = new Map<string, number>();
+  for (const file of hidden) {
+    try {
+      const stat = statSync(file);
+      if (stat.isFile() && stat.nlink > 1) wanted.set(`${stat.dev}:${stat.ino}`, stat.nlink);
+    } catch {
+      // Not there: nothing to hide.
+    }
+  }
+  if (wanted.size === 0) return [];
+  const found: string[] = [];
+  let budget = LINK_SEARCH_BUDGET;
+  const walk = (dir: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (--budget < 0) throw new OptibenchError(`cannot make sure the labels are hidden: a labelled file has hard links, and the folders the sandbox sees hold more than ${LINK_SEARCH_BUDGET} entries to search`);
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile()) {
+        const stat = lstatSync(full);
+        if (wanted.has(`${stat.dev}:${stat.ino}`)) found.push(full);
+      }
+    }
+  };
+  for (const root of roots) {
+    try {
+      if (statSync(root).isDirectory()) walk(root);
+      else {
+        const stat = statSync(root);
+        if (wanted.has(`${stat.dev}:${stat.ino}`)) found.push(root);
+      }
+    } catch {
+      // A root that is not there mounts nothing.
+    }
+  }
+  return found;
+}
+
+/** Every name a hidden file goes by in the sandbox's view: as given, as it resolves, and its hard links. */
+export function allHidden(mounts: MountPlan): string[] {
+  const resolved = resolvedHidden(mounts.hidden);
+  return [...resolved, ...hardLinksOf(resolved, [...mounts.readOnly, mounts.workDir])];
+}
+
 /** A hidden path under a visible one is covered: a directory by an empty tmpfs, a file by an empty file. */
 function maskArgs(mounts: MountPlan): string[] {
   const visible = [...SYSTEM_DIRS, ...mounts.readOnly, mounts.workDir];
   const args: string[] = [];
-  for (const hidden of resolvedHidden(mounts.hidden)) {
+  for (const hidden of allHidden(mounts)) {
     if (!visible.some((dir) => isUnder(hidden, dir))) continue;
     let isDir: boolean;
     try {
@@ -136,6 +197,7 @@ export function bwrapArgs(run: BwrapInvocation): string[] {
     // If optibench dies, even by SIGKILL, the sandbox dies with it: no orphaned submission keeps running.
     '--die-with-parent',
     '--new-session',
+    ...(run.seccompFd === undefined ? [] : ['--seccomp', String(run.seccompFd)]),
     ...systemMounts(),
     '--proc',
     '/proc',

@@ -4,23 +4,27 @@
  * a disk overrun it kills bwrap, whose --die-with-parent init takes the whole pid namespace with it, and then
  * makes sure no process of the sandbox uid is left.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { existsSync, readFileSync } from 'node:fs';
 import { chown, lstat, readdir } from 'node:fs/promises';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { OptibenchError } from '../core/errors.js';
-import { bwrapArgs, resolvedHidden, type MountPlan } from './bwrap-args.js';
+import { allHidden, bwrapArgs, type MountPlan } from './bwrap-args.js';
 import { diskUsage } from './disk-usage.js';
 import { killAllOf, pickSandboxUid, tasksOf } from './host-processes.js';
 import type { SandboxLimits } from './limits.js';
 import type { ProgramOutcome, ProgramRequest, ProgramRunner, RunningProgram, Violation } from '../core/program.js';
 import { classifyExit } from './violation.js';
+import { keyringFilter } from './seccomp.js';
 
 export const BWRAP = '/usr/bin/bwrap';
 const TAIL_BYTES = 64 * 1024;
 const PROCESS_SAMPLE_MS = 100;
 const DISK_SAMPLE_MS = 500;
+/** The descriptor the seccomp filter reaches bwrap on. */
+const SECCOMP_FD = 3;
 
 export interface SandboxRequest {
   readonly command: readonly string[];
@@ -78,10 +82,17 @@ export async function startSandboxed(request: SandboxRequest, talk: boolean): Pr
   }
   const uid = pickSandboxUid();
   await chownTree(request.mounts.workDir, uid);
-  const args = bwrapArgs({ uid, cwd: request.cwd ?? request.mounts.workDir, command: request.command, limits: request.limits, mounts: request.mounts });
+  const filter = keyringFilter();
+  const args = bwrapArgs({ uid, cwd: request.cwd ?? request.mounts.workDir, command: request.command, limits: request.limits, mounts: request.mounts, ...(filter ? { seccompFd: SECCOMP_FD } : {}) });
   const started = Date.now();
   const oomKillsBefore = oomKills();
-  const child = spawn(BWRAP, args, { env: { ...request.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(BWRAP, args, { env: { ...request.env }, stdio: ['pipe', 'pipe', 'pipe', filter ? 'pipe' : 'ignore'] }) as ChildProcessByStdio<Writable, Readable, Readable>;
+  if (filter) {
+    // bwrap reads it before starting the command; 80 bytes fit in the pipe whether or not it reads yet.
+    const seccomp = child.stdio[SECCOMP_FD] as NodeJS.WritableStream;
+    seccomp.on('error', () => {});
+    seccomp.end(filter);
+  }
   // A program that exits without reading its input must not take the caller down with EPIPE.
   child.stdin.on('error', () => {});
   const stdout = new Tail();
@@ -137,7 +148,7 @@ export async function startSandboxed(request: SandboxRequest, talk: boolean): Pr
     const violation: Violation | null =
       stoppedFor === 'caller'
         ? { kind: 'stopped', message: callerReason }
-        : classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, stderrTail, limits: request.limits, hiddenPaths: resolvedHidden(request.mounts.hidden), oomKills: oomKills() - oomKillsBefore });
+        : classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, stderrTail, limits: request.limits, hiddenPaths: allHidden(request.mounts), oomKills: oomKills() - oomKillsBefore });
     return { ok: violation === null, exitCode, violation, wallSeconds, peakTasks, uid, stdoutTail: talk ? '' : stdout.text(), stderrTail, cleanedUp };
   })();
   return {

@@ -2,7 +2,7 @@
  * The sandbox with real bubblewrap, as root (as CI runs): hostile commands from fixtures/ are stopped or
  * denied, each with the right reason, quickly, and with no process left behind.
  */
-import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,8 @@ import { processesOf } from '../../src/sandbox/host-processes.js';
 import { BYTES, type SandboxLimits } from '../../src/sandbox/limits.js';
 import { runSandboxed, type SandboxResult } from '../../src/sandbox/sandbox.js';
 import { REPO_ROOT } from '../helpers/shared.js';
+import { PYTHON } from '../helpers/python.js';
+import { spawnSync } from 'node:child_process';
 
 const FIXTURES = path.join(REPO_ROOT, 'test/sandbox/fixtures');
 const LIMITS: SandboxLimits = {
@@ -39,7 +41,7 @@ afterAll(async () => {
 async function run(fixture: string, args: string[] = [], limits: Partial<SandboxLimits> = {}, mounts: { readOnly?: string[] } = {}): Promise<SandboxResult & { workDir: string }> {
   const workDir = await mkdtemp(path.join(root, 'work-'));
   await copyFile(path.join(FIXTURES, fixture), path.join(workDir, fixture));
-  const interpreter = fixture.endsWith('.sh') ? ['/bin/sh'] : [process.execPath];
+  const interpreter = fixture.endsWith('.sh') ? ['/bin/sh'] : fixture.endsWith('.py') ? [PYTHON] : [process.execPath];
   const result = await runSandboxed({
     command: [...interpreter, path.join(workDir, fixture), ...args],
     mounts: { workDir, readOnly: mounts.readOnly ?? [], hidden: [labelled] },
@@ -105,6 +107,17 @@ describe('hostile submissions', () => {
     expect(result.violation?.kind).toBe('labels');
   });
 
+  it('reads the labels through a hard link in a visible folder: the same inode is masked under its other name', async () => {
+    const visible = path.join(root, 'visible-hardlink');
+    await mkdir(visible);
+    const other = path.join(visible, 'not-the-labels.jsonl');
+    await link(labelled, other);
+    const result = await run('read-labels.mjs', [other], {}, { readOnly: [visible] });
+    expect(result.stdoutTail).not.toContain('labels');
+    expect(result.stderrTail).toContain('EACCES');
+    expect(result.violation).toEqual({ kind: 'labels', message: `denied: tried to read ${other}, which is not visible in the sandbox` });
+  });
+
   it('forks without end: held at the process limit, then stopped, reported as too many processes', async () => {
     const result = await run('fork-forever.mjs', [], { wallSeconds: 4 });
     expect(result.peakTasks).toBe(LIMITS.processes);
@@ -140,5 +153,19 @@ describe('hostile submissions', () => {
     const result = await run('allocate-forever.mjs', [], { memoryBytes: 1 * BYTES.GiB });
     expect(result.violation?.kind).toBe('memory');
     expect(result.violation?.message).toMatch(/^out of memory: an allocation beyond the 1024 MiB limit failed/);
+  });
+});
+
+describe('state kept between runs', () => {
+  it('a keyring stash: the keyring calls are refused in the sandbox (the same calls succeed outside it)', async () => {
+    const outside = spawnSync(PYTHON, [path.join(FIXTURES, 'keyring-stash.py'), 'stash'], { encoding: 'utf8' });
+    expect(outside.stderr).toMatch(/^add_key user ok \d+$/m);
+    const stash = await run('keyring-stash.py', ['stash']);
+    expect(stash.stderrTail).toContain('add_key user denied EPERM');
+    expect(stash.stderrTail).toContain('add_key session denied EPERM');
+    expect(stash.stderrTail).toContain('keyctl denied EPERM');
+    const find = await run('keyring-stash.py', ['find']);
+    expect(find.stderrTail).toContain('request_key denied EPERM');
+    expect(find.ok).toBe(true);
   });
 });
