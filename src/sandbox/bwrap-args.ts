@@ -171,6 +171,12 @@ function reachabilityArgs(mounts: MountPlan): string[] {
     .flatMap((dir) => ['--chmod', '0755', dir]);
 }
 
+/**
+ * Seconds of CPU between RLIMIT_CPU's soft limit (SIGXCPU) and its hard one (SIGKILL). With both equal the
+ * kernel sends SIGKILL first, and a CPU overrun would look like a kill from outside the sandbox.
+ */
+export const CPU_GRACE_SECONDS = 2;
+
 /** rlimits are applied by prlimit after the uid change, so the command cannot raise them again. */
 export function prlimitArgs(limits: SandboxLimits): string[] {
   return [
@@ -178,7 +184,7 @@ export function prlimitArgs(limits: SandboxLimits): string[] {
     `--nproc=${limits.processes}`,
     `--data=${limits.memoryBytes}`,
     `--fsize=${Math.min(limits.fileBytes, limits.diskBytes)}`,
-    `--cpu=${limits.cpuSeconds}`,
+    `--cpu=${limits.cpuSeconds}:${limits.cpuSeconds + CPU_GRACE_SECONDS}`,
     '--core=0',
     '--',
   ];

@@ -2,7 +2,7 @@
  * The sandbox's processes as the host sees them. Every sandbox runs as its own otherwise unused uid, so
  * "tasks owned by that uid" is exactly the sandbox's process tree, however it forked.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 
 /** Pids (in the host's /proc) of processes owned by `uid`. */
 export function processesOf(uid: number): number[] {
@@ -29,6 +29,25 @@ export function tasksOf(uid: number): number {
     }
   }
   return tasks;
+}
+
+/** The kernel reports CPU time in /proc in units of USER_HZ, which is 100 on every Linux ABI. */
+const USER_HZ = 100;
+
+/** The most CPU time (user + system, in seconds) any one process of `uid` has used so far. */
+export function peakCpuSecondsOf(uid: number): number {
+  let peak = 0;
+  for (const pid of processesOf(uid)) {
+    try {
+      // Fields after the command name (which may hold spaces and parentheses): utime and stime are 14 and 15.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      peak = Math.max(peak, (Number(fields[11]) + Number(fields[12])) / USER_HZ);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return peak;
 }
 
 /** An uid in a range no distribution hands out, that no process uses now. */

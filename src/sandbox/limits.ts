@@ -11,7 +11,7 @@ const MiB = 1024 ** 2;
 export const sandboxLimitsSchema = z.strictObject({
   /** Wall time of the whole process tree; on expiry every process in the sandbox is killed. */
   wallSeconds: z.number().positive(),
-  /** CPU seconds each process may use (RLIMIT_CPU; SIGXCPU, then SIGKILL). */
+  /** CPU seconds each process may use (RLIMIT_CPU: SIGXCPU, then SIGKILL 2 s of CPU later). */
   cpuSeconds: z.number().int().positive(),
   /**
    * Data memory of each process (RLIMIT_DATA: heap and private writable mappings): allocations beyond it fail.

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { OptibenchError } from '../core/errors.js';
 import { allHidden, bwrapArgs, type MountPlan } from './bwrap-args.js';
 import { diskUsage } from './disk-usage.js';
-import { killAllOf, pickSandboxUid, tasksOf } from './host-processes.js';
+import { killAllOf, peakCpuSecondsOf, pickSandboxUid, tasksOf } from './host-processes.js';
 import type { SandboxLimits } from './limits.js';
 import type { ProgramOutcome, ProgramRequest, ProgramRunner, RunningProgram, Violation } from '../core/program.js';
 import { classifyExit } from './violation.js';
@@ -117,8 +117,10 @@ export async function startSandboxed(request: SandboxRequest, talk: boolean): Pr
   };
   let peakTasks = 0;
   const wallTimer = setTimeout(() => stop('timeout'), request.limits.wallSeconds * 1000);
+  let peakCpuSeconds = 0;
   const processTimer = setInterval(() => {
     peakTasks = Math.max(peakTasks, tasksOf(uid));
+    peakCpuSeconds = Math.max(peakCpuSeconds, peakCpuSecondsOf(uid));
   }, PROCESS_SAMPLE_MS);
   let diskBusy = false;
   const diskTimer = setInterval(() => {
@@ -148,7 +150,7 @@ export async function startSandboxed(request: SandboxRequest, talk: boolean): Pr
     const violation: Violation | null =
       stoppedFor === 'caller'
         ? { kind: 'stopped', message: callerReason }
-        : classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, stderrTail, limits: request.limits, hiddenPaths: allHidden(request.mounts), oomKills: oomKills() - oomKillsBefore });
+        : classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, peakCpuSeconds, stderrTail, limits: request.limits, hiddenPaths: allHidden(request.mounts), oomKills: oomKills() - oomKillsBefore });
     return { ok: violation === null, exitCode, violation, wallSeconds, peakTasks, uid, stdoutTail: talk ? '' : stdout.text(), stderrTail, cleanedUp };
   })();
   return {

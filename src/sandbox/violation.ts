@@ -21,9 +21,14 @@ export interface ExitFacts {
   readonly limits: { readonly wallSeconds: number; readonly processes: number; readonly diskBytes: number; readonly fileBytes: number; readonly cpuSeconds: number; readonly memoryBytes: number };
   /** Host paths the command must not read; a message naming one shows it tried. */
   readonly hiddenPaths: readonly string[];
+  /** The most CPU seconds one of its processes was seen to have used (sampled, so a little late). */
+  readonly peakCpuSeconds?: number;
   /** Processes the kernel's out-of-memory killer killed on the host while the command ran (/proc/vmstat). */
   readonly oomKills?: number;
 }
+
+/** The CPU time sampler runs every 100 ms: a process killed at its limit was last seen up to that much short of it. */
+const CPU_SAMPLE_SLACK_SECONDS = 0.5;
 
 const MEMORY_PATTERNS = [/MemoryError/, /Cannot allocate memory/i, /out of memory/i, /std::bad_alloc/, /ENOMEM/, /allocation failed/i];
 const NETWORK_PATTERNS = [/ENETUNREACH/, /Network is unreachable/i, /EAI_AGAIN/, /Temporary failure in name resolution/i, /getaddrinfo/i, /ECONNREFUSED/];
@@ -75,7 +80,11 @@ export function classifyExit(facts: ExitFacts): Violation | null {
   if (network) return { kind: 'network', message: `denied network: the sandbox has no network ("${network}")` };
   const last = lastLine(facts.stderrTail);
   if (signal === 'SIGKILL') {
-    // Nothing of the sandbox sends SIGKILL but its own stops, named above: this one came from outside.
+    // RLIMIT_CPU's hard limit sends SIGKILL to a process that went on after SIGXCPU.
+    if ((facts.peakCpuSeconds ?? 0) >= limits.cpuSeconds - CPU_SAMPLE_SLACK_SECONDS) {
+      return { kind: 'cpu', message: `CPU limit: a process used its ${limits.cpuSeconds} s of CPU time, went on after SIGXCPU, and was killed at the hard limit (SIGKILL)` };
+    }
+    // Nothing else of the sandbox sends SIGKILL but its own stops, named above: this one came from outside.
     if ((facts.oomKills ?? 0) > 0) {
       return { kind: 'memory', message: `out of memory: the kernel's out-of-memory killer killed it (the machine ran out of memory while it ran)${last}` };
     }

@@ -156,6 +156,26 @@ describe('hostile submissions', () => {
   });
 });
 
+describe('the CPU limit', () => {
+  async function spin(script: string) {
+    const workDir = await mkdtemp(path.join(root, 'cpu-'));
+    const result = await runSandboxed({ command: ['/bin/sh', '-c', script], mounts: { workDir, readOnly: [], hidden: [] }, env: { PATH: '/usr/bin:/bin' }, limits: { ...LIMITS, cpuSeconds: 1 } });
+    expect(processesOf(result.uid)).toEqual([]);
+    return result;
+  }
+
+  it('a busy loop is stopped by SIGXCPU and reported as the CPU limit (with soft = hard the kernel would send SIGKILL first)', async () => {
+    expect((await spin('while :; do :; done')).violation).toEqual({ kind: 'cpu', message: 'CPU limit: a process used its 1 s of CPU time (killed by SIGXCPU)' });
+  });
+
+  it('a loop that ignores SIGXCPU is killed at the hard limit, and that SIGKILL is still named as the CPU limit', async () => {
+    expect((await spin('trap "" XCPU; while :; do :; done')).violation).toEqual({
+      kind: 'cpu',
+      message: 'CPU limit: a process used its 1 s of CPU time, went on after SIGXCPU, and was killed at the hard limit (SIGKILL)',
+    });
+  });
+});
+
 describe('state kept between runs', () => {
   it('a keyring stash: the keyring calls are refused in the sandbox (the same calls succeed outside it)', async () => {
     const outside = spawnSync(PYTHON, [path.join(FIXTURES, 'keyring-stash.py'), 'stash'], { encoding: 'utf8' });

@@ -34,6 +34,9 @@ describe('a plain failure', () => {
       kind: 'crash',
       message: 'killed by SIGKILL from outside the sandbox\'s limits (none of them stopped it; the kernel\'s out-of-memory killer did not act): "loading"',
     });
+    // RLIMIT_CPU's hard limit: a process seen at (or within a sample of) its CPU limit.
+    expect(classifyExit({ ...facts(128 + 9, ''), peakCpuSeconds: 599.6 })?.kind).toBe('cpu');
+    expect(classifyExit({ ...facts(128 + 9, ''), peakCpuSeconds: 12 })?.kind).toBe('crash');
     // A stop of the sandbox's own is named as such, whatever signal it took.
     expect(classifyExit({ ...facts(128 + 9, ''), stoppedFor: 'timeout' })?.kind).toBe('timeout');
   });
