@@ -130,9 +130,24 @@ export default {
     expect(outcome.results!.headline.value).toBeGreaterThanOrEqual(1500);
   });
 
-  it('claims a time of its own: kept as reported, never as a time', async () => {
-    const [run] = sqlite3<{ score: number | null }>(db, "SELECT score FROM runs WHERE status = 'complete'");
-    expect(run!.score).toBeGreaterThanOrEqual(1500);
+  it('claims a time of its own: kept as reported (escaped in the report), never as a time', async () => {
+    const dir = path.join(root, 'braggart');
+    const commit = await makeRepo(dir, { 'docs/optimizations.pdf': PDF, 'sut.mjs': await readFile(FIXTURE) });
+    await writeManifest(dir, commit, { command: ['/usr/bin/node', 'sut.mjs', 'braggart'] });
+    const outcome = await rerun(dir);
+    expect(outcome.error).toBeNull();
+    const results = outcome.results!;
+    expect((results.payload.sut!.reported as { hello: { inferenceMs: number } }).hello.inferenceMs).toBe(1);
+    for (const ms of results.timings.inference.repeats) expect(ms).toBeGreaterThanOrEqual(300);
+    const [run] = sqlite3<{ score: number }>(db, `SELECT score FROM runs WHERE id = '${outcome.runId}'`);
+    expect(run!.score).toBe(results.timings.inference.medianMs);
+    const report = await readFile(path.join(outcome.reportDir, 'index.html'), 'utf8');
+    expect(report).toContain("timed by</th><td>the organizer's harness, outside the sandbox");
+    expect(report).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(report).not.toContain('<script>alert(1)');
+  });
+
+  it('leaves no running row behind', () => {
     expect(sqlite3(db, "SELECT id FROM runs WHERE status = 'running'")).toEqual([]);
   });
 });
