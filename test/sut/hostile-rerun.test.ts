@@ -74,6 +74,12 @@ describe('a SUT that breaks the protocol is stopped with the reason', () => {
     expect((await hostile('endless-line')).error).toBe('the SUT wrote a line longer than 64 MiB');
   });
 
+  it('floods stdout with lines nobody asked for: the first one out of place ends the run', async () => {
+    // The harness is busy building the warm-up while the flood arrives: loaded is read, the rest queues.
+    const outcome = await hostile('flood', { session: { warmupItems: 0, passes: 1 } });
+    expect(outcome.error).toMatch(/^the SUT (wrote more than 256 MiB the harness had not asked for yet|sent "loaded" where the protocol expects "answers" \(during pass 1\))$/);
+  });
+
   it('answers NaN (null in JSON), a positive log-prob, an unknown id, an id twice, another pass', async () => {
     expect((await hostile('nan')).error).toMatch(/^the answer to request \d+ has "logprob" null: expected a finite number <= 0$/);
     expect((await hostile('positive')).error).toMatch(/^the answer to request \d+ has "logprob" 5: expected a finite number <= 0$/);

@@ -46,8 +46,14 @@ export interface PassAnswers extends PassTiming {
   readonly greedy: Uint8Array;
 }
 
+/** Unread lines the harness keeps at most (four of the longest allowed). */
+const MAX_QUEUED_BYTES = 4 * MAX_LINE_BYTES;
+
 export class SutClient {
   private readonly lines: string[] = [];
+  private readonly lineBytes: number[] = [];
+  /** Bytes of lines read but not yet taken: a SUT writing faster than the harness reads must not fill its memory. */
+  private queuedBytes = 0;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private waiter: (() => void) | null = null;
@@ -56,7 +62,10 @@ export class SutClient {
   /** Time spent splitting stdout into lines since the last reset. */
   private splitMs = 0;
 
-  constructor(private readonly channel: SutChannel) {
+  constructor(
+    private readonly channel: SutChannel,
+    private readonly maxQueuedBytes = MAX_QUEUED_BYTES,
+  ) {
     channel.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
     channel.stdout.on('end', () => this.onEnd());
     channel.stdout.on('error', () => this.onEnd());
@@ -69,7 +78,17 @@ export class SutClient {
       const piece = chunk.subarray(start, nl);
       this.pending.push(piece);
       this.pendingBytes += piece.length;
-      if (this.pendingBytes <= MAX_LINE_BYTES) this.lines.push(Buffer.concat(this.pending, this.pendingBytes).toString('utf8'));
+      if (this.pendingBytes <= MAX_LINE_BYTES) {
+        this.lines.push(Buffer.concat(this.pending, this.pendingBytes).toString('utf8'));
+        this.lineBytes.push(this.pendingBytes);
+        this.queuedBytes += this.pendingBytes;
+        if (this.queuedBytes > this.maxQueuedBytes) {
+          this.violation ??= `the SUT wrote more than ${Math.round(this.maxQueuedBytes / 1024 / 1024)} MiB the harness had not read yet`;
+          this.lines.length = 0;
+          this.lineBytes.length = 0;
+          this.queuedBytes = 0;
+        }
+      }
       this.pending = [];
       this.pendingBytes = 0;
       start = nl + 1;
@@ -105,7 +124,10 @@ export class SutClient {
     for (;;) {
       if (this.violation) throw new SutFailure(this.violation);
       const line = this.lines.shift();
-      if (line !== undefined) return line;
+      if (line !== undefined) {
+        this.queuedBytes -= this.lineBytes.shift()!;
+        return line;
+      }
       if (this.closed) {
         const how = await Promise.race([this.channel.ended, new Promise<string>((resolve) => setTimeout(() => resolve(this.closed!), 5000).unref())]);
         throw new SutFailure(`the SUT ended while the harness waited for ${waitingFor}: ${how}`);
@@ -116,7 +138,7 @@ export class SutClient {
         if (timeoutMs !== undefined) timer = setTimeout(() => resolve(true), timeoutMs);
       });
       clearTimeout(timer);
-      if (timedOut) throw new SutFailure(`the SUT did not send ${waitingFor} within ${Math.round(timeoutMs! / 1000)} s`);
+      if (timedOut) throw new SutFailure(`the SUT did not send ${waitingFor} within ${Number((timeoutMs! / 1000).toFixed(2))} s`);
     }
   }
 
