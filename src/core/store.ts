@@ -13,6 +13,9 @@
  */
 import type { Environment } from './environment.js';
 import type { Direction, MetricValue, Result } from './result.js';
+import type { NewTeam, RegisteredTeam, TeamChanges } from './team.js';
+
+export type { NewTeam, RegisteredTeam, TeamChanges, TeamMember } from './team.js';
 
 export type RunKind = 'run' | 'baseline' | 'rerun' | 'canary';
 export type RunStatus = 'running' | 'complete' | 'failed';
@@ -87,11 +90,6 @@ export interface FailedRun {
   readonly items?: readonly unknown[];
   readonly machine?: Environment;
   readonly reference?: ReferenceCheck;
-}
-
-export interface NewTeam {
-  readonly name: string;
-  readonly members: readonly { readonly name: string; readonly email?: string }[];
 }
 
 export interface NewSubmission {
@@ -234,7 +232,15 @@ export interface EvaluatorTablesEntry {
 export interface ResultsStore {
   /** The database file, for messages. */
   readonly location: string;
-  upsertTeam(team: NewTeam): number;
+  /** Registers a team and issues its id (`core/team.ts`); a name already registered (case aside) is refused. */
+  registerTeam(team: NewTeam): RegisteredTeam;
+  /** The team with this registration id, if it is registered. */
+  teamByRegistration(registrationId: string): RegisteredTeam | undefined;
+  /** Every registered team, in the order they were registered. */
+  listTeams(): RegisteredTeam[];
+  /** The organizer's edit of a registration: its name, or its members (replaced as a whole). */
+  updateTeam(registrationId: string, changes: TeamChanges): RegisteredTeam;
+  /** Adds a submission for a registered team (`teamId` is its row id). */
   addSubmission(submission: NewSubmission): number;
   /** The latest submission with these facts, if the team made it already. */
   findSubmission(query: { teamId: number; evaluator: string; repository: string; commitSha: string; round: number }): number | undefined;

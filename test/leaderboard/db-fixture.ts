@@ -20,15 +20,19 @@ export class FixtureDb {
   /** The same database, for plain SQL. */
   readonly db: StoreDatabase;
   private nextRun = 0;
+  private nextTeam = 0;
 
   constructor(readonly file: string) {
     this.store = openInferenceStore(file);
     this.db = this.store.db;
   }
 
-  team(name: string): number {
+  /** A registered team; its id is the n-th registration's written in base32 (team-aaaaaaab, team-aaaaaaac...). */
+  team(name: string, members: readonly { name: string; email?: string }[] = [{ name: 'A Student' }]): number {
+    const n = ++this.nextTeam;
+    const id = `team-${[...n.toString(32).padStart(8, '0')].map((d) => 'abcdefghijklmnopqrstuvwxyz234567'[parseInt(d, 32)]).join('')}`;
     return Number(
-      this.db.prepare(`INSERT INTO teams (name, members, created_at) VALUES (?, '[{"name":"A Student"}]', '2025-02-01T00:00:00Z')`).run(name).lastInsertRowid,
+      this.db.prepare(`INSERT INTO teams (registration_id, name, members, created_at) VALUES (?, ?, ?, '2025-02-01T00:00:00Z')`).run(id, name, JSON.stringify(members)).lastInsertRowid,
     );
   }
 

@@ -36,6 +36,7 @@ import { checkSubmission, formatProblem } from '../../../submissions/check.js';
 import { cloneAtCommit } from '../../../submissions/clone.js';
 import { selectItems, writeUnlabeledItems, type SelectedItems } from './items.js';
 import type { SubmissionManifest } from '../../../submissions/manifest.js';
+import { submittingTeam } from '../../../submissions/team.js';
 import { compareWithReference, loadReferenceSpec, nvidiaDriverVersion, type ReferenceCheck } from '../../../submissions/reference-spec.js';
 import { scoreSandboxResults } from './sandbox-output.js';
 import { findBaseline, judgeAgainstBaseline } from './baseline.js';
@@ -45,6 +46,8 @@ const DEFAULT_GATE: GateOptions = { metric: DEFAULT_GATE_METRIC, maxDropPoints: 
 export interface RerunOptions {
   readonly submissionDir: string;
   readonly db: string;
+  /** Whose submission this is (a registered team id), as the organizer received it; the manifest must agree. */
+  readonly team: string;
   readonly referenceSpec?: string;
   /** The labelled dataset; the embedded tiny set when left out. */
   readonly dataset?: string;
@@ -153,8 +156,9 @@ function refuseOwnCheckout(url: string): void {
   }
 }
 
-function findOrAddSubmission(store: ResultsStore, manifest: SubmissionManifest, submittedAt: Date | undefined): number {
-  const teamId = store.upsertTeam({ name: manifest.team, members: manifest.members });
+/** Refuses (before anything is recorded) a team that is not registered, or a manifest naming another team than the organizer's. */
+function findOrAddSubmission(store: ResultsStore, manifest: SubmissionManifest, submittedAt: Date | undefined, team: string): number {
+  const teamId = submittingTeam(store, manifest.team, team).rowId;
   const facts = { teamId, evaluator: INFERENCE_EVALUATOR_ID, repository: manifest.repository.url, commitSha: manifest.repository.commit, round: manifest.round };
   return store.findSubmission(facts) ?? store.addSubmission({ ...facts, document: manifest.document, manifest, submittedAt });
 }
@@ -207,7 +211,7 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
   /** What the organizer runs: the submission's own run settings on the selected items. */
   const rerunConfig = { manifestRun: manifest.run, limit, seed, modelWeightsSha256: modelFacts.weightsSha256 };
   try {
-    const submissionId = findOrAddSubmission(db, manifest, options.submittedAt);
+    const submissionId = findOrAddSubmission(db, manifest, options.submittedAt, options.team);
     const fail = async (error: string, sandbox: SandboxResult | null): Promise<RerunOutcome> => {
       failRun(db, runId, error, { machine: environment, reference });
       return { runId, status: 'failed', error, results: null, sandbox, reference, reportDir, gate: null, baselineRunId: baseline?.id ?? null };
