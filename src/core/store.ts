@@ -157,7 +157,9 @@ export type StandingState = 'judged' | 'unjudged' | 'pending' | 'failed';
 /** One team on one evaluator's board: its last submission and what the organizer's run of it produced. */
 export interface StandingRow {
   readonly teamId: number;
+  /** The team's name and its members' names, as registered (never their addresses: boards are public). */
   readonly team: string;
+  readonly members: readonly string[];
   readonly submissionId: number;
   /** How many submissions the team made to this evaluator in all (the board shows the last). */
   readonly submissions: number;
@@ -168,7 +170,11 @@ export interface StandingRow {
   /** Why an `unjudged` or `pending` row is not placed, or the failed run's error. */
   readonly note: string | null;
   readonly runId: string | null;
+  /** The kind of that run: who measured its figures (`rerun`: the organizer). */
+  readonly runKind: RunKind | null;
   readonly runFinishedAt: string | null;
+  /** The machine that run was measured on, as recorded; null when none was, or what is stored is not one. */
+  readonly machine: Environment | null;
   readonly score: number | null;
   readonly direction: Direction;
   readonly verdict: StoredVerdict | null;

@@ -232,6 +232,20 @@ describe('its board on the leaderboard site', () => {
     expect(board.failed[0]!.note).toContain('is a symbolic link');
   });
 
+  it('says who timed each score (the organizer: evaluate --team) and on what machine, and the members as registered', async () => {
+    expect(board.version).toBe(2);
+    expect(board.ranked.map((r) => [r.team, r.members, r.timedBy])).toEqual([
+      ['Alpha', ['Alpha Member'], 'organizer'],
+      ['Bravo', ['Bravo Member'], 'organizer'],
+    ]);
+    // The toy evaluator records this machine from Node's os module, with no maker and no GPU.
+    const machine = `${os.cpus()[0]!.model.trim()}, ${os.cpus().length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB, no GPU`;
+    expect(board.ranked.map((r) => r.machine)).toEqual([machine, machine]);
+    const html = await readFile(path.join(work, 'site', 'toy', 'index.html'), 'utf8');
+    expect(html).toContain('<span class="team-name">Alpha</span><br><span class="muted small members">Alpha Member</span>');
+    expect(html).toContain(`<td data-v="organizer · unchecked" class="timed">organizer · unchecked<br><span class="muted small">${machine}</span></td>`);
+  });
+
   it('shows its own columns', async () => {
     expect(board.columns).toEqual([
       { key: 'correct', label: 'correct words', format: 'integer' },

@@ -56,6 +56,8 @@ export class FixtureDb {
     finishedAt?: string;
     medianMs?: number | null;
     referenceMatch?: number | null;
+    /** The `machine` column: an object is stored as JSON, a string as it is (whatever a writer left there). */
+    machine?: object | string | null;
     reportPath?: string | null;
     error?: string | null;
     acc?: [number, number];
@@ -66,8 +68,8 @@ export class FixtureDb {
     this.db
       .prepare(
         `INSERT INTO runs (id, evaluator, submission_id, kind, status, started_at, finished_at, config, config_sha256, dataset_path,
-           dataset_sha256, total_items, reference_match, score, report_path, error)
-         VALUES (?, 'inference', ?, ?, ?, ?, ?, '{}', 'cfg', 'hellaswag_val.jsonl', 'ds', 10042, ?, ?, ?, ?)`,
+           dataset_sha256, total_items, machine, reference_match, score, report_path, error)
+         VALUES (?, 'inference', ?, ?, ?, ?, ?, '{}', 'cfg', 'hellaswag_val.jsonl', 'ds', 10042, ?, ?, ?, ?, ?)`,
       )
       .run(
         id,
@@ -76,6 +78,7 @@ export class FixtureDb {
         options.status,
         options.startedAt,
         finished,
+        options.machine === undefined || options.machine === null ? null : typeof options.machine === 'string' ? options.machine : JSON.stringify(options.machine),
         options.referenceMatch ?? null,
         options.medianMs ?? null,
         options.reportPath ?? null,
