@@ -2,7 +2,7 @@
 /**
  * The `optibench` command. Commands are thin: they parse flags, call into src/, and print. Each evaluator
  * brings its own verbs (the inference challenge's run, rescore, compare, bench, rerun, generate-model); `evaluate`
- * runs any evaluator, and the rest (leaderboard, plugins, schema, submission, tokenizer) serve them all.
+ * runs any evaluator, and the rest (leaderboard, plugins, schema, submission, team, tokenizer) serve them all.
  * Nothing imports the CLI.
  */
 import { Command, CommanderError } from 'commander';
@@ -16,6 +16,7 @@ import { registerLeaderboard } from './commands/leaderboard.js';
 import { registerPlugins } from './commands/plugins.js';
 import { registerSchema } from './commands/schema.js';
 import { registerSubmission } from './commands/submission.js';
+import { registerTeamCommand } from './commands/team.js';
 import { registerTokenizer } from './commands/tokenizer.js';
 
 export function buildProgram(evaluators: readonly AnyEvaluator[]): Command {
@@ -28,6 +29,7 @@ export function buildProgram(evaluators: readonly AnyEvaluator[]): Command {
   registerEvaluate(program, evaluators);
   registerSchema(program, evaluators);
   registerSubmission(program, evaluators[0]!);
+  registerTeamCommand(program, evaluators);
   registerPlugins(program);
   registerTokenizer(program);
   registerLeaderboard(program, evaluators);

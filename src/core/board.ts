@@ -5,8 +5,9 @@
  * `render`. Site layout (latest board, daily snapshots, links between them) is the leaderboard's.
  */
 import { z } from 'zod';
+import { describeMachine } from './environment.js';
 import type { MetricValue } from './result.js';
-import type { ResultsStore, StandingRow } from './store.js';
+import type { ResultsStore, RunKind, StandingRow } from './store.js';
 
 export type Ranked<Row extends StandingRow> = Row & {
   readonly rank: number;
@@ -74,9 +75,28 @@ export interface BoardSpec {
   render?(board: Board, info: BoardInfo, place: PagePlace): RenderedBoard;
 }
 
-/** What every board's JSON says of a row: whose submission, in which state, which run, and its report. */
+/**
+ * Who measured a run's figures: the organizer for its own re-runs (and baselines), the team (`self`) for runs
+ * recorded with `optibench run` or `evaluate` without `--team`. The store's standings take organizer runs only,
+ * so `self` never reaches a board today; the field says so rather than leaving it implied.
+ */
+export type TimedBy = 'organizer' | 'self';
+
+/** How a page says who timed a row. */
+export function timedByLabel(by: TimedBy | null): string {
+  return by === 'organizer' ? 'organizer' : by === 'self' ? 'the team itself' : '—';
+}
+
+export function timedBy(kind: RunKind | null): TimedBy | null {
+  if (kind === null) return null;
+  return kind === 'rerun' || kind === 'baseline' ? 'organizer' : 'self';
+}
+
+/** What every board's JSON says of a row: whose submission, in which state, which run, who timed it where, and its report. */
 export const boardRowShape = {
   team: z.string(),
+  /** The members' names, as registered. */
+  members: z.array(z.string()),
   teamId: z.number().int(),
   submissionId: z.number().int(),
   submissions: z.number().int().positive(),
@@ -87,6 +107,9 @@ export const boardRowShape = {
   note: z.string().nullable(),
   runId: z.string().nullable(),
   runFinishedAt: z.string().nullable(),
+  timedBy: z.enum(['organizer', 'self']).nullable(),
+  /** The machine the run was measured on, in one line (CPU, cores, memory, GPUs); null when not recorded. */
+  machine: z.string().nullable(),
   referenceMatch: z.boolean().nullable(),
   reportPath: z.string().nullable(),
   /** The report as a link relative to the folder this file is in (or an http(s) URL as stored). */
@@ -112,6 +135,7 @@ export const boardFileShape = {
 export function boardRowBase(s: StandingRow, place: PagePlace): z.infer<z.ZodObject<typeof boardRowShape>> {
   return {
     team: s.team,
+    members: [...s.members],
     teamId: s.teamId,
     submissionId: s.submissionId,
     submissions: s.submissions,
@@ -122,6 +146,8 @@ export function boardRowBase(s: StandingRow, place: PagePlace): z.infer<z.ZodObj
     note: s.note,
     runId: s.runId,
     runFinishedAt: s.runFinishedAt,
+    timedBy: timedBy(s.runKind),
+    machine: s.machine ? describeMachine(s.machine) : null,
     referenceMatch: s.referenceMatch,
     reportPath: s.reportPath,
     reportHref: place.reportHref(s.reportPath),

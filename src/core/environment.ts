@@ -22,6 +22,22 @@ export const environmentSchema = z.object({
 
 export type Environment = z.infer<typeof environmentSchema>;
 
+/**
+ * The machine in one line, for a board row: CPU, logical cores, memory in GiB, GPUs by model
+ * ("AMD EPYC 7B13, 32 cores, 360.0 GiB, 4× Tesla V100-SXM2-32GB").
+ */
+export function describeMachine(env: Environment): string {
+  const { manufacturer, brand, cores } = env.cpu;
+  // systeminformation gives "AMD" and "EPYC 7B13", but some CPUs repeat the maker in the brand, and the fallback
+  // from Node's os module knows no maker ("unknown") but has it in the model name.
+  const maker = manufacturer === 'unknown' ? '' : manufacturer;
+  const cpu = maker === '' || brand.toLowerCase().startsWith(maker.toLowerCase()) ? brand : `${maker} ${brand}`;
+  const gpus = new Map<string, number>();
+  for (const gpu of env.gpus) gpus.set(gpu.model, (gpus.get(gpu.model) ?? 0) + 1);
+  const gpuText = gpus.size === 0 ? 'no GPU' : [...gpus].map(([model, n]) => `${n}× ${model}`).join(', ');
+  return `${cpu.trim() || 'unknown CPU'}, ${cores} cores, ${(env.memory.totalBytes / 1024 ** 3).toFixed(1)} GiB, ${gpuText}`;
+}
+
 export const DEFAULT_ENVIRONMENT_TIMEOUT_MS = 10_000;
 
 export interface CaptureOptions {

@@ -13,6 +13,9 @@
  */
 import type { Environment } from './environment.js';
 import type { Direction, MetricValue, Result } from './result.js';
+import type { NewTeam, RegisteredTeam, TeamChanges } from './team.js';
+
+export type { NewTeam, RegisteredTeam, TeamChanges, TeamMember } from './team.js';
 
 export type RunKind = 'run' | 'baseline' | 'rerun' | 'canary';
 export type RunStatus = 'running' | 'complete' | 'failed';
@@ -89,11 +92,6 @@ export interface FailedRun {
   readonly reference?: ReferenceCheck;
 }
 
-export interface NewTeam {
-  readonly name: string;
-  readonly members: readonly { readonly name: string; readonly email?: string }[];
-}
-
 export interface NewSubmission {
   readonly teamId: number;
   /** The evaluator (competition) the submission is for. */
@@ -159,7 +157,9 @@ export type StandingState = 'judged' | 'unjudged' | 'pending' | 'failed';
 /** One team on one evaluator's board: its last submission and what the organizer's run of it produced. */
 export interface StandingRow {
   readonly teamId: number;
+  /** The team's name and its members' names, as registered (never their addresses: boards are public). */
   readonly team: string;
+  readonly members: readonly string[];
   readonly submissionId: number;
   /** How many submissions the team made to this evaluator in all (the board shows the last). */
   readonly submissions: number;
@@ -170,7 +170,11 @@ export interface StandingRow {
   /** Why an `unjudged` or `pending` row is not placed, or the failed run's error. */
   readonly note: string | null;
   readonly runId: string | null;
+  /** The kind of that run: who measured its figures (`rerun`: the organizer). */
+  readonly runKind: RunKind | null;
   readonly runFinishedAt: string | null;
+  /** The machine that run was measured on, as recorded; null when none was, or what is stored is not one. */
+  readonly machine: Environment | null;
   readonly score: number | null;
   readonly direction: Direction;
   readonly verdict: StoredVerdict | null;
@@ -234,7 +238,15 @@ export interface EvaluatorTablesEntry {
 export interface ResultsStore {
   /** The database file, for messages. */
   readonly location: string;
-  upsertTeam(team: NewTeam): number;
+  /** Registers a team and issues its id (`core/team.ts`); a name already registered (case aside) is refused. */
+  registerTeam(team: NewTeam): RegisteredTeam;
+  /** The team with this registration id, if it is registered. */
+  teamByRegistration(registrationId: string): RegisteredTeam | undefined;
+  /** Every registered team, in the order they were registered. */
+  listTeams(): RegisteredTeam[];
+  /** The organizer's edit of a registration: its name, or its members (replaced as a whole). */
+  updateTeam(registrationId: string, changes: TeamChanges): RegisteredTeam;
+  /** Adds a submission for a registered team (`teamId` is its row id). */
   addSubmission(submission: NewSubmission): number;
   /** The latest submission with these facts, if the team made it already. */
   findSubmission(query: { teamId: number; evaluator: string; repository: string; commitSha: string; round: number }): number | undefined;

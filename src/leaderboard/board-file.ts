@@ -1,13 +1,14 @@
 /**
  * `board.json`, the machine-readable twin of a generic board page (an evaluator without a page of its own):
  * what a script reads instead of scraping HTML. Versioned; a consumer checks `schema` and `version` first.
+ * Version 2 added, per row, the members' names, who timed the score (`timedBy`) and on which machine.
  */
 import { z } from 'zod';
 import { boardFileShape, boardRowShape, rankShape } from '../core/board.js';
 import { directionSchema, metricValueSchema } from '../core/result.js';
 
 export const BOARD_SCHEMA = 'optibench/board';
-export const BOARD_VERSION = 1;
+export const BOARD_VERSION = 2;
 
 const cell = z.union([z.string(), z.number(), metricValueSchema.strict(), z.null()]);
 

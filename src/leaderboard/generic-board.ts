@@ -4,7 +4,7 @@
  * alone, so the two never disagree; team names reach the page only through nunjucks' autoescape.
  */
 import type nunjucks from 'nunjucks';
-import { boardFileBase, boardRowBase, finiteOrNull, type Board, type BoardInfo, type PagePlace, type RenderedBoard } from '../core/board.js';
+import { boardFileBase, boardRowBase, finiteOrNull, timedByLabel, type Board, type BoardInfo, type PagePlace, type RenderedBoard } from '../core/board.js';
 import type { AnyEvaluator } from '../core/evaluator.js';
 import type { StandingRow } from '../core/store.js';
 import { createReportEnvironment } from '../report/environment.js';
@@ -123,6 +123,7 @@ function environment(): nunjucks.Environment {
   if (!cached) {
     cached = createReportEnvironment();
     cached.addFilter('machine', (match: boolean | null) => (match === null ? 'unchecked' : match ? 'reference' : 'other machine'));
+    cached.addFilter('timedBy', timedByLabel);
   }
   return cached;
 }

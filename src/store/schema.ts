@@ -9,6 +9,8 @@
  *   complete-looking.
  * - Per-item results live in the evaluator's own table (its shape is the evaluator's), written in
  *   transactions as items finish: that is what `run --resume` continues from.
+ * - A team is its registration (`registration_id`, issued by the organizer): manifests and commands name that id,
+ *   so nothing a team writes can speak for another team; name and members change only through `team update`.
  * - A team's standing on a board is its *last* submission to that evaluator (by `submitted_at`, then `id`), as
  *   the competitions' rules say.
  * - A verdict is common (passed, why, against which run); the figures behind it are the evaluator's.
@@ -17,8 +19,9 @@ import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
 import { OptibenchError } from '../core/errors.js';
 import { hasTable, type EvaluatorTablesEntry, type SqlConnection, type SqlStatement } from '../core/store.js';
+import { newRegistrationId } from '../core/team.js';
 
-export const STORE_SCHEMA_VERSION = 2;
+export const STORE_SCHEMA_VERSION = 3;
 
 export type StoreDatabase = Database.Database;
 
@@ -33,13 +36,14 @@ export function sqlConnection(db: StoreDatabase): SqlConnection {
 
 export type { EvaluatorTablesEntry };
 
-/** Version 2, what a new file gets. JSON columns hold JSON text; times are ISO-8601 UTC strings. */
+/** Version 3, what a new file gets. JSON columns hold JSON text; times are ISO-8601 UTC strings. */
 const CURRENT = `
 CREATE TABLE teams (
-  id          INTEGER PRIMARY KEY,
-  name        TEXT NOT NULL UNIQUE,
-  members     TEXT NOT NULL,            -- JSON array of { name, email? }
-  created_at  TEXT NOT NULL
+  id               INTEGER PRIMARY KEY,
+  registration_id  TEXT NOT NULL UNIQUE,   -- the id the organizer issued (team-xxxxxxxx): what manifests and --team name
+  name             TEXT NOT NULL UNIQUE,
+  members          TEXT NOT NULL,          -- JSON array of { name, email? }
+  created_at       TEXT NOT NULL           -- when the team was registered
 );
 
 CREATE TABLE submissions (
@@ -149,8 +153,29 @@ ALTER TABLE gates RENAME TO legacy_v1_gates;
 CREATE TABLE store_versions (evaluator TEXT PRIMARY KEY, version INTEGER NOT NULL);
 `;
 
-/** `UPGRADES[v]` takes a file from version v to v + 1. */
-const UPGRADES: Readonly<Record<number, string>> = { 1: V1_TO_V2 };
+/**
+ * Version 2 named teams by free text: whoever wrote a manifest with a team's name spoke for that team. Version 3
+ * gives every team a registration id; teams already there get one now (the organizer lists them with
+ * `optibench team list` and hands them out), nothing else changes. The table is rebuilt so that the column is
+ * NOT NULL UNIQUE exactly as in a new file.
+ */
+function v2ToV3(db: StoreDatabase): void {
+  db.exec(`CREATE TABLE teams_v3 (
+    id INTEGER PRIMARY KEY, registration_id TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE, members TEXT NOT NULL, created_at TEXT NOT NULL
+  )`);
+  const insert = db.prepare('INSERT INTO teams_v3 (id, registration_id, name, members, created_at) SELECT id, ?, name, members, created_at FROM teams WHERE id = ?');
+  const issued = new Set<string>();
+  for (const { id } of db.prepare('SELECT id FROM teams ORDER BY id').all() as { id: number }[]) {
+    let registrationId = newRegistrationId();
+    while (issued.has(registrationId)) registrationId = newRegistrationId();
+    issued.add(registrationId);
+    insert.run(registrationId, id);
+  }
+  db.exec('DROP TABLE teams; ALTER TABLE teams_v3 RENAME TO teams;');
+}
+
+/** `UPGRADES[v]` takes a file from version v to v + 1: a script, or code where each row needs its own value. */
+const UPGRADES: Readonly<Record<number, string | ((db: StoreDatabase) => void)>> = { 1: V1_TO_V2, 2: v2ToV3 };
 
 /**
  * better-sqlite3 is a native addon built at install time, and an optional dependency: where it cannot build
@@ -280,7 +305,13 @@ function migrate(db: StoreDatabase, file: string, evaluators: readonly Evaluator
     db.transaction(() => {
       if (upgradingCore) {
         if (version === 0) db.exec(CURRENT);
-        else for (let v = version; v < STORE_SCHEMA_VERSION; v++) db.exec(UPGRADES[v]!);
+        else {
+          for (let v = version; v < STORE_SCHEMA_VERSION; v++) {
+            const upgrade = UPGRADES[v]!;
+            if (typeof upgrade === 'string') db.exec(upgrade);
+            else upgrade(db);
+          }
+        }
         db.pragma(`user_version = ${STORE_SCHEMA_VERSION}`);
       }
       for (const { id, tables } of pending) {

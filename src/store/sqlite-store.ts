@@ -9,6 +9,7 @@ import type {
   NewSubmission,
   NewTeam,
   NewVerdict,
+  RegisteredTeam,
   ResultsStore,
   FailedRun,
   RunFinish,
@@ -19,11 +20,12 @@ import type {
   StandingsSpec,
   StoredRun,
   StoredVerdict,
+  TeamChanges,
 } from '../core/store.js';
 import * as runs from './runs.js';
 import { openDatabase, sqlConnection, type EvaluatorTablesEntry, type OpenOptions, type StoreDatabase } from './schema.js';
 import { queryStandings } from './standings.js';
-import { addSubmission, findSubmission, upsertTeam } from './teams.js';
+import { addSubmission, findSubmission, listTeams, registerTeam, teamByRegistration, updateTeam } from './teams.js';
 import { readVerdict, recordVerdict } from './verdicts.js';
 
 export class SqliteStore implements ResultsStore {
@@ -45,8 +47,20 @@ export class SqliteStore implements ResultsStore {
     return sqlConnection(this.db);
   }
 
-  upsertTeam(team: NewTeam): number {
-    return upsertTeam(this.db, team);
+  registerTeam(team: NewTeam): RegisteredTeam {
+    return registerTeam(this.db, team);
+  }
+
+  teamByRegistration(registrationId: string): RegisteredTeam | undefined {
+    return teamByRegistration(this.db, registrationId);
+  }
+
+  listTeams(): RegisteredTeam[] {
+    return listTeams(this.db);
+  }
+
+  updateTeam(registrationId: string, changes: TeamChanges): RegisteredTeam {
+    return updateTeam(this.db, registrationId, changes);
   }
 
   addSubmission(submission: NewSubmission): number {

@@ -6,6 +6,7 @@
  * even when an earlier one scored better, and only `rerun` runs (made by the organizers on their machine) stand
  * for a submission. A team's own `run`s or `canary` runs never reach the board.
  */
+import { environmentSchema, type Environment } from '../core/environment.js';
 import { OptibenchError } from '../core/errors.js';
 import type { MetricValue } from '../core/result.js';
 import type { StandingRow, StandingsQuery, StandingsSpec } from '../core/store.js';
@@ -17,12 +18,13 @@ interface SubmissionRow {
   id: number;
   team_id: number;
   team_name: string;
+  team_members: string;
   round: number;
   commit_sha: string;
   submitted_at: string;
 }
 
-type RerunRow = Pick<RunRow, 'id' | 'status' | 'started_at' | 'finished_at' | 'reference_match' | 'score' | 'report_path' | 'error'>;
+type RerunRow = Pick<RunRow, 'id' | 'kind' | 'status' | 'started_at' | 'finished_at' | 'machine' | 'reference_match' | 'score' | 'report_path' | 'error'>;
 
 /** ISO-8601 with a date, a time and a UTC offset: anything looser would make "last" depend on string luck. */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
@@ -31,6 +33,27 @@ function timeOf(value: string, where: string, file: string): number {
   const ms = ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(ms)) throw new OptibenchError(`${where} is "${value}", expected an ISO-8601 time such as 2025-03-04T05:06:07Z`, { file });
   return ms;
+}
+
+/** The members' names; whatever else the column holds shows no one rather than stopping the board. */
+function memberNames(text: string): string[] {
+  try {
+    const members = JSON.parse(text) as unknown;
+    return Array.isArray(members) ? members.flatMap((m) => (typeof (m as { name?: unknown })?.name === 'string' ? [(m as { name: string }).name] : [])) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The recorded machine, when the column holds one (a board renders whatever the store holds). */
+function machineOf(text: string | null): Environment | null {
+  if (text === null) return null;
+  try {
+    const parsed = environmentSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Newest first by time, then by id: the order "last" means everywhere on the board. */
@@ -42,7 +65,7 @@ export function queryStandings(db: StoreDatabase, spec: StandingsSpec, query: St
   const file = db.name;
   const submissions = db
     .prepare<[string], SubmissionRow>(
-      `SELECT s.id, s.team_id, t.name AS team_name, s.round, s.commit_sha, s.submitted_at
+      `SELECT s.id, s.team_id, t.name AS team_name, t.members AS team_members, s.round, s.commit_sha, s.submitted_at
          FROM submissions s JOIN teams t ON t.id = s.team_id WHERE s.evaluator = ?`,
     )
     .all(spec.evaluator)
@@ -53,7 +76,7 @@ export function queryStandings(db: StoreDatabase, spec: StandingsSpec, query: St
     byTeam.set(s.team_id, [...(byTeam.get(s.team_id) ?? []), s]);
   }
   const reruns = db.prepare<[number, string], RerunRow>(
-    `SELECT id, status, started_at, finished_at, reference_match, score, report_path, error
+    `SELECT id, kind, status, started_at, finished_at, machine, reference_match, score, report_path, error
        FROM runs WHERE submission_id = ? AND kind = 'rerun' AND evaluator = ?`,
   );
   const metrics = db.prepare<[string], { name: string; value: number; stderr: number | null }>('SELECT name, value, stderr FROM run_metrics WHERE run_id = ? ORDER BY name');
@@ -67,6 +90,7 @@ export function queryStandings(db: StoreDatabase, spec: StandingsSpec, query: St
     const base = {
       teamId: last.team_id,
       team: last.team_name,
+      members: memberNames(last.team_members),
       submissionId: last.id,
       submissions: teamSubmissions.length,
       round: last.round,
@@ -81,7 +105,9 @@ export function queryStandings(db: StoreDatabase, spec: StandingsSpec, query: St
         state: failed ? 'failed' : 'pending',
         note: failed ? (latest.error ?? 'no error recorded') : latest ? 'the re-run is under way' : 'not re-run yet',
         runId: latest?.id ?? null,
+        runKind: latest?.kind ?? null,
         runFinishedAt: latest?.finished_at ?? null,
+        machine: machineOf(latest?.machine ?? null),
         score: null,
         verdict: null,
         metrics: {},
@@ -110,7 +136,9 @@ export function queryStandings(db: StoreDatabase, spec: StandingsSpec, query: St
       state: note === null ? 'judged' : 'unjudged',
       note,
       runId: complete.id,
+      runKind: complete.kind,
       runFinishedAt: complete.finished_at,
+      machine: machineOf(complete.machine),
       score: complete.score,
       verdict,
       metrics: values,

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import type { z } from 'zod';
 import { describeIssue, keyName } from '../core/config-file.js';
 import { OptibenchError } from '../core/errors.js';
-import { MANIFEST_NAMES, submissionSchema, type SubmissionManifest } from './manifest.js';
+import { MANIFEST_NAMES, submissionSchema, versionProblem, type SubmissionManifest } from './manifest.js';
 import { parsePositioned } from './yaml-positions.js';
 
 export interface Problem {
@@ -85,6 +85,8 @@ export async function checkSubmission(dir: string, readConfig?: (file: string, r
   if (parsed.syntaxError) {
     return { file, manifest: undefined, problems: [{ file, line: parsed.syntaxError.line, message: `not valid YAML or JSON: ${parsed.syntaxError.message}` }] };
   }
+  const outdated = versionProblem(parsed.data);
+  if (outdated) return { file, manifest: undefined, problems: [{ file, line: parsed.lineOf(['version']), key: 'version', message: outdated }] };
   const result = submissionSchema.safeParse(parsed.data ?? {});
   if (!result.success) {
     const problems = result.error.issues.map((issue) => ({ file, line: parsed.lineOf(issue.path), key: keyName(issue.path), message: describeManifestIssue(issue) }));

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { leaderboardFileSchema } from '../../src/evaluators/inference/board/schema.js';
 import { optibench, sqlite3 } from '../store/helpers.js';
+import { registerTeam } from '../submissions/git-repo.js';
 
 let work: string;
 let cache: string;
@@ -27,7 +28,8 @@ describe('optibench evaluate inference', () => {
     expect(baseline.stderr).not.toMatch(/error/);
     expect(baseline.code).toBe(0);
     expect(baseline.stdout).toMatch(/^ {2}inference time \S+ m?s +\(headline, lower is better\)$/m);
-    const team = optibench(['evaluate', 'inference', '-c', 'pruned.yaml', '--db', 'r.db', '--team', 'Pruners'], work, cache);
+    const pruners = registerTeam(path.join(work, 'r.db'), 'Pruners', [{ name: 'Pat' }]);
+    const team = optibench(['evaluate', 'inference', '-c', 'pruned.yaml', '--db', 'r.db', '--team', pruners], work, cache);
     expect(team.stderr).not.toMatch(/error/);
     expect(team.code).toBe(0);
     expect(team.stdout).toMatch(/^ {2}verdict +PASS against \S+: PASS: acc_norm /m);
@@ -45,19 +47,20 @@ describe('optibench evaluate inference', () => {
     const other = optibench(['evaluate', 'inference', '-c', 'pruned.yaml', '--db', 'other.db', '--as-baseline'], work, cache);
     expect(other.code).toBe(0);
     const [{ id }] = sqlite3<{ id: string }>(path.join(work, 'other.db'), 'SELECT id FROM runs') as [{ id: string }];
+    const [biggerTeam, namedTeam, ghostTeam] = ['Bigger', 'Named', 'Ghost'].map((name) => registerTeam(path.join(work, 'other.db'), name, [{ name: `${name} Member` }])) as [string, string, string];
     // A bigger selection of the same dataset: no baseline scored as many items, so none judges it.
-    const unjudged = optibench(['evaluate', 'inference', '-c', 'big.yaml', '--db', 'other.db', '--team', 'Bigger'], work, cache);
+    const unjudged = optibench(['evaluate', 'inference', '-c', 'big.yaml', '--db', 'other.db', '--team', biggerTeam], work, cache);
     expect(unjudged.code).toBe(0);
     expect(unjudged.stdout).not.toContain('verdict');
     // Named with --baseline, the same baseline is refused after the run, which is kept: exit 1, the reason on stderr.
-    const named = optibench(['evaluate', 'inference', '-c', 'big.yaml', '--db', 'other.db', '--team', 'Named', '--baseline', id], work, cache);
+    const named = optibench(['evaluate', 'inference', '-c', 'big.yaml', '--db', 'other.db', '--team', namedTeam, '--baseline', id], work, cache);
     expect(named.code).toBe(1);
     expect(named.stderr).toMatch(new RegExp(`optibench: warning: baseline ${id} cannot judge this run: the runs did not score the same items`));
     expect(sqlite3(path.join(work, 'other.db'), "SELECT r.status FROM runs r JOIN submissions s ON s.id = r.submission_id JOIN teams t ON t.id = s.team_id WHERE t.name = 'Named'")).toEqual([{ status: 'complete' }]);
-    const ghost = optibench(['evaluate', 'inference', '-c', 'big.yaml', '--db', 'other.db', '--team', 'Ghost', '--baseline', 'nope'], work, cache);
+    const ghost = optibench(['evaluate', 'inference', '-c', 'big.yaml', '--db', 'other.db', '--team', ghostTeam, '--baseline', 'nope'], work, cache);
     expect(ghost.code).toBe(1);
     expect(ghost.stderr).toContain('--baseline: run nope cannot be the baseline: there is no such run in the results database');
-    expect(sqlite3(path.join(work, 'other.db'), "SELECT COUNT(*) AS n FROM teams WHERE name = 'Ghost'")).toEqual([{ n: 0 }]);
+    expect(sqlite3(path.join(work, 'other.db'), "SELECT COUNT(*) AS n FROM submissions s JOIN teams t ON t.id = s.team_id WHERE t.name = 'Ghost'")).toEqual([{ n: 0 }]);
   });
 
   it('puts the team on the front page, ranked, with its speedup over the baseline', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { describe, it, expect } from 'vitest';
-import { captureEnvironment, DEFAULT_ENVIRONMENT_TIMEOUT_MS, peakRssBytes } from '../../src/core/environment.js';
+import { captureEnvironment, DEFAULT_ENVIRONMENT_TIMEOUT_MS, describeMachine, peakRssBytes, type Environment } from '../../src/core/environment.js';
 import { environmentSchema } from '../../src/core/environment.js';
 
 function packageVersion(path: string): string {
@@ -53,5 +53,30 @@ describe('peakRssBytes', () => {
     expect(peak).toBeGreaterThanOrEqual(rss * 0.99);
     // KiB mistaken for bytes would be ~1000x off: a Node process is well under 64 GiB.
     expect(peak).toBeLessThan(64 * 1024 ** 3);
+  });
+});
+
+describe('describeMachine', () => {
+  const machine = (cpu: Partial<Environment['cpu']>, gib: number, gpus: string[]): Environment => ({
+    cpu: { brand: 'EPYC 7B13', manufacturer: 'AMD', cores: 32, physicalCores: 16, speedGHz: 2.45, ...cpu },
+    memory: { totalBytes: gib * 1024 ** 3 },
+    gpus: gpus.map((model) => ({ model, vendor: 'NVIDIA', vramMB: null })),
+    os: { platform: 'linux', distro: 'Ubuntu', release: '22.04', kernel: '5.15', arch: 'x64' },
+    hostname: 'h',
+    versions: {},
+  });
+
+  it('says CPU, cores, memory and GPUs by model in one line', () => {
+    expect(describeMachine(machine({}, 360, ['Tesla V100-SXM2-32GB', 'Tesla V100-SXM2-32GB', 'Tesla V100-SXM2-32GB', 'Tesla V100-SXM2-32GB']))).toBe(
+      'AMD EPYC 7B13, 32 cores, 360.0 GiB, 4× Tesla V100-SXM2-32GB',
+    );
+    // 23.54 GiB: 25,275,990,016 bytes, as a 2-core VM reported it.
+    expect(describeMachine({ ...machine({ brand: 'EPYC', cores: 2 }, 0, []), memory: { totalBytes: 25275990016 } })).toBe('AMD EPYC, 2 cores, 23.5 GiB, no GPU');
+    expect(describeMachine(machine({ brand: 'A', cores: 4 }, 16, ['A100', 'T4', 'A100']))).toBe('AMD A, 4 cores, 16.0 GiB, 2× A100, 1× T4');
+  });
+
+  it('names the maker once: not again when the brand has it, not at all when it is unknown', () => {
+    expect(describeMachine(machine({ manufacturer: 'Intel', brand: 'Intel(R) Xeon(R) Gold 6230' }, 64, []))).toBe('Intel(R) Xeon(R) Gold 6230, 32 cores, 64.0 GiB, no GPU');
+    expect(describeMachine(machine({ manufacturer: 'unknown', brand: 'AMD EPYC 7B13 64-Core Processor' }, 64, []))).toBe('AMD EPYC 7B13 64-Core Processor, 32 cores, 64.0 GiB, no GPU');
   });
 });

@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { boardFileSchema, type BoardFile } from '../../src/leaderboard/board-file.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { sqlite3, TSX_LOADER } from '../store/helpers.js';
+import { registerTeam } from '../submissions/git-repo.js';
 
 const TOY = path.join(REPO_ROOT, 'test/evaluators/toy/toy-evaluator.ts');
 const SHOUT = path.join(REPO_ROOT, 'test/evaluators/toy/shout-plugin.mjs');
@@ -37,6 +38,8 @@ const PROGRAMS: Record<string, string> = {
 };
 
 let work: string;
+/** The teams' registration ids, issued by the organizer before anything is evaluated for them. */
+const teams: Record<string, string> = {};
 
 function optibench(args: readonly string[], env: Record<string, string> = {}) {
   const result = spawnSync(process.execPath, [`--import=${TSX_LOADER}`, path.join(REPO_ROOT, 'src/cli/main.ts'), ...args], {
@@ -57,6 +60,7 @@ beforeAll(async () => {
   await writeFile(path.join(work, 'toy.yaml'), 'words: [alpha, bravo, charlie, delta]\noutputDir: reports\n');
   await writeFile(path.join(work, 'shout.yaml'), `words: [alpha, bravo, charlie, delta]\nplugins:\n  - ${SHOUT}\n`);
   await writeFile(path.join(work, 'wrong-plugin.yaml'), 'plugins: [head-pruning]\n');
+  for (const name of ['Alpha', 'Bravo', 'Charlie', 'Delta', 'Echo']) teams[name] = registerTeam(path.join(work, 'results.db'), name, [{ name: `${name} Member` }]);
 });
 
 describe('a toy evaluator registered from a test file', () => {
@@ -79,12 +83,12 @@ describe('a toy evaluator registered from a test file', () => {
   });
 
   it("judges each team's entry against the baseline: better or equal passes (exit 0), worse fails (exit 5)", () => {
-    const alpha = evaluate('reverse-all.sh', '--team', 'Alpha');
+    const alpha = evaluate('reverse-all.sh', '--team', teams.Alpha!);
     expect(alpha.stderr).not.toMatch(/error/);
     expect(alpha.code).toBe(0);
     expect(alpha.stdout).toMatch(/^ {2}verdict +PASS against \S+: PASS: quality 1 against the baseline's 0\.5$/m);
-    expect(evaluate('reverse-most.sh', '--team', 'Bravo').code).toBe(0);
-    const charlie = evaluate('garbage.sh', '--team', 'Charlie');
+    expect(evaluate('reverse-most.sh', '--team', teams.Bravo!).code).toBe(0);
+    const charlie = evaluate('garbage.sh', '--team', teams.Charlie!);
     expect(charlie.code).toBe(5);
     expect(charlie.stdout).toMatch(/verdict +FAIL .*quality 0 against the baseline's 0\.5/);
   });
@@ -108,7 +112,7 @@ describe('a toy evaluator registered from a test file', () => {
   });
 
   it('refuses an entry that links its answers to a host file, and records the run as failed with why (exit 1)', () => {
-    const { code, stderr } = evaluate('link-out.sh', '--team', 'Delta');
+    const { code, stderr } = evaluate('link-out.sh', '--team', teams.Delta!);
     expect(code).toBe(1);
     expect(stderr).toMatch(/answers\.txt: the entry's answers file is a symbolic link, which is not followed\n$/);
     expect(stderr).not.toContain('root:');
@@ -118,7 +122,7 @@ describe('a toy evaluator registered from a test file', () => {
   });
 
   it('takes a plugin declared for it; the plugin changes what the entry is given', async () => {
-    const { code, stdout, stderr } = optibench(['evaluate', 'toy', 'programs/reverse-all.sh', '-c', 'shout.yaml', '--db', 'results.db', '--team', 'Echo']);
+    const { code, stdout, stderr } = optibench(['evaluate', 'toy', 'programs/reverse-all.sh', '-c', 'shout.yaml', '--db', 'results.db', '--team', teams.Echo!]);
     expect(stderr).not.toMatch(/error/);
     expect(code).toBe(0);
     // No baseline was recorded on the shouted words: nothing to judge against.
@@ -152,6 +156,18 @@ describe('a toy evaluator registered from a test file', () => {
     const noDb = optibench(['evaluate', 'toy', 'programs/reverse-all.sh', '--team', 'Golf']);
     expect(noDb.code).toBe(1);
     expect(noDb.stderr).toBe('optibench: error: --team: --team, --as-baseline and --baseline need --db <file>: they are about the results database\n');
+    // A team is its registration: a name, or an id nobody registered, is refused with nothing recorded.
+    const runs = () => sqlite3(path.join(work, 'results.db'), 'SELECT id FROM runs ORDER BY id');
+    const before = runs();
+    const unregistered = optibench(['evaluate', 'toy', 'programs/reverse-all.sh', '-c', 'toy.yaml', '--db', 'results.db', '--team', 'team-zzzz2222']);
+    expect(unregistered.code).toBe(1);
+    expect(unregistered.stderr).toBe(
+      `optibench: error: ${path.join(work, 'results.db')}: --team: no team team-zzzz2222 is registered in this results database: register the team first (optibench team register --db ${path.join(work, 'results.db')} --name "<team name>" --member "Name <email>") and use the id it prints\n`,
+    );
+    const byName = optibench(['evaluate', 'toy', 'programs/reverse-all.sh', '-c', 'toy.yaml', '--db', 'results.db', '--team', 'Alpha']);
+    expect(byName.code).toBe(1);
+    expect(byName.stderr).toBe('optibench: error: --team: "Alpha" is not a team id: expected the registration id the organizer issued (team- and 8 characters a-z, 2-7)\n');
+    expect(runs()).toEqual(before);
     const noEntry = optibench(['evaluate', 'toy', 'programs/missing.sh']);
     expect(noEntry.code).toBe(1);
     expect(noEntry.stderr).toBe(`optibench: error: ${path.join(work, 'programs/missing.sh')}: the entry does not exist\n`);
@@ -214,6 +230,20 @@ describe('its board on the leaderboard site', () => {
     expect(board.pending.map((r) => [r.team, r.note])).toEqual([['Echo', 'no baseline verdict recorded yet']]);
     expect(board.failed.map((r) => r.team)).toEqual(['Delta']);
     expect(board.failed[0]!.note).toContain('is a symbolic link');
+  });
+
+  it('says who timed each score (the organizer: evaluate --team) and on what machine, and the members as registered', async () => {
+    expect(board.version).toBe(2);
+    expect(board.ranked.map((r) => [r.team, r.members, r.timedBy])).toEqual([
+      ['Alpha', ['Alpha Member'], 'organizer'],
+      ['Bravo', ['Bravo Member'], 'organizer'],
+    ]);
+    // The toy evaluator records this machine from Node's os module, with no maker and no GPU.
+    const machine = `${os.cpus()[0]!.model.trim()}, ${os.cpus().length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB, no GPU`;
+    expect(board.ranked.map((r) => r.machine)).toEqual([machine, machine]);
+    const html = await readFile(path.join(work, 'site', 'toy', 'index.html'), 'utf8');
+    expect(html).toContain('<span class="team-name">Alpha</span><br><span class="muted small members">Alpha Member</span>');
+    expect(html).toContain(`<td data-v="organizer · unchecked" class="timed">organizer · unchecked<br><span class="muted small">${machine}</span></td>`);
   });
 
   it('shows its own columns', async () => {

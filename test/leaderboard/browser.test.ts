@@ -11,8 +11,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeLeaderboardSite } from '../../src/leaderboard/site.js';
 import { REPO_ROOT } from '../helpers/shared.js';
-import { tempDir } from './db-fixture.js';
-import { buildScenario, HOSTILE } from './scenario.js';
+import { FixtureDb, tempDir } from './db-fixture.js';
+import { buildOddBaselines, buildScenario, HOSTILE } from './scenario.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = path.join(REPO_ROOT, 'test-output', 'leaderboard.png');
@@ -62,6 +62,13 @@ beforeAll(async () => {
     await writeLeaderboardSite({ ...site, date: '2025-03-04' });
   } finally {
     fixture.close();
+  }
+  const odd = new FixtureDb(path.join(root, 'odd.sqlite'));
+  try {
+    buildOddBaselines(odd);
+    await writeLeaderboardSite({ store: odd.store, dbFile: odd.file, outDir: path.join(root, 'odd-site'), top: 3, date: '2025-03-04' });
+  } finally {
+    odd.close();
   }
   base = await serve(root);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -169,6 +176,32 @@ describe('the leaderboard page in chromium', () => {
     await page.locator('#latest-link').click();
     await page.waitForLoadState('load');
     expect(page.url()).toBe(`${base}/site/index.html`);
+  });
+
+  it("says who timed the figures and names the board's one baseline with its time", async () => {
+    await page.goto(`${base}/site/index.html`, { waitUntil: 'load' });
+    expect(await page.locator('#baseline').textContent()).toBe('Every speedup is against the baseline run baseline-1, timed by the organizer: median inference 1.00 s.');
+    const timed = await page.locator('#ranked tbody tr[data-i] td.timed').allInnerTexts();
+    expect(timed.map((t) => t.split('\n')[0])).toEqual(['organizer · reference', 'organizer · reference', 'organizer · other machine', 'organizer · unchecked', 'organizer · unchecked']);
+  });
+
+  it('sorts rows whose baseline time is no measurement last, whichever way speedup or baseline is sorted', async () => {
+    await page.goto(`${base}/odd-site/index.html`, { waitUntil: 'load' });
+    const header = (name: string) => page.locator('#ranked thead th', { hasText: new RegExp(`^${name}$`) });
+    const rest = ['NullBase', 'ZeroBase', 'NegBase', 'InfBase', 'NanBase', 'RunningBase'];
+    expect(await rankedTeams()).toEqual(['StoredNeg', 'NullBase', 'ZeroBase', 'Honest', 'NegBase', 'InfBase', 'NanBase', 'RunningBase']);
+    expect(await page.locator('#ranked tbody tr[data-i] td.baseline').allTextContents()).toEqual(['600 ms', '—', '—', '600 ms', '—', '—', '—', '—']);
+    // speedup: Honest 2, StoredNeg 5; the others have none and stay below, in the board's order.
+    await header('speedup').click();
+    expect(await rankedTeams()).toEqual(['Honest', 'StoredNeg', ...rest]);
+    await header('speedup').click();
+    expect(await rankedTeams()).toEqual(['StoredNeg', 'Honest', ...rest]);
+    // baseline: both real ones are 600 ms and keep the board's order, ascending and descending.
+    await header('baseline').click();
+    expect(await rankedTeams()).toEqual(['StoredNeg', 'Honest', ...rest]);
+    await header('baseline').click();
+    expect(await rankedTeams()).toEqual(['StoredNeg', 'Honest', ...rest]);
+    expect(await page.locator('html').evaluate((html) => html.scrollWidth - html.clientWidth)).toBe(0);
   });
 
   it('logged no console errors or warnings and no failed requests', () => {

@@ -67,7 +67,7 @@ describe('optibench leaderboard', () => {
     raw.close();
     const wrongVersion = optibench(['leaderboard', '--db', newer, '-o', 'x']);
     expect(wrongVersion.code).toBe(1);
-    expect(wrongVersion.stderr).toBe(`optibench: error: ${newer}: results database has schema version 7, newer than this optibench (2): upgrade optibench\n`);
+    expect(wrongVersion.stderr).toBe(`optibench: error: ${newer}: results database has schema version 7, newer than this optibench (3): upgrade optibench\n`);
 
     await writeFile(path.join(work, 'notes.txt'), 'not sqlite at all, just some text that is long enough to have a header'.repeat(4));
     const notDb = optibench(['leaderboard', '--db', 'notes.txt', '-o', 'x']);

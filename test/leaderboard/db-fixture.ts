@@ -20,15 +20,19 @@ export class FixtureDb {
   /** The same database, for plain SQL. */
   readonly db: StoreDatabase;
   private nextRun = 0;
+  private nextTeam = 0;
 
   constructor(readonly file: string) {
     this.store = openInferenceStore(file);
     this.db = this.store.db;
   }
 
-  team(name: string): number {
+  /** A registered team; its id is the n-th registration's written in base32 (team-aaaaaaab, team-aaaaaaac...). */
+  team(name: string, members: readonly { name: string; email?: string }[] = [{ name: 'A Student' }]): number {
+    const n = ++this.nextTeam;
+    const id = `team-${[...n.toString(32).padStart(8, '0')].map((d) => 'abcdefghijklmnopqrstuvwxyz234567'[parseInt(d, 32)]).join('')}`;
     return Number(
-      this.db.prepare(`INSERT INTO teams (name, members, created_at) VALUES (?, '[{"name":"A Student"}]', '2025-02-01T00:00:00Z')`).run(name).lastInsertRowid,
+      this.db.prepare(`INSERT INTO teams (registration_id, name, members, created_at) VALUES (?, ?, ?, '2025-02-01T00:00:00Z')`).run(id, name, JSON.stringify(members)).lastInsertRowid,
     );
   }
 
@@ -52,6 +56,8 @@ export class FixtureDb {
     finishedAt?: string;
     medianMs?: number | null;
     referenceMatch?: number | null;
+    /** The `machine` column: an object is stored as JSON, a string as it is (whatever a writer left there). */
+    machine?: object | string | null;
     reportPath?: string | null;
     error?: string | null;
     acc?: [number, number];
@@ -62,8 +68,8 @@ export class FixtureDb {
     this.db
       .prepare(
         `INSERT INTO runs (id, evaluator, submission_id, kind, status, started_at, finished_at, config, config_sha256, dataset_path,
-           dataset_sha256, total_items, reference_match, score, report_path, error)
-         VALUES (?, 'inference', ?, ?, ?, ?, ?, '{}', 'cfg', 'hellaswag_val.jsonl', 'ds', 10042, ?, ?, ?, ?)`,
+           dataset_sha256, total_items, machine, reference_match, score, report_path, error)
+         VALUES (?, 'inference', ?, ?, ?, ?, ?, '{}', 'cfg', 'hellaswag_val.jsonl', 'ds', 10042, ?, ?, ?, ?, ?)`,
       )
       .run(
         id,
@@ -72,6 +78,7 @@ export class FixtureDb {
         options.status,
         options.startedAt,
         finished,
+        options.machine === undefined || options.machine === null ? null : typeof options.machine === 'string' ? options.machine : JSON.stringify(options.machine),
         options.referenceMatch ?? null,
         options.medianMs ?? null,
         options.reportPath ?? null,

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OptibenchError } from '../../src/core/errors.js';
@@ -8,7 +9,8 @@ import { rankStandings } from '../../src/leaderboard/rank.js';
 import { writeLeaderboardSite } from '../../src/leaderboard/site.js';
 import { leaderboardFileSchema } from '../../src/evaluators/inference/board/schema.js';
 import { FixtureDb, tempDir } from './db-fixture.js';
-import { buildScenario, FOXTROT_ERROR, HOSTILE } from './scenario.js';
+import { buildOddBaselines, buildScenario, FOXTROT_ERROR, HOSTILE } from './scenario.js';
+import { sqlite3 } from '../store/helpers.js';
 
 let fixture: FixtureDb;
 let board: Board<TeamStanding>;
@@ -45,6 +47,25 @@ describe('the board from the scenario database (expected values worked out in sc
   it('uses the gate\'s stored speedup, else the baseline run\'s median over the run\'s', () => {
     const speedups = Object.fromEntries([...board.ranked, ...board.rejected].map((r) => [r.team, r.speedup]));
     expect(speedups).toEqual({ Bravo: 2.5, Alpha: 1000 / 400, Charlie: 1.25, India: 1000 / 900, [HOSTILE]: 1000 / 950, Delta: 5 });
+  });
+
+  it("names the baseline of each judged row with its own median time; rows without a verdict name none", () => {
+    const baselines = Object.fromEntries([...board.ranked, ...board.rejected, ...board.pending].map((r) => [r.team, r.baseline]));
+    const base = { runId: 'baseline-1', medianMs: 1000 };
+    expect(baselines).toEqual({ Bravo: base, Alpha: base, Charlie: base, India: base, [HOSTILE]: base, Delta: base, Hotel: null, Golf: null, Echo: null });
+    expect(board.failed[0]!.baseline).toBeNull();
+  });
+
+  it('says who timed each row and on what, as recorded: organizer re-runs only, the machine when it is one', () => {
+    expect(board.ranked.map((r) => [r.team, r.runKind, r.machine?.cpu.brand ?? null])).toEqual([
+      ['Bravo', 'rerun', 'EPYC 7B13'],
+      ['Alpha', 'rerun', null],
+      ['Charlie', 'rerun', 'Xeon Gold 6230'],
+      ['India', 'rerun', null],
+      [HOSTILE, 'rerun', null],
+    ]);
+    expect(board.pending.map((r) => [r.team, r.runKind])).toEqual([['Hotel', 'rerun'], ['Golf', 'rerun'], ['Echo', null]]);
+    expect(board.ranked.find((r) => r.team === 'Alpha')!.members).toEqual(['Ada Lovelace', 'Alan Turing']);
   });
 
   it('carries acc and acc_norm with their stderr, the gate and the reference-server flag', () => {
@@ -122,6 +143,63 @@ describe('rounds and bad rows', () => {
       ]);
       const site = await writeLeaderboardSite({ store: f.store, dbFile: f.file, outDir: path.join(dir, 'site'), date: '2025-03-02' });
       expect(leaderboardFileSchema.parse(site.file).ranked.map((r) => r.team)).toEqual(['Honest']);
+    } finally {
+      f.close();
+    }
+  });
+
+  it("renders whatever the store holds as a baseline's time: missing, zero, negative, infinite or text is shown as none, computes no speedup, and moves no one", async () => {
+    const dir = tempDir('leaderboard-odd-baselines');
+    const f = new FixtureDb(path.join(dir, 'results.sqlite'));
+    try {
+      buildOddBaselines(f);
+      expect(sqlite3(f.file, "SELECT typeof(score) AS t FROM runs WHERE id = 'b-nan'")).toEqual([{ t: 'text' }]);
+
+      const standings = rankStandings(queryStandings(f.store), 3);
+      // Ranked by their own times, every one of them real: the baselines move no one.
+      expect(standings.ranked.map((r) => [r.team, r.rank])).toEqual([
+        ['StoredNeg', 1], ['NullBase', 2], ['ZeroBase', 3], ['Honest', 4], ['NegBase', 5], ['InfBase', 6], ['NanBase', 7], ['RunningBase', 8],
+      ]);
+      // A stored speedup that is no measurement (-3) gives way to the two times: 600 / 120 = 5; Honest 600 / 300 = 2.
+      expect(standings.ranked.map((r) => [r.team, r.speedup, r.baseline])).toEqual([
+        ['StoredNeg', 5, { runId: 'b-ok', medianMs: 600 }],
+        ['NullBase', null, { runId: 'b-null', medianMs: null }],
+        ['ZeroBase', null, { runId: 'b-zero', medianMs: null }],
+        ['Honest', 2, { runId: 'b-ok', medianMs: 600 }],
+        ['NegBase', null, { runId: 'b-neg', medianMs: null }],
+        ['InfBase', null, { runId: 'b-inf', medianMs: null }],
+        ['NanBase', null, { runId: 'b-nan', medianMs: null }],
+        ['RunningBase', null, { runId: 'b-running', medianMs: null }],
+      ]);
+
+      const site = await writeLeaderboardSite({ store: f.store, dbFile: f.file, outDir: path.join(dir, 'site'), date: '2025-03-02', top: 3 });
+      const json = leaderboardFileSchema.parse(site.file);
+      expect(json.baseline).toBeNull();
+      expect(json.ranked.map((r) => r.baseline?.medianMs ?? null)).toEqual([600, null, null, 600, null, null, null, null]);
+      const html = await readFile(site.index, 'utf8');
+      // No single baseline: each row shows its own, with a column that sorts like the others (empty last).
+      expect(html).not.toContain('id="baseline"');
+      expect(html).toContain('<th data-sort="num" title="the median inference time of the baseline run the speedup is against">baseline</th>');
+      expect(html).toContain('<td data-v="2" title="against baseline run b-ok">2.00×</td>\n<td data-v="600" class="baseline" title="baseline run b-ok">600 ms</td>');
+      expect(html).toContain('<td data-v="" title="against baseline run b-nan">—</td>\n<td data-v="" class="baseline" title="baseline run b-nan">—</td>');
+      expect(html).toContain('<tr class="cut"><td colspan="11">▲ top 3 go on</td></tr>');
+    } finally {
+      f.close();
+    }
+  });
+
+  it("names a shared baseline whose time is no measurement in the header, as none", async () => {
+    const dir = tempDir('leaderboard-odd-shared');
+    const f = new FixtureDb(path.join(dir, 'results.sqlite'));
+    try {
+      f.run({ id: 'b', submissionId: null, kind: 'baseline', status: 'complete', startedAt: '2025-03-01T00:00:00Z', medianMs: -1 });
+      const run = f.run({ id: 'r', submissionId: f.submission(f.team('Oscar'), '2025-03-01T01:00:00Z'), status: 'complete', startedAt: '2025-03-01T02:00:00Z', medianMs: 300 });
+      f.gate(run, 'b', { baseline: 0.4, value: 0.4 });
+      const site = await writeLeaderboardSite({ store: f.store, dbFile: f.file, outDir: path.join(dir, 'site'), date: '2025-03-02' });
+      expect(leaderboardFileSchema.parse(site.file)).toMatchObject({ baseline: { runId: 'b', medianMs: null }, ranked: [{ team: 'Oscar', speedup: null }] });
+      expect(await readFile(site.index, 'utf8')).toContain(
+        '<p class="meta" id="baseline">Every speedup is against the baseline run <code>b</code>, timed by the organizer: median inference — (what the results database holds for it is not a measurement).</p>',
+      );
     } finally {
       f.close();
     }

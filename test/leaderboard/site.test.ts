@@ -31,7 +31,7 @@ describe('the leaderboard site', () => {
     await render('2025-03-03', '2025-03-03T06:00:00Z');
     expect((await readdir(site)).sort()).toEqual(['index.html', 'leaderboard.json', 'snapshots']);
     const json = await readJson(path.join(site, 'leaderboard.json'));
-    expect(json).toMatchObject({ schema: 'optibench/leaderboard', version: 1, title: 'Round one', date: '2025-03-03', generatedAt: '2025-03-03T06:00:00.000Z', top: 3, round: null, earlier: [] });
+    expect(json).toMatchObject({ schema: 'optibench/leaderboard', version: 2, title: 'Round one', date: '2025-03-03', generatedAt: '2025-03-03T06:00:00.000Z', top: 3, round: null, earlier: [] });
     expect(json.ranked.map((r) => [r.team, r.rank, r.advances])).toEqual([
       ['Bravo', 1, true],
       ['Alpha', 1, true],
@@ -75,10 +75,35 @@ describe('the leaderboard site', () => {
     const html = await readFile(path.join(site, 'index.html'), 'utf8');
     expect(html.match(/<tr class="cut">/g)).toHaveLength(1);
     expect(html).toMatch(/<tr data-i="2" class="advances">[\s\S]*?<\/tr>\s*<tr class="cut"><td colspan="10">▲ top 3 go on<\/td><\/tr>\s*<tr data-i="3">/);
-    expect(html).toContain('<td data-v="400">400 ms</td>\n<td data-v="2.5">2.50×</td>\n<td data-v="0.401">40.10 ± 0.49 %</td>\n<td data-v="0.3">30.00 ± 0.46 %</td>');
+    expect(html).toContain(
+      '<td data-v="400">400 ms</td>\n<td data-v="2.5" title="against baseline run baseline-1">2.50×</td>\n<td data-v="0.401">40.10 ± 0.49 %</td>\n<td data-v="0.3">30.00 ± 0.46 %</td>',
+    );
     expect(html).toContain('>FAIL −2.00</td>');
-    expect(html).toContain('>other machine</td>');
+    expect(html).toContain('>organizer · other machine<br><span class="muted small">Intel Xeon Gold 6230, 8 cores, 64.0 GiB, no GPU</span></td>');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="http|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+  });
+
+  it("says who timed each figure and where, the members' names (never their addresses), and the one baseline in the header", async () => {
+    const json = await readJson(path.join(site, 'leaderboard.json'));
+    const html = await readFile(path.join(site, 'index.html'), 'utf8');
+    const rows = [...json.ranked, ...json.gateFailed, ...json.pending, ...json.failed];
+    // Every row with a run shows an organizer re-run; Echo's last submission has none.
+    expect(Object.fromEntries(rows.map((r) => [r.team, r.timedBy]))).toEqual({
+      Bravo: 'organizer', Alpha: 'organizer', Charlie: 'organizer', India: 'organizer', [HOSTILE]: 'organizer', Delta: 'organizer', Hotel: 'organizer', Golf: 'organizer', Echo: null, Foxtrot: 'organizer',
+    });
+    expect(Object.fromEntries(json.ranked.map((r) => [r.team, r.machine]))).toEqual({
+      Bravo: 'AMD EPYC 7B13, 32 cores, 360.0 GiB, 4× Tesla V100-SXM2-32GB', Alpha: null, Charlie: 'Intel Xeon Gold 6230, 8 cores, 64.0 GiB, no GPU', India: null, [HOSTILE]: null,
+    });
+    expect(html).toContain('<td data-v="organizer · reference" class="timed machine-reference">organizer · reference<br><span class="muted small">AMD EPYC 7B13, 32 cores, 360.0 GiB, 4× Tesla V100-SXM2-32GB</span></td>');
+    expect(html).toContain('<th data-sort="text" title="who measured the time (the organizer\'s re-run, or the team\'s own run), and on which machine">timed by</th>');
+    expect(json.ranked.find((r) => r.team === 'Alpha')!.members).toEqual(['Ada Lovelace', 'Alan Turing']);
+    expect(html).toContain('<span class="team-name">Alpha</span><br><span class="muted small members">Ada Lovelace, Alan Turing</span>');
+    expect(`${html}${JSON.stringify(json)}`).not.toContain('ada@example.org');
+    // One baseline for every judged row: named once, with its own time (1000 ms), and no column for it.
+    expect(json.baseline).toEqual({ runId: 'baseline-1', medianMs: 1000 });
+    expect(rows.filter((r) => r.baseline !== null).map((r) => r.team).sort()).toEqual(['Alpha', 'Bravo', 'Charlie', 'Delta', HOSTILE, 'India'].sort());
+    expect(html).toContain('<p class="meta" id="baseline">Every speedup is against the baseline run <code>baseline-1</code>, timed by the organizer: median inference <strong>1.00 s</strong>.</p>');
+    expect(html).not.toContain('>baseline</th>');
   });
 
   it('keeps earlier days as snapshots and links them from the next board', async () => {

@@ -15,7 +15,7 @@ import { queryStandings } from '../../src/evaluators/inference/board/query.js';
 import { parseInferenceResult } from '../../src/evaluators/inference/results-file.js';
 import { openInferenceStore, readRunItems } from '../../src/evaluators/inference/store/runs.js';
 import { REPO_ROOT } from '../helpers/shared.js';
-import { PDF, makeRepo, writeManifest } from '../submissions/git-repo.js';
+import { PDF, makeRepo, registerTeam, writeManifest } from '../submissions/git-repo.js';
 import { optibench, sqlite3 } from './helpers.js';
 
 const FIXTURE_DB = path.join(REPO_ROOT, 'test/fixtures/v1/results-v1.sqlite');
@@ -62,13 +62,20 @@ describe('a version 1 database, opened for writing', () => {
     openInferenceStore(file).close();
   });
 
-  it('is at schema version 2 with the inference tables applied, and nothing left under legacy names', () => {
-    expect(sqlite3(file, 'PRAGMA user_version')).toEqual([{ user_version: 2 }]);
+  it('is at schema version 3 with the inference tables applied, and nothing left under legacy names', () => {
+    expect(sqlite3(file, 'PRAGMA user_version')).toEqual([{ user_version: 3 }]);
     expect(sqlite3(file, 'SELECT evaluator, version FROM store_versions')).toEqual([{ evaluator: 'inference', version: 1 }]);
     const tables = sqlite3<{ name: string }>(file, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").map((t) => t.name);
     expect(tables).toEqual(['inference_gates', 'inference_items', 'run_metrics', 'runs', 'store_versions', 'submissions', 'teams', 'verdicts']);
     expect(sqlite3(file, 'PRAGMA foreign_key_check')).toEqual([]);
     expect(sqlite3(file, 'PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+  });
+
+  it('keeps every team, each now with a registration id of its own (through version 2 to 3)', () => {
+    const teams = sqlite3<{ id: number; registration_id: string; name: string; members: string; created_at: string }>(file, 'SELECT id, registration_id, name, members, created_at FROM teams ORDER BY id');
+    expect(teams.map(({ registration_id: _issued, ...t }) => t)).toEqual(sqlite3(FIXTURE_DB, 'SELECT id, name, members, created_at FROM teams ORDER BY id'));
+    for (const t of teams) expect(t.registration_id).toMatch(/^team-[a-z2-7]{8}$/);
+    expect(new Set(teams.map((t) => t.registration_id)).size).toBe(teams.length);
   });
 
   it("keeps every run, as the inference evaluator's, its headline time as the score", () => {
@@ -169,10 +176,11 @@ describe('runs recorded by a version 1 optibench, continued now', () => {
     const baselineFile = path.join(work, 'baseline-results.json');
     await copyFile(FIXTURE_RESULTS, baselineFile);
     sqlite3(file, `UPDATE runs SET results_path = '${baselineFile}' WHERE id = '${v1.runId}' RETURNING id`);
+    const team = registerTeam(file, 'New Team', [{ name: 'Nia' }]);
     const submission = path.join(work, 'team');
     const commit = await makeRepo(submission, { 'docs/optimizations.pdf': PDF, 'bench.yaml': 'plugins:\n  - head-pruning\nbatchSize: 4\n' });
-    await writeManifest(submission, commit, { config: 'bench.yaml' }, { team: 'New Team' });
-    const { code, stdout, stderr } = optibench(['rerun', submission, '--db', file, '--limit', '6', '-o', 'reports', '--work-root', 'work', '--timeout', '240'], work, cache);
+    await writeManifest(submission, commit, team, { config: 'bench.yaml' });
+    const { code, stdout, stderr } = optibench(['rerun', submission, '--db', file, '--team', team, '--limit', '6', '-o', 'reports', '--work-root', 'work', '--timeout', '240'], work, cache);
     expect(stderr).not.toMatch(/error/);
     expect(code).toBe(0);
     expect(stdout).toMatch(new RegExp(`^  gate       PASS against baseline ${v1.runId}: `, 'm'));

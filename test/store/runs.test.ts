@@ -24,7 +24,6 @@ import {
   recordGate,
   recordItems,
   reopenRun,
-  upsertTeam,
   type NewInferenceRun,
 } from '../../src/evaluators/inference/store/runs.js';
 import type { SqliteStore } from '../../src/store/sqlite-store.js';
@@ -219,12 +218,12 @@ describe('failing and reopening', () => {
 });
 
 describe('teams, submissions and gates', () => {
-  it('upsertTeam keeps one row per name and updates its members; addSubmission refuses an unknown team', () => {
+  it('a submission is added for a registered team; addSubmission refuses an unknown team', () => {
     const { db, file } = freshDb();
-    const id = upsertTeam(db, { name: 'Fast & Furious', members: [{ name: 'Ada' }] });
-    expect(upsertTeam(db, { name: 'Fast & Furious', members: [{ name: 'Ada' }, { name: 'Bo', email: 'bo@example.org' }] })).toBe(id);
-    expect(sqlite3(file, 'SELECT id, name, members FROM teams')).toEqual([
-      { id, name: 'Fast & Furious', members: '[{"name":"Ada"},{"name":"Bo","email":"bo@example.org"}]' },
+    const team = db.registerTeam({ name: 'Fast & Furious', members: [{ name: 'Ada' }, { name: 'Bo', email: 'bo@example.org' }] });
+    const id = team.rowId;
+    expect(sqlite3(file, 'SELECT id, registration_id, name, members FROM teams')).toEqual([
+      { id, registration_id: team.registrationId, name: 'Fast & Furious', members: '[{"name":"Ada"},{"name":"Bo","email":"bo@example.org"}]' },
     ]);
     const submission = addSubmission(db, { teamId: id, repository: 'https://example.org/r.git', commitSha: 'abc', manifest: { team: 'x' }, submittedAt: new Date('2026-01-02T03:04:05Z') });
     expect(sqlite3(file, 'SELECT id, team_id, round, commit_sha, document, submitted_at FROM submissions')).toEqual([

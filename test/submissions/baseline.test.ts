@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryStandings } from '../../src/evaluators/inference/board/query.js';
 import { openInferenceStore } from '../../src/evaluators/inference/store/runs.js';
 import { optibench, sqlite3 } from '../store/helpers.js';
-import { PDF, makeRepo, writeManifest } from './git-repo.js';
+import { PDF, makeRepo, registerTeam, writeManifest } from './git-repo.js';
 
 let root: string;
 let cache: string;
@@ -28,6 +28,8 @@ afterAll(async () => {
 });
 
 const rerunFlags = ['--db', 'results.db', '--limit', '12', '-o', 'reports', '--work-root', 'work', '--timeout', '240'];
+/** Registered by the organizer before the team submits. */
+let team: string;
 
 describe('baseline, re-run and gate, end to end', () => {
   let baselineId: string;
@@ -38,13 +40,14 @@ describe('baseline, re-run and gate, end to end', () => {
     expect(base.stderr).not.toMatch(/error/);
     expect(base.code).toBe(0);
     [{ id: baselineId }] = sqlite3<{ id: string }>(db, "SELECT id FROM runs WHERE kind = 'baseline' AND status = 'complete'") as [{ id: string }];
+    team = registerTeam(db);
     submission = path.join(root, 'team');
     const commit = await makeRepo(submission, { 'docs/optimizations.pdf': PDF, 'bench.yaml': 'plugins:\n  - head-pruning\nbatchSize: 4\n' });
-    await writeManifest(submission, commit, { config: 'bench.yaml' });
+    await writeManifest(submission, commit, team, { config: 'bench.yaml' });
   }, 300_000);
 
   it('judges the re-run against the newest fitting baseline and records the verdict and the speedup', () => {
-    const { code, stdout, stderr } = optibench(['rerun', submission, ...rerunFlags], root, cache);
+    const { code, stdout, stderr } = optibench(['rerun', submission, ...rerunFlags, '--team', team], root, cache);
     expect(stderr).not.toMatch(/error/);
     expect(code).toBe(0);
     expect(stdout).toMatch(new RegExp(`^  gate       PASS against baseline ${baselineId}: `, 'm'));
@@ -72,13 +75,13 @@ describe('baseline, re-run and gate, end to end', () => {
 
   it('refuses a baseline that cannot judge the re-run, before running anything', () => {
     const before = sqlite3<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM runs')[0]!.n;
-    const other = optibench(['rerun', submission, ...rerunFlags.map((f) => (f === '12' ? '10' : f)), '--baseline', baselineId], root, cache);
+    const other = optibench(['rerun', submission, ...rerunFlags.map((f) => (f === '12' ? '10' : f)), '--team', team, '--baseline', baselineId], root, cache);
     expect(other.code).toBe(1);
     expect(other.stderr.trim()).toBe(
       `optibench: error: results.db: --baseline: run ${baselineId} cannot be the baseline: it scored other items (12 items, limit 12, seed 1234; the re-run scores 10, limit 10, seed 1234)`,
     );
     const [rerunId] = sqlite3<{ id: string }>(db, "SELECT id FROM runs WHERE kind = 'rerun'").map((r) => r.id);
-    const notBaseline = optibench(['rerun', submission, ...rerunFlags, '--baseline', rerunId!], root, cache);
+    const notBaseline = optibench(['rerun', submission, ...rerunFlags, '--team', team, '--baseline', rerunId!], root, cache);
     expect(notBaseline.code).toBe(1);
     expect(notBaseline.stderr).toContain(`run ${rerunId} cannot be the baseline: it is a rerun run, not a baseline`);
     expect(sqlite3<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM runs')[0]!.n).toBe(before);

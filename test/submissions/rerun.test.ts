@@ -19,7 +19,7 @@ import { rerunSubmission, type RerunOutcome } from '../../src/evaluators/inferen
 import { hellaswagTask } from '../../src/tasks/hellaswag/index.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { optibench, sqlite3 } from '../store/helpers.js';
-import { PDF, makeRepo, writeManifest } from './git-repo.js';
+import { PDF, makeRepo, registerTeam, writeManifest } from './git-repo.js';
 
 const FIXTURES = path.join(REPO_ROOT, 'test/sandbox/fixtures');
 const LIMITS: SandboxLimits = {
@@ -48,11 +48,16 @@ export default {
 let root: string;
 let cache: string;
 let db: string;
+/** The registration ids the organizer issued: every submission below is Fast Llamas', unless it says otherwise. */
+let team: string;
+let otherTeam: string;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'optibench-rerun-'));
   cache = path.join(root, 'cache');
   db = path.join(root, 'results.db');
+  team = registerTeam(db);
+  otherTeam = registerTeam(db, 'Slow Alpacas', [{ name: 'Bo', email: 'bo@example.org' }]);
 });
 
 afterAll(async () => {
@@ -60,7 +65,7 @@ afterAll(async () => {
 });
 
 function rerun(dir: string, limits: SandboxLimits, limit: number | null = 12, extra: Partial<Parameters<typeof rerunSubmission>[0]> = {}): Promise<RerunOutcome> {
-  return rerunSubmission({ submissionDir: dir, db, limit, limits, outputDir: path.join(root, 'reports'), workRoot: path.join(root, 'work'), cacheDir: cache, ...extra });
+  return rerunSubmission({ submissionDir: dir, db, team, limit, limits, outputDir: path.join(root, 'reports'), workRoot: path.join(root, 'work'), cacheDir: cache, ...extra });
 }
 
 describe('a well-behaved submission (the organizer\'s optibench with a plugin from the repository)', () => {
@@ -74,7 +79,7 @@ describe('a well-behaved submission (the organizer\'s optibench with a plugin fr
       'bench.yaml': 'plugins:\n  - ./plugins/reverse.mjs\nbatchSize: 4\n',
       'plugins/reverse.mjs': PLUGIN,
     });
-    await writeManifest(dir, commit, { config: 'bench.yaml' });
+    await writeManifest(dir, commit, team, { config: 'bench.yaml' });
     outcome = await rerun(dir, LIMITS);
   }, 300_000);
 
@@ -105,9 +110,10 @@ describe('a well-behaved submission (the organizer\'s optibench with a plugin fr
     expect(results.payload.task.dataset.path).toBe(defaultDatasetPath());
   });
 
-  it('records team, submission and a complete rerun with its machine, the reference check and the real labels', () => {
-    const [team] = sqlite3<{ name: string; members: string }>(db, "SELECT name, members FROM teams WHERE name = 'Fast Llamas'");
-    expect(JSON.parse(team!.members)).toEqual([{ name: 'Ada Lovelace', email: 'ada@example.org' }, { name: 'Alan Turing' }]);
+  it("records the submission under the registered team, and a complete rerun with its machine, the reference check and the real labels", () => {
+    const [registered] = sqlite3<{ name: string; members: string }>(db, `SELECT t.name, t.members FROM teams t JOIN submissions s ON s.team_id = t.id WHERE t.registration_id = '${team}'`);
+    expect(registered!.name).toBe('Fast Llamas');
+    expect(JSON.parse(registered!.members)).toEqual([{ name: 'Ada Lovelace', email: 'ada@example.org' }, { name: 'Alan Turing' }]);
     const [run] = sqlite3<Record<string, unknown>>(db, `SELECT * FROM runs WHERE id = '${outcome.runId}'`);
     expect(run).toMatchObject({ kind: 'rerun', status: 'complete', total_items: 12, error: null, reference_match: 0 });
     expect(JSON.parse(run!.reference_diffs as string)).toEqual(expect.arrayContaining([expect.stringMatching(/^GPUs: .*the reference has 4x Tesla V100$/)]));
@@ -134,7 +140,7 @@ describe('a well-behaved submission (the organizer\'s optibench with a plugin fr
 describe('optibench rerun on the command line', () => {
   it('re-runs the well-behaved submission again: a second complete run of the same submission row', () => {
     const dir = path.join(root, 'good');
-    const { code, stdout, stderr } = optibench(['rerun', dir, '--db', db, '--limit', '12', '-o', path.join(root, 'reports'), '--work-root', path.join(root, 'work'), '--processes', '256', '--timeout', '240'], root, cache);
+    const { code, stdout, stderr } = optibench(['rerun', dir, '--db', db, '--team', team, '--limit', '12', '-o', path.join(root, 'reports'), '--work-root', path.join(root, 'work'), '--processes', '256', '--timeout', '240'], root, cache);
     expect(stderr).not.toMatch(/error/);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^optibench rerun \S+: 12 of 40 items, rescored with the real labels\n {2}acc +\d+\.\d\d ± \d+\.\d\d %\n/);
@@ -145,13 +151,78 @@ describe('optibench rerun on the command line', () => {
   });
 });
 
+describe('whose submission it is: the organizer says, the manifest agrees, the registration names the team', () => {
+  /** Everything a refused re-run could have touched, as the sqlite3 shell reads the file. */
+  const state = () => ({
+    teams: sqlite3(db, 'SELECT id, registration_id, name, members, created_at FROM teams ORDER BY id'),
+    submissions: sqlite3(db, 'SELECT * FROM submissions ORDER BY id'),
+    runs: sqlite3(db, 'SELECT id, status FROM runs ORDER BY id'),
+  });
+
+  async function submission(name: string, manifestTeam: string, extra: object = {}): Promise<string> {
+    const dir = path.join(root, name);
+    const commit = await makeRepo(dir, { 'docs/optimizations.pdf': PDF, 'bench.yaml': 'batchSize: 4\n' });
+    await writeManifest(dir, commit, manifestTeam, { config: 'bench.yaml' }, extra);
+    return dir;
+  }
+
+  it("refuses a manifest naming another registered team's id, before anything runs: nothing recorded, that team's registration untouched", async () => {
+    // Fast Llamas' repository names Slow Alpacas' id, hoping to stand in their place; the organizer received it from Fast Llamas.
+    const dir = await submission('impostor', otherTeam);
+    const before = state();
+    await expect(rerun(dir, HOSTILE_LIMITS)).rejects.toThrow(
+      `the manifest names team ${otherTeam}, but this submission was received from ${team} (Fast Llamas): a team submits only under its own id; nothing was run or recorded`,
+    );
+    expect(state()).toEqual(before);
+    expect(sqlite3<{ members: string }>(db, `SELECT members FROM teams WHERE registration_id = '${otherTeam}'`).map((t) => JSON.parse(t.members))).toEqual([[{ name: 'Bo', email: 'bo@example.org' }]]);
+  });
+
+  it('refuses the same on the command line (exit 1, one line), and a rerun without --team (usage, exit 2)', async () => {
+    const dir = path.join(root, 'impostor');
+    const before = state();
+    const flags = ['--db', db, '--limit', '12', '-o', path.join(root, 'reports'), '--work-root', path.join(root, 'work')];
+    const refused = optibench(['rerun', dir, ...flags, '--team', team], root, cache);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      `optibench: error: team: the manifest names team ${otherTeam}, but this submission was received from ${team} (Fast Llamas): a team submits only under its own id; nothing was run or recorded\n`,
+    );
+    const anonymous = optibench(['rerun', dir, ...flags], root, cache);
+    expect(anonymous.code).toBe(2);
+    expect(anonymous.stderr).toContain("error: required option '--team <id>' not specified");
+    expect(state()).toEqual(before);
+  });
+
+  it('refuses an id nobody registered, even when the manifest names it too', async () => {
+    const dir = await submission('unregistered', 'team-zzzz2222');
+    const before = state();
+    await expect(rerun(dir, HOSTILE_LIMITS, 12, { team: 'team-zzzz2222' })).rejects.toThrow(
+      `no team team-zzzz2222 is registered in this results database: register the team first (optibench team register --db ${db} --name "<team name>" --member "Name <email>") and use the id it prints`,
+    );
+    await expect(rerun(dir, HOSTILE_LIMITS, 12, { team: 'Fast Llamas' })).rejects.toThrow('"Fast Llamas" is not a team id: expected the registration id the organizer issued (team- and 8 characters a-z, 2-7)');
+    expect(state()).toEqual(before);
+  });
+
+  it('refuses a version 1 manifest with what changed, and a team name where the id belongs, naming the file and the key', async () => {
+    const old = await submission('version-1', team, { version: 1, team: 'Slow Alpacas', members: [{ name: 'Mallory' }] });
+    const named = await submission('free-text', 'Slow Alpacas');
+    const before = state();
+    await expect(rerun(old, HOSTILE_LIMITS)).rejects.toThrow(
+      `invalid submission: ${path.join(old, 'optibench-submission.json')}:3: version: version 1 manifests are no longer accepted: in version 2, "team" is the registration id`,
+    );
+    await expect(rerun(named, HOSTILE_LIMITS)).rejects.toThrow(
+      `invalid submission: ${path.join(named, 'optibench-submission.json')}:4: team: expected the registration id the organizer issued (team- and 8 characters a-z, 2-7), not a team name`,
+    );
+    expect(state()).toEqual(before);
+  });
+});
+
 describe('hostile submissions through optibench rerun', () => {
   async function hostile(name: string, fixture: string, args: string[] = []): Promise<RerunOutcome> {
     const dir = path.join(root, name);
     const interpreter = fixture.endsWith('.sh') ? '/bin/sh' : '/usr/bin/node';
     const commit = await makeRepo(dir, { 'docs/optimizations.pdf': PDF, [fixture]: await readFile(path.join(FIXTURES, fixture)) });
     await copyFile(path.join(FIXTURES, fixture), path.join(dir, fixture));
-    await writeManifest(dir, commit, { command: [interpreter, fixture, ...args] });
+    await writeManifest(dir, commit, team, { command: [interpreter, fixture, ...args] });
     const outcome = await rerun(dir, HOSTILE_LIMITS);
     expect(outcome.status).toBe('failed');
     expect(processesOf(outcome.sandbox!.uid)).toEqual([]);
@@ -198,7 +269,7 @@ describe('hostile submissions through optibench rerun', () => {
     await symlink(real, link);
     const dir = path.join(root, 'via-link');
     const commit = await makeRepo(dir, { 'docs/optimizations.pdf': PDF, 'read-labels.mjs': await readFile(path.join(FIXTURES, 'read-labels.mjs')) });
-    await writeManifest(dir, commit, { command: ['/usr/bin/node', 'read-labels.mjs', real] });
+    await writeManifest(dir, commit, team, { command: ['/usr/bin/node', 'read-labels.mjs', real] });
     const outcome = await rerun(dir, HOSTILE_LIMITS, 12, { dataset: link, readOnly: [visible] });
     expect(outcome.status).toBe('failed');
     expect(outcome.error).toBe(`denied: tried to read ${real}, which is not visible in the sandbox`);
@@ -221,9 +292,9 @@ export default {
 `;
     const dir = path.join(root, 'host-model');
     const commit = await makeRepo(dir, { 'docs/optimizations.pdf': PDF, 'bench.yaml': 'model: /\nplugins: [./snoop.mjs]\nbatchSize: 4\n', 'snoop.mjs': snoop });
-    await writeManifest(dir, commit, { config: 'bench.yaml' });
+    await writeManifest(dir, commit, team, { config: 'bench.yaml' });
     const said: string[] = [];
-    const outcome = await rerunSubmission({ submissionDir: dir, db, limit: 12, limits: LIMITS, outputDir: path.join(root, 'reports'), workRoot: path.join(root, 'work'), cacheDir: cache, onProgress: (m) => said.push(m) });
+    const outcome = await rerunSubmission({ submissionDir: dir, db, team, limit: 12, limits: LIMITS, outputDir: path.join(root, 'reports'), workRoot: path.join(root, 'work'), cacheDir: cache, onProgress: (m) => said.push(m) });
     expect(outcome.error).toBeNull();
     expect(outcome.status).toBe('complete');
     const organizers = await ensureDefaultModel(cache);
@@ -237,7 +308,7 @@ export default {
     const dir = path.join(root, 'own-checkout');
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'docs.pdf'), PDF);
-    await writeManifest(dir, 'a'.repeat(40), { config: 'bench.yaml' }, { repository: { url: REPO_ROOT, commit: 'a'.repeat(40) }, document: 'docs.pdf' });
+    await writeManifest(dir, 'a'.repeat(40), team, { config: 'bench.yaml' }, { repository: { url: REPO_ROOT, commit: 'a'.repeat(40) }, document: 'docs.pdf' });
     await writeFile(path.join(dir, 'bench.yaml'), 'batchSize: 4\n');
     const before = sqlite3<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM runs')[0]!.n;
     await expect(rerun(dir, HOSTILE_LIMITS)).rejects.toThrow(`the submission's repository ${REPO_ROOT} is the organizer's own optibench checkout (or holds it): it is never a valid submission`);

@@ -13,7 +13,7 @@ import { BYTES, type SandboxLimits } from '../../src/sandbox/limits.js';
 import { rerunSubmission, type RerunOptions, type RerunOutcome } from '../../src/evaluators/inference/rerun/rerun.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { sqlite3 } from '../store/helpers.js';
-import { PDF, makeRepo, writeManifest } from '../submissions/git-repo.js';
+import { PDF, makeRepo, registerTeam, writeManifest } from '../submissions/git-repo.js';
 
 const FIXTURE = path.join(REPO_ROOT, 'test/sut/fixtures/hostile-sut.mjs');
 const LIMITS: SandboxLimits = {
@@ -28,10 +28,12 @@ const LIMITS: SandboxLimits = {
 
 let root: string;
 let db: string;
+let team: string;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'optibench-hostile-sut-'));
   db = path.join(root, 'results.db');
+  team = registerTeam(db);
 });
 
 afterAll(async () => {
@@ -39,13 +41,13 @@ afterAll(async () => {
 });
 
 function rerun(dir: string, extra: Partial<RerunOptions> = {}): Promise<RerunOutcome> {
-  return rerunSubmission({ submissionDir: dir, db, limit: 12, limits: LIMITS, outputDir: path.join(root, 'reports'), workRoot: path.join(root, 'work'), cacheDir: path.join(root, 'cache'), ...extra });
+  return rerunSubmission({ submissionDir: dir, db, team, limit: 12, limits: LIMITS, outputDir: path.join(root, 'reports'), workRoot: path.join(root, 'work'), cacheDir: path.join(root, 'cache'), ...extra });
 }
 
 async function hostile(mode: string, extra: Partial<RerunOptions> = {}): Promise<RerunOutcome> {
   const dir = path.join(root, mode);
   const commit = await makeRepo(dir, { 'docs/optimizations.pdf': PDF, 'sut.mjs': await readFile(FIXTURE) });
-  await writeManifest(dir, commit, { command: ['/usr/bin/node', 'sut.mjs', mode] });
+  await writeManifest(dir, commit, team, { command: ['/usr/bin/node', 'sut.mjs', mode] });
   const outcome = await rerun(dir, extra);
   expect(outcome.status).toBe('failed');
   expect(processesOf(outcome.sandbox!.uid)).toEqual([]);
@@ -127,7 +129,7 @@ export default {
 `;
     const dir = path.join(root, 'slow-clock');
     const commit = await makeRepo(dir, { 'docs/optimizations.pdf': PDF, 'bench.yaml': 'plugins: [./slow.mjs]\nbatchSize: 4\n', 'slow.mjs': plugin });
-    await writeManifest(dir, commit, { config: 'bench.yaml' });
+    await writeManifest(dir, commit, team, { config: 'bench.yaml' });
     const outcome = await rerun(dir, { session: { warmupItems: 2 } });
     expect(outcome.error).toBeNull();
     const repeats = outcome.results!.timings.inference.repeats;
@@ -139,7 +141,7 @@ export default {
   it('claims a time of its own: kept as reported (escaped in the report), never as a time', async () => {
     const dir = path.join(root, 'braggart');
     const commit = await makeRepo(dir, { 'docs/optimizations.pdf': PDF, 'sut.mjs': await readFile(FIXTURE) });
-    await writeManifest(dir, commit, { command: ['/usr/bin/node', 'sut.mjs', 'braggart'] });
+    await writeManifest(dir, commit, team, { command: ['/usr/bin/node', 'sut.mjs', 'braggart'] });
     const outcome = await rerun(dir);
     expect(outcome.error).toBeNull();
     const results = outcome.results!;

@@ -26,7 +26,8 @@ afterAll(async () => {
 async function submission(name: string, files: Record<string, string | Buffer>, run: object): Promise<string> {
   const dir = path.join(root, name);
   const commit = await makeRepo(dir, { 'docs/optimizations.pdf': PDF, ...files });
-  await writeManifest(dir, commit, run);
+  // submission check cannot see the organizer's database: any well-formed registration id passes it.
+  await writeManifest(dir, commit, 'team-abcdefgh', run);
   return dir;
 }
 

@@ -16,7 +16,7 @@ import { rerunSubmission } from '../../src/evaluators/inference/rerun/rerun.js';
 import { BYTES } from '../../src/sandbox/limits.js';
 import { PYTHON } from '../helpers/python.js';
 import { optibench, sqlite3 } from '../store/helpers.js';
-import { PDF, makeRepo, writeManifest } from '../submissions/git-repo.js';
+import { PDF, makeRepo, registerTeam, writeManifest } from '../submissions/git-repo.js';
 
 const LIMIT = 12;
 let root: string;
@@ -67,10 +67,11 @@ describe('the Python SUT template', () => {
 
   it("the organizer's re-run: started in the sandbox, timed outside, scored like the in-process run", async () => {
     const commit = await makeRepo(repo, { 'docs/optimizations.pdf': PDF });
-    await writeManifest(repo, commit, { command: [PYTHON, 'sut/sut.py'] });
     const db = path.join(root, 'results.db');
+    const team = registerTeam(db);
+    await writeManifest(repo, commit, team, { command: [PYTHON, 'sut/sut.py'] });
     const limits = { wallSeconds: 300, cpuSeconds: 1200, memoryBytes: 16 * BYTES.GiB, processes: 256, fileBytes: 512 * BYTES.MiB, diskBytes: 1024 * BYTES.MiB, tmpBytes: 256 * BYTES.MiB };
-    const outcome = await rerunSubmission({ submissionDir: repo, db, limit: LIMIT, limits, outputDir: path.join(root, 'reports'), workRoot: path.join(root, 'work'), cacheDir: cache });
+    const outcome = await rerunSubmission({ submissionDir: repo, db, team, limit: LIMIT, limits, outputDir: path.join(root, 'reports'), workRoot: path.join(root, 'work'), cacheDir: cache });
     expect(outcome.error).toBeNull();
     const results = outcome.results!;
     expectSameAnswers(results);

@@ -23,13 +23,13 @@ import { formatMs } from '../../report/filters.js';
 import type { ResultsStore, RunKind, StoredRun } from '../../core/store.js';
 import { bubblewrap, canSandbox } from '../../sandbox/sandbox.js';
 import { openStore } from '../../store/sqlite-store.js';
+import { registeredTeam } from '../../submissions/team.js';
 import { getEvaluator } from '../../evaluators/index.js';
 
 interface EvaluateFlags {
   config?: string;
   db?: string;
   team?: string;
-  member: string[];
   commit?: string;
   round: number;
   asBaseline?: boolean;
@@ -60,8 +60,7 @@ export function registerEvaluate(program: Command, evaluators: readonly AnyEvalu
     .argument('[entry]', "what it scores: a program, a submission folder...; left out, the evaluator's default")
     .option('-c, --config <file>', "the evaluator's config file (see `optibench schema config --evaluator <id>`)")
     .option('--db <file>', 'record the run in this results database (SQLite; created if missing)')
-    .option('--team <name>', "whose entry this is: recorded (with --db) as the team's submission, run by the organizer, for the board")
-    .option('--member <name>', 'a team member (repeatable; default: the team name)', (v: string, all: string[]) => [...all, v], [])
+    .option('--team <id>', "whose entry this is, a registered team's id (optibench team register): recorded (with --db) as the team's submission, run by the organizer, for the board")
     .option('--commit <sha>', "the entry's commit (default: the HEAD of the git repository it is in)")
     .option('--round <n>', 'the competition round of the submission', positiveInteger, 1)
     .option('--as-baseline', 'record the run (with --db) as the baseline later runs are judged against')
@@ -71,7 +70,7 @@ export function registerEvaluate(program: Command, evaluators: readonly AnyEvalu
     .addHelpText(
       'after',
       '\nExit codes: 0 done (and passed its verdict), 5 the verdict failed, 3 it stopped part-way (what finished is kept), 1 bad input, 2 usage.\n' +
-        '\nExamples:\n  optibench evaluate inference -c bench.yaml\n  OPTIBENCH_EVALUATORS=./my-evaluator.js optibench evaluate my-evaluator ./entry --db results.db --team "Fast Llamas"\n',
+        '\nExamples:\n  optibench evaluate inference -c bench.yaml\n  OPTIBENCH_EVALUATORS=./my-evaluator.js optibench evaluate my-evaluator ./entry --db results.db --team team-abcd2345\n',
     )
     .action(async (id: string, entryArg: string | undefined, flags: EvaluateFlags) => {
       process.exitCode = await evaluateCommand(getEvaluator(evaluators, id), evaluators, entryArg, flags);
@@ -97,6 +96,7 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
   try {
     const kind: RunKind = flags.asBaseline ? 'baseline' : flags.team !== undefined ? 'rerun' : 'run';
     const named = store && flags.baseline !== undefined ? namedBaseline(store, evaluator, flags.baseline) : undefined;
+    // Before anything runs: an unregistered team is refused with nothing recorded.
     const submissionId = store && flags.team !== undefined ? addTeamSubmission(store, evaluator, entry, flags) : null;
     const refused: string[] = [];
     let started: { datasetSha256: string; totalItems: number } | undefined;
@@ -172,7 +172,7 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
 
 function addTeamSubmission(store: ResultsStore, evaluator: AnyEvaluator, entry: EvaluationEntry, flags: EvaluateFlags): number {
   const team = flags.team!;
-  const teamId = store.upsertTeam({ name: team, members: (flags.member.length ? flags.member : [team]).map((name) => ({ name })) });
+  const teamId = registeredTeam(store, team).rowId;
   const facts = { teamId, evaluator: evaluator.id, repository: entry.path ?? '(default)', commitSha: entry.commit ?? 'none', round: flags.round };
   return store.findSubmission(facts) ?? store.addSubmission({ ...facts, manifest: { team, entry: entry.path, commit: entry.commit, round: flags.round } });
 }

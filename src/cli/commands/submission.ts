@@ -43,7 +43,7 @@ export function registerSubmission(program: Command, evaluator: AnyEvaluator): v
       process.stdout.write(
         [
           `${check.file}: valid submission`,
-          `  team       ${m.team} (${m.members.map((x) => x.name).join(', ')})`,
+          `  team       ${m.team} (its name and members are in the organizer's registration)`,
           `  round      ${m.round}`,
           `  commit     ${m.repository.commit} of ${m.repository.url}`,
           `  document   ${m.document}`,

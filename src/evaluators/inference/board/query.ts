@@ -1,7 +1,10 @@
 /**
  * The inference challenge's standings: the store's standings rows (each team's last submission and the
  * organizer's re-run of it), with the figures this board shows: the median inference time, acc and acc_norm,
- * the accuracy gate's verdict with its figures, and the speedup over the baseline.
+ * the accuracy gate's verdict with its figures, the speedup over the baseline and the baseline's own time.
+ *
+ * Times come from the store as they are: a baseline's time that is missing, zero, negative, infinite or not a
+ * number at all (SQLite keeps text in a REAL column) is no measurement, and nothing is computed from it.
  */
 import type { MetricValue } from '../../../core/result.js';
 import type { ResultsStore, StandingRow, StandingsQuery, StandingsSpec } from '../../../core/store.js';
@@ -22,11 +25,19 @@ export interface GateView {
   readonly reason: string;
 }
 
+/** The baseline run a row's speedup is against, and its median inference time (null: not a measurement). */
+export interface BaselineView {
+  readonly runId: string;
+  readonly medianMs: number | null;
+}
+
 export interface TeamStanding extends StandingRow {
   /** The organizer-measured median inference time (the row's score). */
   readonly inferenceMs: number | null;
   /** Baseline median over this run's median: the gate's stored figure, else computed from the baseline run. */
   readonly speedup: number | null;
+  /** The run the verdict judged against; null without a verdict naming one. */
+  readonly baseline: BaselineView | null;
   readonly acc: MetricValue | null;
   readonly accNorm: MetricValue | null;
   readonly gate: GateView | null;
@@ -64,11 +75,13 @@ export function teamStandings(store: ResultsStore, rows: readonly StandingRow[])
         : null;
     // A verdict recorded by other means than the gate (no figures to show) is not placed: the board says why.
     const placed = row.verdict && !figures ? { state: 'unjudged' as const, note: 'the accuracy-gate verdict was recorded without its figures' } : {};
+    const baselineMs = row.verdict?.referenceStatus === 'complete' ? measured(row.verdict.referenceScore) : null;
     return {
       ...row,
       ...placed,
       inferenceMs: row.score,
-      speedup: speedupOf(row, figures?.speedup ?? null),
+      speedup: row.verdict ? (measured(figures?.speedup) ?? ratio(baselineMs, measured(row.score))) : null,
+      baseline: row.verdict?.referenceRunId ? { runId: row.verdict.referenceRunId, medianMs: baselineMs } : null,
       acc: row.metrics.acc ?? null,
       accNorm: row.metrics.acc_norm ?? null,
       gate,
@@ -76,11 +89,12 @@ export function teamStandings(store: ResultsStore, rows: readonly StandingRow[])
   });
 }
 
-/** The gate's own figure when it stored one; otherwise the baseline run's median over this run's, if both exist. */
-function speedupOf(row: StandingRow, stored: number | null): number | null {
-  const verdict = row.verdict;
-  if (!verdict) return null;
-  if (stored !== null) return stored;
-  if (verdict.referenceStatus !== 'complete' || verdict.referenceScore === null || row.score === null || row.score <= 0) return null;
-  return verdict.referenceScore / row.score;
+/** A time or a ratio that is a measurement: a finite number above zero, whatever type the column gave. */
+function measured(x: unknown): number | null {
+  return typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : null;
+}
+
+/** The baseline's median over the run's, when both are measurements. */
+function ratio(baselineMs: number | null, runMs: number | null): number | null {
+  return baselineMs !== null && runMs !== null ? baselineMs / runMs : null;
 }

@@ -13,6 +13,7 @@ import { displayPath } from '../../../core/cli/terminal.js';
 
 interface RerunFlags {
   db: string;
+  team: string;
   referenceSpec?: string;
   dataset?: string;
   limit?: number;
@@ -63,6 +64,7 @@ export function registerRerun(program: Command): void {
     .description("Re-run a submission as the organizer: clone its commit, start it in a bubblewrap sandbox (no network, no labels, limits) as a system under test, ask it every item's requests and time each pass from outside, score its answers with the labels, record it")
     .argument('<submission-dir>', 'the folder holding optibench-submission.yaml')
     .requiredOption('--db <file>', 'the results database (created if missing)')
+    .requiredOption('--team <id>', "whose submission this is, as you received it: the team's registration id (optibench team list); the manifest's team must be the same")
     .option('--reference-spec <file>', 'the reference server spec (default: the competition server shipped with optibench)')
     .option('--dataset <file>', 'the labelled HellaSwag file (default: the embedded tiny set)')
     .option('--limit <n>', 'score a deterministic subset of this many items', positiveInteger)
@@ -87,6 +89,7 @@ export function registerRerun(program: Command): void {
       const outcome = await rerunSubmission({
         submissionDir: dir,
         db: flags.db,
+        team: flags.team,
         referenceSpec: flags.referenceSpec,
         dataset: flags.dataset,
         limit: flags.limit ?? null,

@@ -37,6 +37,7 @@ import { checkSubmission, formatProblem } from '../../../submissions/check.js';
 import { cloneAtCommit } from '../../../submissions/clone.js';
 import { selectItems, type SelectedItems } from './items.js';
 import type { SubmissionManifest } from '../../../submissions/manifest.js';
+import { submittingTeam } from '../../../submissions/team.js';
 import { compareWithReference, loadReferenceSpec, nvidiaDriverVersion, type ReferenceCheck } from '../../../submissions/reference-spec.js';
 import { SutClient } from '../sut/client.js';
 import { optibenchMounts, serveCommand } from '../sut/local.js';
@@ -51,6 +52,8 @@ const DEFAULT_GATE: GateOptions = { metric: DEFAULT_GATE_METRIC, maxDropPoints: 
 export interface RerunOptions {
   readonly submissionDir: string;
   readonly db: string;
+  /** Whose submission this is (a registered team id), as the organizer received it; the manifest must agree. */
+  readonly team: string;
   readonly referenceSpec?: string;
   /** The labelled dataset; the embedded tiny set when left out. */
   readonly dataset?: string;
@@ -147,8 +150,9 @@ function refuseOwnCheckout(url: string): void {
   }
 }
 
-function findOrAddSubmission(store: ResultsStore, manifest: SubmissionManifest, submittedAt: Date | undefined): number {
-  const teamId = store.upsertTeam({ name: manifest.team, members: manifest.members });
+/** Refuses (before anything is recorded) a team that is not registered, or a manifest naming another team than the organizer's. */
+function findOrAddSubmission(store: ResultsStore, manifest: SubmissionManifest, submittedAt: Date | undefined, team: string): number {
+  const teamId = submittingTeam(store, manifest.team, team).rowId;
   const facts = { teamId, evaluator: INFERENCE_EVALUATOR_ID, repository: manifest.repository.url, commitSha: manifest.repository.commit, round: manifest.round };
   return store.findSubmission(facts) ?? store.addSubmission({ ...facts, document: manifest.document, manifest, submittedAt });
 }
@@ -169,6 +173,14 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
   const say = options.onProgress ?? (() => {});
   const manifest = await checkedManifest(options.submissionDir);
   refuseOwnCheckout(manifest.repository.url);
+  // Whose submission it is, before anything expensive (hashing a 60 GB model): the organizer's word, the
+  // manifest agreeing, the id registered.
+  const teams = openInferenceStore(options.db);
+  try {
+    submittingTeam(teams, manifest.team, options.team);
+  } finally {
+    teams.close();
+  }
   const devices = nvidiaDevices(options.gpus ?? []);
   const spec = await loadReferenceSpec(options.referenceSpec);
   const cacheDir = options.cacheDir ?? defaultCacheDir();
@@ -208,7 +220,7 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
   const { passes, warmupItems, agreementTolerance, reissueTolerance, reissueFloorMs } = session;
   const rerunConfig = { manifestRun: manifest.run, limit, seed, modelWeightsSha256: modelFacts.weightsSha256, measurement: { passes, warmupItems, agreementTolerance, reissueTolerance, reissueFloorMs } };
   try {
-    const submissionId = findOrAddSubmission(db, manifest, options.submittedAt);
+    const submissionId = findOrAddSubmission(db, manifest, options.submittedAt, options.team);
     const fail = async (error: string, sandbox: SandboxResult | null): Promise<RerunOutcome> => {
       failRun(db, runId, error, { machine: environment, reference });
       return { runId, status: 'failed', error, results: null, sandbox, reference, reportDir, gate: null, baselineRunId: baseline?.id ?? null };

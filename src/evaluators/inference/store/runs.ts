@@ -3,7 +3,7 @@
  * accuracy gate's verdict (the store's `verdicts` row, and the figures behind it in `inference_gates`).
  */
 import { OptibenchError } from '../../../core/errors.js';
-import type { NewRun, NewSubmission, NewTeam, ReferenceCheck, ResultsStore, StoredRun } from '../../../core/store.js';
+import type { NewRun, NewSubmission, ReferenceCheck, ResultsStore, StoredRun } from '../../../core/store.js';
 import { configSchema, inferenceConfigSha256 } from '../config.js';
 import type { Environment } from '../../../core/environment.js';
 import { openStore, type SqliteStore } from '../../../store/sqlite-store.js';
@@ -24,10 +24,6 @@ export type NewInferenceRun = Omit<NewRun, 'evaluator' | 'configSha256'> & {
 export function createRun(store: ResultsStore, run: NewInferenceRun): void {
   const configSha256 = run.configSha256 ?? inferenceConfigSha256(configSchema.parse(run.config), run.datasetSha256);
   store.createRun({ ...run, configSha256, evaluator: INFERENCE_EVALUATOR_ID });
-}
-
-export function upsertTeam(store: ResultsStore, team: NewTeam): number {
-  return store.upsertTeam(team);
 }
 
 /** Adds a submission to the inference challenge for an existing team; returns its id. */
