@@ -75,7 +75,7 @@ export function registerRerun(program: Command): void {
     .option('--gpus <list>', 'NVIDIA GPUs passed into the sandbox, e.g. 0,1,2,3 (their device nodes and the driver\'s; default: none)', gpuList)
     .option('--read-only <path>', 'another host path the submission may read (repeatable)', (v: string, all: string[]) => [...all, path.resolve(v)], [])
     .option('--timeout <seconds>', 'wall-time limit', positiveNumber)
-    .option('--memory-gb <n>', 'address-space limit per process', positiveNumber)
+    .option('--memory-gb <n>', 'data-memory limit per process (RLIMIT_DATA)', positiveNumber)
     .option('--processes <n>', 'processes and threads limit', positiveInteger)
     .option('--disk-gb <n>', 'limit on what the submission writes', positiveNumber)
     .option('--baseline <run-id>', 'the baseline run to judge against (default: the newest complete baseline in --db that scored the same items)')
