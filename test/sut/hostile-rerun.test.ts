@@ -102,7 +102,7 @@ describe('a SUT that bends the measurement is caught', () => {
   });
 
   it('replays pass 1 by request id: ids are fresh each pass, so the answers disagree', async () => {
-    expect((await hostile('replay-by-id')).error).toMatch(/^pass 2 disagrees with pass 1: request \d+ got -[\d.]+ there and -[\d.]+ in pass 1 \(more than the 0\.05 nats allowed\)/);
+    expect((await hostile('replay-by-id')).error).toMatch(/^pass 2 disagrees with pass 1: request \d+ \(\d+ continuation tokens\) got -[\d.]+ there and -[\d.]+ in pass 1 \(more than the 0\.01 nats per token allowed\)/);
   });
 
   it('answers later passes with anything: the timed answers must be the scored ones', async () => {

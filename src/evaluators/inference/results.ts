@@ -116,7 +116,8 @@ export const inferencePayloadSchema = z.object({
       warmupRequests: z.number().int(),
       /** Median share of a measured pass spent in the harness's own work (writing requests, reading answers). */
       harnessShare: z.number().nullable(),
-      agreement: z.object({ maxAbsDiff: z.number(), tolerance: z.number() }),
+      /** Later passes against pass 1: the largest difference of a request's sum, and per continuation token (what `tolerance` bounds). */
+      agreement: z.object({ maxAbsDiff: z.number(), maxPerToken: z.number(), tolerance: z.number() }),
       reissue: z.object({ ratio: z.number().nullable(), tolerance: z.number(), floorMs: z.number() }),
       reported: jsonObjectSchema,
     })

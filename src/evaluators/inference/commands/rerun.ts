@@ -83,7 +83,7 @@ export function registerRerun(program: Command): void {
     .option('--max-drop <points>', 'largest allowed drop of the metric against the baseline, in points', nonNegativeNumber, DEFAULT_MAX_DROP_POINTS)
     .option('--passes <n>', 'measured passes over every item (the median is ranked; 2 or more checks re-issued requests)', positiveInteger, SESSION_DEFAULTS.passes)
     .option('--warmup-items <n>', "documents' worth of random-token warm-up requests before the measured passes", nonNegativeInteger, SESSION_DEFAULTS.warmupItems)
-    .option('--agreement-tolerance <nats>', "largest difference allowed between a request's log-prob in a later pass and in pass 1", nonNegativeNumber, SESSION_DEFAULTS.agreementTolerance)
+    .option('--agreement-tolerance <nats>', "largest difference allowed between a request's log-prob in a later pass and in pass 1, per continuation token", nonNegativeNumber, SESSION_DEFAULTS.agreementTolerance)
     .option('--reissue-tolerance <share>', 'how much faster than pass 1 a later pass may be (beyond 1 s) before the SUT is taken to remember answers', nonNegativeNumber, SESSION_DEFAULTS.reissueTolerance)
     .action(async (dir: string, flags: RerunFlags) => {
       const outcome = await rerunSubmission({

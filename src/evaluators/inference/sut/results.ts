@@ -92,7 +92,7 @@ export function sutResults(facts: SutRunFacts): InferenceResult {
         passes: m.passMs.length,
         warmupRequests: m.warmupRequests,
         harnessShare,
-        agreement: { maxAbsDiff: m.agreementMaxAbsDiff, tolerance: facts.session.agreementTolerance },
+        agreement: { maxAbsDiff: m.agreementMaxAbsDiff, maxPerToken: m.agreementMaxPerToken, tolerance: facts.session.agreementTolerance },
         reissue: { ratio: m.reissueRatio, tolerance: facts.session.reissueTolerance, floorMs: facts.session.reissueFloorMs },
         reported: { hello: m.hello.about ?? {}, loaded: m.loadedAbout },
       },
