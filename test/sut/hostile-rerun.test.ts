@@ -98,11 +98,11 @@ describe('a SUT that breaks the protocol is stopped with the reason', () => {
 describe('a SUT that bends the measurement is caught', () => {
   it('remembers answers by content: the re-issued pass is too fast', async () => {
     const outcome = await hostile('cache');
-    expect(outcome.error).toMatch(/^re-issued requests came back faster than their first issue: pass 2 took 0\.\d\d s, pass 1 1\.\d\d s \(\d+ % faster; at most 20 % and 1 s allowed\)/);
+    expect(outcome.error).toMatch(/^re-issued requests came back faster than their first issue: pass 2 took 0\.\d\d s, pass 1 1\.\d\d s \(\d+ % faster; at most 50 % and 1 s allowed\)/);
   });
 
   it('replays pass 1 by request id: ids are fresh each pass, so the answers disagree', async () => {
-    expect((await hostile('replay-by-id')).error).toMatch(/^pass 2 disagrees with pass 1: request \d+ \(\d+ continuation tokens\) got -[\d.]+ there and -[\d.]+ in pass 1 \(more than the 0\.01 nats per token allowed\)/);
+    expect((await hostile('replay-by-id')).error).toMatch(/^pass 2 disagrees with pass 1: request \d+ \(\d+ continuation tokens\) got -[\d.]+ there and -[\d.]+ in pass 1 \(more than the 0\.05 nats per token allowed\)/);
   });
 
   it('answers later passes with anything: the timed answers must be the scored ones', async () => {
@@ -148,7 +148,9 @@ export default {
     expect((results.payload.sut!.reported as { hello: { inferenceMs: number } }).hello.inferenceMs).toBe(1);
     for (const ms of results.timings.inference.repeats) expect(ms).toBeGreaterThanOrEqual(300);
     const [run] = sqlite3<{ score: number }>(db, `SELECT score FROM runs WHERE id = '${outcome.runId}'`);
-    expect(run!.score).toBe(results.timings.inference.medianMs);
+    // Pass 1 is ranked: the one pass whose every request was new to the SUT.
+    expect(run!.score).toBe(results.timings.inference.repeats[0]);
+    expect(results.headline.value).toBe(results.timings.inference.repeats[0]);
     const report = await readFile(path.join(outcome.reportDir, 'index.html'), 'utf8');
     expect(report).toContain("timed by</th><td>the organizer's harness, outside the sandbox");
     expect(report).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');

@@ -78,6 +78,6 @@ describe('the Python SUT template', () => {
     expect(results.payload.sut).toMatchObject({ form: 'command', timedBy: 'organizer', passes: 2 });
     const [run] = sqlite3<{ status: string; score: number }>(db, `SELECT status, score FROM runs WHERE id = '${outcome.runId}'`);
     expect(run!.status).toBe('complete');
-    expect(run!.score).toBe(results.timings.inference.medianMs);
+    expect(run!.score).toBe(results.timings.inference.repeats[0]);
   }, 300_000);
 });

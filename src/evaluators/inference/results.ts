@@ -140,6 +140,14 @@ export type ItemResult = z.infer<typeof itemResultSchema>;
 export const INFERENCE_HEADLINE: HeadlineSpec = { name: 'inference_ms', label: 'inference time', unit: 'ms', direction: 'lower', positive: true };
 
 /**
+ * The time a run is ranked by: pass 1 of a SUT measured by the organizer's harness (the one pass whose every
+ * request was new to it, and the one scored), else the median of the measured passes of an in-process run.
+ */
+export function rankedInferenceMs(results: Pick<InferenceResult, 'timings' | 'payload'>): number | null {
+  return results.payload.sut ? (results.timings.inference.repeats[0] ?? null) : results.timings.inference.medianMs;
+}
+
+/**
  * The run's rankable time: the median of its measured passes, unless it measured only part of its items (a
  * resumed run's clock covered only the items it ran, so it must not be ranked against full runs).
  */

@@ -81,7 +81,7 @@ export function registerRerun(program: Command): void {
     .option('--baseline <run-id>', 'the baseline run to judge against (default: the newest complete baseline in --db that scored the same items)')
     .option('--metric <name>', 'the metric the accuracy gate judges', DEFAULT_GATE_METRIC)
     .option('--max-drop <points>', 'largest allowed drop of the metric against the baseline, in points', nonNegativeNumber, DEFAULT_MAX_DROP_POINTS)
-    .option('--passes <n>', 'measured passes over every item (the median is ranked; 2 or more checks re-issued requests)', positiveInteger, SESSION_DEFAULTS.passes)
+    .option('--passes <n>', 'measured passes over every item (pass 1 is scored and ranked; later ones check it, and 2 or more check re-issued requests)', positiveInteger, SESSION_DEFAULTS.passes)
     .option('--warmup-items <n>', "documents' worth of random-token warm-up requests before the measured passes", nonNegativeInteger, SESSION_DEFAULTS.warmupItems)
     .option('--agreement-tolerance <nats>', "largest difference allowed between a request's log-prob in a later pass and in pass 1, per continuation token", nonNegativeNumber, SESSION_DEFAULTS.agreementTolerance)
     .option('--reissue-tolerance <share>', 'how much faster than pass 1 a later pass may be (beyond 1 s) before the SUT is taken to remember answers', nonNegativeNumber, SESSION_DEFAULTS.reissueTolerance)
@@ -116,7 +116,7 @@ export function registerRerun(program: Command): void {
       const lines = [`optibench rerun ${outcome.runId}: ${r.payload.task.dataset.selectedDocs} of ${r.payload.task.dataset.totalDocs} items, rescored with the real labels`];
       for (const [name, m] of Object.entries(r.metrics)) lines.push(`  ${name.padEnd(10)} ${formatPercentStderr(m.value, m.stderr)} %`);
       const passes = r.timings.inference.repeats.map((ms) => `${ms.toFixed(1)}`).join(', ');
-      lines.push(`  inference  ${r.timings.inference.medianMs === null ? 'not measured' : `${r.timings.inference.medianMs.toFixed(1)} ms`} (median of passes ${passes} ms, timed by the organizer's harness outside the sandbox)`);
+      lines.push(`  inference  ${r.headline.value === null ? 'not measured' : `${r.headline.value.toFixed(1)} ms`} (pass 1, ranked; passes ${passes} ms, timed by the organizer's harness outside the sandbox)`);
       lines.push(`  machine    ${machine}`);
       const gate = outcome.gate;
       if (gate) {

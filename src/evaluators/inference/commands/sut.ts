@@ -60,7 +60,7 @@ function summary(results: InferenceResult): string[] {
   const t = results.timings;
   const lines = [`SUT "${sut.name}" (${sut.form}): ${results.payload.task.dataset.selectedDocs} items, ${results.payload.throughput.requests} requests, timed by the harness`];
   lines.push(`  load       ${(t.loadMs / 1000).toFixed(2)} s; warm-up ${(t.warmupMs / 1000).toFixed(2)} s (${sut.warmupRequests} requests)`);
-  lines.push(`  passes     ${t.inference.repeats.map((ms) => `${ms.toFixed(1)} ms`).join(', ')} (median ${t.inference.medianMs!.toFixed(1)} ms)`);
+  lines.push(`  passes     ${t.inference.repeats.map((ms) => `${ms.toFixed(1)} ms`).join(', ')} (pass 1 is what a re-run ranks)`);
   for (const [name, m] of Object.entries(results.metrics)) lines.push(`  ${name.padEnd(10)} ${formatPercentStderr(m.value, m.stderr)} %`);
   lines.push(`  agreement  later passes within ${sut.agreement.maxAbsDiff.toExponential(2)} nats of pass 1, ${sut.agreement.maxPerToken.toExponential(2)} per token (allowed ${sut.agreement.tolerance} per token)`);
   if (sut.reissue.ratio !== null) lines.push(`  re-issue   fastest later pass / pass 1 = ${sut.reissue.ratio.toFixed(3)} (at least ${(1 - sut.reissue.tolerance).toFixed(2)} unless within ${sut.reissue.floorMs / 1000} s)`);

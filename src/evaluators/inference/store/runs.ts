@@ -8,7 +8,7 @@ import { configSchema, inferenceConfigSha256 } from '../config.js';
 import type { Environment } from '../../../core/environment.js';
 import { openStore, type SqliteStore } from '../../../store/sqlite-store.js';
 import { INFERENCE_EVALUATOR_ID } from '../hooks.js';
-import { inferenceHeadline, type InferenceResult, type ItemResult } from '../results.js';
+import { inferenceHeadline, rankedInferenceMs, type InferenceResult, type ItemResult } from '../results.js';
 import { inferenceTables } from './tables.js';
 
 /** Opens the results database for the inference evaluator (its tables migrated). */
@@ -48,7 +48,7 @@ export interface FinishPaths {
 export function finishRun(store: ResultsStore, runId: string, results: InferenceResult, paths: FinishPaths): void {
   const resumed = (results.payload.resumed?.itemsCarriedOver ?? 0) > 0;
   store.finishRun(runId, {
-    result: { ...results, headline: inferenceHeadline(results.timings.inference.medianMs, resumed) },
+    result: { ...results, headline: inferenceHeadline(rankedInferenceMs(results), resumed) },
     datasetSha256: results.payload.task.dataset.sha256,
     items: results.payload.items,
     ...paths,

@@ -2,7 +2,7 @@
  * What each pass asks. A measured pass holds every planned request once, the documents in a new order, each
  * document's endings in a new order, under ids and groups that mean nothing outside the pass: a SUT cannot
  * key answers by position, id or ending order. The warm-up holds random tokens with the shapes of real
- * requests, so nothing it sees comes back in a measured pass.
+ * requests (the longest among them), so nothing it sees comes back in a measured pass.
  */
 import type { TokenRequest } from '../../../core/backend.js';
 import { encodeHarnessMessage, type WireRequest } from './protocol.js';
@@ -46,14 +46,18 @@ export function measuredPass(source: PassSource, pass: number, random: () => num
 
 /**
  * `items` documents' worth of requests of random tokens in [0, vocabSize), with the context and continuation
- * lengths of randomly chosen real documents (a shared random context per document, as real ones share theirs).
+ * lengths of real documents (a shared random context per document, as real ones share theirs): the longest
+ * documents first, so the largest shapes a pass will need (and the memory they take) are met before pass 1,
+ * then randomly chosen ones.
  */
 export function warmupPass(source: PassSource, items: number, vocabSize: number, random: () => number): BuiltPass {
   const token = () => Math.floor(random() * vocabSize);
   const requests: WireRequest[] = [];
   const docs = source.requestsByDoc.length;
+  const length = (doc: number) => source.requestsByDoc[doc]!.reduce((sum, id) => sum + source.requests[id]!.context.length + source.requests[id]!.continuation.length, 0);
+  const longest = [...Array(docs).keys()].sort((a, b) => length(b) - length(a)).slice(0, Math.ceil(items / 4));
   for (let group = 0; group < Math.min(items, docs); group++) {
-    const ids = source.requestsByDoc[Math.floor(random() * docs)]!;
+    const ids = source.requestsByDoc[group < longest.length ? longest[group]! : Math.floor(random() * docs)]!;
     const context = Array.from({ length: source.requests[ids[0]!]!.context.length }, token);
     for (const id of ids) {
       const continuation = Array.from({ length: source.requests[id]!.continuation.length }, token);

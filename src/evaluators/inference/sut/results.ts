@@ -63,7 +63,8 @@ export function sutResults(facts: SutRunFacts): InferenceResult {
       totalMs: facts.totalMs,
     },
     metrics,
-    headline: inferenceHeadline(inference.medianMs, false),
+    // Pass 1 ranks: the one pass whose every request is new to the SUT, and the one scored.
+    headline: inferenceHeadline(m.passMs[0] ?? null, false), // = rankedInferenceMs of these results
     verdict: null,
     payload: {
       task: { name: task.name, version: task.version, dataset: facts.dataset },

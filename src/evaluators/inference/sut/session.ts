@@ -1,8 +1,10 @@
 /**
  * One measured session with a SUT, on the organizer's clock: hello, load, a warm-up, N measured passes,
- * close. Pass 1's answers are the ones scored; later passes must agree with them (the timed run is the
- * accuracy run) and must not come back faster than pass 1 beyond a tolerance (a SUT that remembers answers
- * by content is not measuring inference: MLPerf's TEST04 idea).
+ * close. Pass 1 is scored and ranked: it is the one pass whose every request is new to the SUT, so
+ * remembering answers across passes cannot buy rank. Later passes must agree with pass 1 and must not come
+ * back much faster (a SUT that remembers answers by content is caught: MLPerf's TEST04 idea); the tolerances
+ * are loose enough for batch-dependent rounding (quantized kernels) and a shared machine's noise, since the
+ * ranked figure does not depend on them.
  */
 import type { TokenAnswer } from '../../../core/backend.js';
 import type { JsonObject } from '../../../core/json.js';
@@ -39,8 +41,8 @@ export interface SessionOptions {
 export const SESSION_DEFAULTS = {
   passes: 2,
   warmupItems: 32,
-  agreementTolerance: 0.01,
-  reissueTolerance: 0.2,
+  agreementTolerance: 0.05,
+  reissueTolerance: 0.5,
   reissueFloorMs: 1000,
   helloSeconds: 60,
 } as const;
