@@ -20,7 +20,7 @@ import io
 import json
 import struct
 import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
@@ -156,7 +156,9 @@ def main():
     ap.add_argument("--input-file")
     args = ap.parse_args()
     if args.port is not None:
-        HTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+        # Threads: an HTTP/1.1 client keeps idle connections open, and a one-connection server would stall a
+        # second connection until the first one times out.
+        ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
     elif not args.input_file:
         sys.exit("--compress and --decompress need --input-file <job.json>")
     else:
