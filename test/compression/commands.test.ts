@@ -14,6 +14,9 @@ import { registerSamples } from '../../src/evaluators/compression/commands/sampl
 import { decodeNpy } from '../../src/evaluators/compression/npy.js';
 import { parseManifestCsv } from '../../src/evaluators/compression/sample-manifest.js';
 import type { BenchReport } from '../../src/evaluators/compression/solutions/bench.js';
+import { ensurePresetModel } from '../../src/evaluators/compression/samples/model.js';
+import { ensureDefaultModel } from '../../src/evaluators/inference/embedded-default.js';
+import { defaultCacheDir } from '../../src/core/paths.js';
 import { PYTHON, pythonJson } from '../helpers/python.js';
 
 let root: string;
@@ -111,6 +114,10 @@ print(16 * values / bits)`);
     const table = await cli(['bench', '--samples', dir, '--repeat', '1', '--solution', 'reference-byte-planes', '--python', PYTHON]);
     expect(table).toMatch(/^samples: .*; cpu: .*median of 1 runs, in-process\nsolution +kind +n +ratio +order-0 bound +of bound +compress MB\/s +decompress MB\/s +bit-exact\n/);
     expect(table).toMatch(/reference-byte-planes +all +6 +\d\.\d{3}x +\d\.\d{3}x +\d+\.\d% +\d+ +\d+ +yes/);
+  });
+
+  it('the tiny preset is the inference evaluator\'s embedded default model (same seed, text and cache folder)', async () => {
+    expect(await ensurePresetModel(defaultCacheDir(), 'tiny')).toBe(await ensureDefaultModel(defaultCacheDir()));
   });
 
   it('bench without samples says how to make them', async () => {

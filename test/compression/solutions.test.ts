@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCacheDir } from '../../src/core/paths.js';
-import { ensureDefaultModel, defaultDatasetPath } from '../../src/evaluators/inference/embedded-default.js';
+import { embeddedDatasetPath, ensurePresetModel } from '../../src/evaluators/compression/samples/model.js';
 import { generateSamples } from '../../src/evaluators/compression/samples/generate.js';
 import { decodeNpy } from '../../src/evaluators/compression/npy.js';
 import { SHIPPED_SOLUTIONS, shippedSolutionDir } from '../../src/evaluators/compression/solutions/index.js';
@@ -22,9 +22,9 @@ let samples: { entry: SampleEntry; npy: Buffer; raw: Buffer }[];
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'optibench-solutions-'));
-  const modelDir = await ensureDefaultModel(defaultCacheDir());
+  const modelDir = await ensurePresetModel(defaultCacheDir(), 'tiny');
   const dir = path.join(root, 'samples');
-  const entries = await generateSamples({ modelDir, datasetPath: defaultDatasetPath(), outDir: dir, count: 1, batchSize: 1, layers: [1], python: PYTHON });
+  const entries = await generateSamples({ modelDir, datasetPath: embeddedDatasetPath(), outDir: dir, count: 1, batchSize: 1, layers: [1], python: PYTHON });
   samples = await Promise.all(
     entries.map(async (entry) => {
       const npy = await readFile(path.join(dir, entry.file));

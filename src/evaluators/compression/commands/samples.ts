@@ -6,10 +6,9 @@ import { positiveInteger } from '../../../core/cli/options.js';
 import { OptibenchError } from '../../../core/errors.js';
 import { defaultCacheDir } from '../../../core/paths.js';
 import { PRESETS, type PresetName } from '../../../models/llama/generate.js';
-import { defaultDatasetPath } from '../../inference/embedded-default.js';
 import { downloadSamples } from '../samples/download.js';
 import { generateSamples } from '../samples/generate.js';
-import { ensurePresetModel } from '../samples/model.js';
+import { embeddedDatasetPath, ensurePresetModel } from '../samples/model.js';
 import { PYTHON_OPTION_HELP, defaultPython } from './python.js';
 
 interface SamplesFlags {
@@ -67,7 +66,7 @@ export function registerSamples(group: Command): void {
       const modelDir = await resolveModel(flags.model, flags.cacheDir ?? defaultCacheDir(), log);
       const entries = await generateSamples({
         modelDir,
-        datasetPath: flags.dataset ?? defaultDatasetPath(),
+        datasetPath: flags.dataset ?? embeddedDatasetPath(),
         outDir: flags.output,
         count: flags.count,
         batchSize: flags.batch,
