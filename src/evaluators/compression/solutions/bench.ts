@@ -34,6 +34,8 @@ export interface BenchReport {
   readonly cpu: string;
   readonly pinned: string | null;
   readonly repeat: number;
+  /** The 1-minute load average when the run ended: other work on the machine slows every figure. */
+  readonly loadAverage: number;
   readonly rows: readonly BenchRow[];
 }
 
@@ -112,7 +114,7 @@ export async function benchSolutions(options: { samplesDir: string; solutions: r
     for (const g of groups) rows.push(aggregate(solution, g, items.filter((x) => `${x.entry.kind} ${x.entry.source}` === g)));
     rows.push(aggregate(solution, 'all', items));
   }
-  return { samplesDir: options.samplesDir, cpu: cpuModel(), pinned: pin ? 'taskset -c 0' : null, repeat: options.repeat, rows };
+  return { samplesDir: options.samplesDir, cpu: cpuModel(), pinned: pin ? 'taskset -c 0' : null, repeat: options.repeat, loadAverage: os.loadavg()[0] ?? 0, rows };
 }
 
 export function formatBenchTable(report: BenchReport): string {
@@ -131,7 +133,7 @@ export function formatBenchTable(report: BenchReport): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [
-    `samples: ${report.samplesDir}; cpu: ${report.cpu}; ${report.pinned ? `one core (${report.pinned})` : 'not pinned (no taskset)'}; median of ${report.repeat} runs, in-process`,
+    `samples: ${report.samplesDir}; cpu: ${report.cpu}; ${report.pinned ? `one core (${report.pinned})` : 'not pinned (no taskset)'}; median of ${report.repeat} runs, in-process; load average ${report.loadAverage.toFixed(2)} on ${os.cpus().length} cores`,
     line(head),
     ...body.map(line),
   ].join('\n');
