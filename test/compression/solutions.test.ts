@@ -11,18 +11,20 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCacheDir } from '../../src/core/paths.js';
 import { embeddedDatasetPath, ensurePresetModel } from '../../src/evaluators/compression/samples/model.js';
-import { generateSamples } from '../../src/evaluators/compression/samples/generate.js';
+import { generateSamples, tokenBatches } from '../../src/evaluators/compression/samples/generate.js';
+import { workerPythonPath } from '../../src/backends/pytorch/backend.js';
 import { decodeNpy } from '../../src/evaluators/compression/npy.js';
 import { SHIPPED_SOLUTIONS, shippedSolutionDir } from '../../src/evaluators/compression/solutions/index.js';
 import type { SampleEntry } from '../../src/evaluators/compression/sample-manifest.js';
-import { PYTHON } from '../helpers/python.js';
+import { PYTHON, pythonJson } from '../helpers/python.js';
 
 let root: string;
+let modelDir: string;
 let samples: { entry: SampleEntry; npy: Buffer; raw: Buffer }[];
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'optibench-solutions-'));
-  const modelDir = await ensurePresetModel(defaultCacheDir(), 'tiny');
+  modelDir = await ensurePresetModel(defaultCacheDir(), 'tiny');
   const dir = path.join(root, 'samples');
   const entries = await generateSamples({ modelDir, datasetPath: embeddedDatasetPath(), outDir: dir, count: 1, batchSize: 1, layers: [1], python: PYTHON });
   samples = await Promise.all(
@@ -107,6 +109,35 @@ describe('shipped solutions', () => {
       'mlp_activation:backward:1x800x172',
       'mlp_activation:forward:1x800x172',
     ]);
+  });
+
+  it('the last layer\'s backward hidden state is the LM loss gradient, recomputed by autograd from its forward sample', async () => {
+    // Independent of capture.py's graph: final norm + LM head + mean next-token cross-entropy written out here,
+    // on the bf16 forward sample (so the match is to bf16 precision, not exact).
+    const ids = await tokenBatches(modelDir, embeddedDatasetPath(), 1, 1);
+    const idsFile = path.join(root, 'ids.json');
+    await writeFile(idsFile, JSON.stringify(ids[0]));
+    const dir = path.join(root, 'samples');
+    const fwd = samples.find((s) => s.entry.source === 'hidden_state' && s.entry.kind === 'forward')!.entry.file;
+    const bwd = samples.find((s) => s.entry.source === 'hidden_state' && s.entry.kind === 'backward')!.entry.file;
+    const got = pythonJson<{ relative: number; cosine: number }>(`
+import json, sys, numpy as np, torch, torch.nn.functional as F
+sys.path.insert(0, ${JSON.stringify(workerPythonPath())})
+from worker.weights import WeightStore
+cfg = json.load(open(${JSON.stringify(path.join(modelDir, 'config.json'))}))
+H, V, eps = cfg["hidden_size"], cfg["vocab_size"], cfg["rms_norm_eps"]
+st = WeightStore(${JSON.stringify(modelDir)})
+def bf16(f):
+    return torch.from_numpy(np.load(${JSON.stringify(dir)} + "/" + f).view(np.int16)).view(torch.bfloat16).float()
+ids = torch.tensor(json.load(open(${JSON.stringify(idsFile)})))
+h = bf16(${JSON.stringify(fwd)}).requires_grad_(True)
+x = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * st.get("model.norm.weight", (H,)).float()
+logits = x @ st.get("lm_head.weight", (V, H)).float().T
+F.cross_entropy(logits[:, :-1].reshape(-1, V), ids[:, 1:].reshape(-1)).backward()
+g = bf16(${JSON.stringify(bwd)})
+print(json.dumps({"relative": float((g - h.grad).norm() / h.grad.norm()), "cosine": float(F.cosine_similarity(g.flatten(), h.grad.flatten(), dim=0))}))`);
+    expect(got.cosine).toBeGreaterThan(0.999);
+    expect(got.relative).toBeLessThan(0.03);
   });
 
   for (const name of SHIPPED_SOLUTIONS) {
