@@ -12,12 +12,13 @@
  * The payload is sent only with "go": a server never sees its input before the clock starts.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../../core/paths.js';
 import type { RunningProgram } from '../../../core/program.js';
 import { callRequest, failureOf, outputCap, tail, withWorkDir, type CallContext, type CallResult, type Phase, type ProtocolRunner } from './call.js';
 import { OutputRefused, readCappedBytes } from './output.js';
 
-export const HTTP_DRIVER = fileURLToPath(new URL('./http-driver.py', import.meta.url));
+/** From the package root, as the other shipped scripts are (package.json `files`): the same path from src/ and dist/. */
+export const HTTP_DRIVER = path.join(packageRoot(), 'src', 'evaluators', 'compression', 'protocols', 'http-driver.py');
 const MAX_LINE = 1024;
 
 /** Lines from the driver's stdout, capped (the driver shares its sandbox with the solution: untrusted). */
