@@ -261,6 +261,8 @@ describe('the compression evaluator, for real', () => {
         expect(r.failure).toMatch(reasons[name]);
       }
       expect(stderr).toMatch(new RegExp(`s0\\.npy: ${reasons[name].source.slice(1)}`));
+      // It did keep the original at compress time (in /tmp, /dev/shm and its HOME, the work dir, at least): one byte each.
+      if (name === 'keep-original') for (const r of rows) expect(r.compressed_bytes).toBeGreaterThanOrEqual(3);
       const [run] = sqlite3<{ status: string; score: number }>(db, `SELECT status, score FROM runs WHERE id = '${runId}'`);
       expect(run).toEqual({ status: 'complete', score: 0 });
     }, 120_000);

@@ -16,7 +16,7 @@ const sig = (x: number | null) => (x === null || !Number.isFinite(x) ? '—' : S
 export function ratioTimeChart(items: readonly SampleItem[]): string | null {
   const points = items.filter((i) => i.failure === null).map((i) => ({ x: i.compressSeconds! + i.decompressSeconds!, y: i.ratio!, exact: i.bitExact, index: i.index }));
   if (points.length === 0) return null;
-  const [w, h, left, bottom, top, right] = [560, 300, 56, 40, 12, 16];
+  const [w, h, left, bottom, top, right] = [560, 300, 56, 40, 12, 32];
   const maxX = Math.max(...points.map((p) => p.x)) * 1.1 || 1;
   const maxY = Math.max(1, ...points.map((p) => p.y)) * 1.1;
   const px = (x: number) => (left + (x / maxX) * (w - left - right)).toFixed(1);
