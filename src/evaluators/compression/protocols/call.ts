@@ -8,6 +8,7 @@
  * cgroups here; what is enforced is RLIMIT_CPU at cpus x wall seconds per process and RLIMIT_NPROC. The README's
  * "Matrix compression" section says so.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProgramLimits, ProgramRequest, ProgramRunner } from '../../../core/program.js';
@@ -69,12 +70,39 @@ export async function withWorkDir<T>(scratch: string, phase: Phase, body: (dir: 
   }
 }
 
+/** "0-3,8" as [0, 1, 2, 3, 8]. */
+export function parseCpuList(list: string): number[] {
+  return list
+    .trim()
+    .split(',')
+    .filter(Boolean)
+    .flatMap((part) => {
+      const [a, b] = part.split('-').map(Number) as [number, number | undefined];
+      return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    });
+}
+
+/**
+ * The first `count` CPUs optibench itself may run on (a container may not offer CPU 0), as taskset's list.
+ * Read from /proc/self/status; CPU 0 up where it cannot be read.
+ */
+export function pinnedCpus(count: number): string {
+  let allowed: number[] = [];
+  try {
+    allowed = parseCpuList(/^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '');
+  } catch {
+    // not Linux's /proc: fall through
+  }
+  const chosen = allowed.length ? allowed.slice(0, count) : Array.from({ length: count }, (_, i) => i);
+  return chosen.join(',');
+}
+
 /** The sandboxed request: pinned, the solution's folder read-only and its working directory, a minimal environment. */
 export function callRequest(context: CallContext, workDir: string, argv: readonly string[], fileBytes: number, extraInputs: readonly string[] = []): ProgramRequest {
   const cpus = context.limits.cpus;
   const threads = String(cpus);
   return {
-    command: ['/usr/bin/taskset', '-c', cpus === 1 ? '0' : `0-${cpus - 1}`, ...argv],
+    command: ['/usr/bin/taskset', '-c', pinnedCpus(cpus), ...argv],
     workDir,
     inputs: [context.solution.root, ...extraInputs],
     hidden: [],
