@@ -56,9 +56,15 @@ export function registerRun(group: Command, evaluator: CompressionEvaluator): vo
     });
 }
 
-/** The current top of the board, another team's: what a new entry must beat by the margin. */
-function currentTop(store: ResultsStore, evaluator: CompressionEvaluator, teamRowId: number | null): ChallengeRules['top'] {
-  const rows = store.standings(standingsSpec(evaluator)).filter((r) => r.teamId !== teamRowId && r.state === 'judged' && (r.verdict === null || r.verdict.passed) && r.score !== null && r.runId !== null);
+/**
+ * The current top of the board, another team's, scored with the same profile (a lossless score and a default one
+ * are not comparable): what a new entry must beat by the margin.
+ */
+function currentTop(store: ResultsStore, evaluator: CompressionEvaluator, teamRowId: number | null, profile: string): ChallengeRules['top'] {
+  const rows = store
+    .standings(standingsSpec(evaluator))
+    .filter((r) => r.teamId !== teamRowId && r.state === 'judged' && (r.verdict === null || r.verdict.passed) && r.score !== null && r.runId !== null)
+    .filter((r) => (store.readRun(r.runId!)?.config.profile ?? 'default') === profile);
   const top = rows.reduce<(typeof rows)[number] | null>((best, r) => (best === null || r.score! > best.score! ? r : best), null);
   return top ? { runId: top.runId!, score: top.score!, team: top.team } : null;
 }
@@ -104,7 +110,7 @@ async function runCommand(evaluator: CompressionEvaluator, solutionArg: string, 
           )) as CompressionResult;
           if (store && started && kind !== 'baseline') {
             const baseline = store.findRuns({ evaluator: evaluator.id, kind: 'baseline', status: 'complete', datasetSha256: started.datasetSha256, totalItems: started.totalItems }).find((r) => r.resultsPath !== null);
-            const top = currentTop(store, evaluator, teamRowId);
+            const top = currentTop(store, evaluator, teamRowId, config.profile);
             if (baseline || top) {
               const reference = baseline ? ((await evaluator.readResult(baseline.resultsPath!)) as CompressionResult) : { ...result, runId: top!.runId, headline: { ...result.headline, value: null } };
               judged = { verdict: evaluator.judge!(result, reference, { top }), beat: scoreToBeat(top?.score ?? null, reference.headline.value, result.payload.challengeMargin) };
