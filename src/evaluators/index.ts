@@ -8,10 +8,11 @@ import { z } from 'zod';
 import type { AnyEvaluator } from '../core/evaluator.js';
 import { OptibenchError } from '../core/errors.js';
 import { importDefault, resolveModule } from '../core/plugin-loader.js';
+import { compressionEvaluator } from './compression/index.js';
 import { inferenceEvaluator } from './inference/index.js';
 
 /** The first is the default: its board is the leaderboard site's front page, its verbs are the top-level ones. */
-const BUILTIN: readonly AnyEvaluator[] = [inferenceEvaluator];
+const BUILTIN: readonly AnyEvaluator[] = [inferenceEvaluator, compressionEvaluator];
 
 export const DEFAULT_EVALUATOR_ID = BUILTIN[0]!.id;
 

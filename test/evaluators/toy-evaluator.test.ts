@@ -96,6 +96,7 @@ describe('a toy evaluator registered from a test file', () => {
   it("keeps its per-word answers in its own table, made by its own migration", () => {
     const db = path.join(work, 'results.db');
     expect(sqlite3(db, 'SELECT evaluator, version FROM store_versions ORDER BY evaluator')).toEqual([
+      { evaluator: 'compression', version: 1 },
       { evaluator: 'inference', version: 1 },
       { evaluator: 'toy', version: 1 },
     ]);
@@ -189,12 +190,12 @@ describe('a toy evaluator registered from a test file', () => {
   });
 
   it('shows up in the registry: evaluate --help names it, and schema prints its config schema', () => {
-    expect(optibench(['evaluate', '--help']).stdout).toMatch(/which evaluator \(inference, toy; more from\s+OPTIBENCH_EVALUATORS\)/);
+    expect(optibench(['evaluate', '--help']).stdout).toMatch(/which evaluator \(inference, compression, toy; more from\s+OPTIBENCH_EVALUATORS\)/);
     const schema = JSON.parse(optibench(['schema', 'config', '--evaluator', 'toy']).stdout) as { properties: Record<string, unknown> };
     expect(Object.keys(schema.properties).sort()).toEqual(['outputDir', 'plugins', 'timeoutSeconds', 'words']);
     const unknown = optibench(['evaluate', 'nope']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('unknown evaluator "nope" (known: inference, toy');
+    expect(unknown.stderr).toContain('unknown evaluator "nope" (known: inference, compression, toy');
   });
 });
 

@@ -1,0 +1,132 @@
+/**
+ * What both protocols share: one call (a compression or a decompression) in a sandbox of its own through the
+ * `ProgramRunner`, with a fresh work dir (the only writable path, removed after the call), a fresh /tmp (the
+ * sandbox's tmpfs), the solution folder read-only, nothing of the host's network, and the limits of the config.
+ *
+ * "1 CPU": the command is started under `taskset` pinned to the first `cpus` CPUs. Nothing stops a process from
+ * widening its own affinity again (sched_setaffinity needs no privilege for one's own threads) and there are no
+ * cgroups here; what is enforced is RLIMIT_CPU at cpus x wall seconds per process and RLIMIT_NPROC. The README's
+ * "Matrix compression" section says so.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { ProgramLimits, ProgramRequest, ProgramRunner } from '../../../core/program.js';
+import type { CallLimits } from '../config.js';
+import type { Bf16Tensor } from '../npy.js';
+import type { Solution } from '../solution.js';
+
+export type Phase = 'compress' | 'decompress';
+
+/** One call's end: the bytes it produced, or why it scores 0, and its time as measured outside. */
+export interface CallResult<T> {
+  readonly value: T | null;
+  /** Why the call failed (timeout, crash, limit, refused output), or null. */
+  readonly failure: string | null;
+  /** The call's scored time (see each protocol for what it spans). */
+  readonly seconds: number;
+  /** http: from starting the sandbox to the server's first 200 on /health (not scored, reported). */
+  readonly serverStartSeconds: number | null;
+  /** The end of the solution's stderr, for the report. */
+  readonly stderrTail: string;
+}
+
+export interface CallContext {
+  readonly solution: Solution;
+  readonly limits: CallLimits;
+  /** Folder the call's work dir is made in (never mounted itself). */
+  readonly scratch: string;
+  readonly run: ProgramRunner;
+}
+
+export interface ProtocolRunner {
+  compress(tensor: Bf16Tensor, originalBytes: number, context: CallContext): Promise<CallResult<Buffer>>;
+  decompress(compressed: Buffer, shape: readonly number[], context: CallContext): Promise<CallResult<Bf16Tensor>>;
+}
+
+/** What a solution may write per file: 4x the original plus 1 MiB (a compressor that expands that much is broken). */
+export function outputCap(originalBytes: number): number {
+  return 4 * originalBytes + 1024 * 1024;
+}
+
+export function programLimits(limits: CallLimits, fileBytes: number): ProgramLimits {
+  return {
+    wallSeconds: limits.wallSeconds,
+    cpuSeconds: Math.max(1, Math.ceil(limits.wallSeconds * limits.cpus)),
+    memoryBytes: limits.memoryBytes,
+    processes: limits.processes,
+    fileBytes,
+    diskBytes: Math.max(limits.diskBytes, fileBytes),
+    tmpBytes: limits.tmpBytes,
+  };
+}
+
+export async function withWorkDir<T>(scratch: string, phase: Phase, body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(scratch, `${phase}-`));
+  try {
+    return await body(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** "0-3,8" as [0, 1, 2, 3, 8]. */
+export function parseCpuList(list: string): number[] {
+  return list
+    .trim()
+    .split(',')
+    .filter(Boolean)
+    .flatMap((part) => {
+      const [a, b] = part.split('-').map(Number) as [number, number | undefined];
+      return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    });
+}
+
+/**
+ * The first `count` CPUs optibench itself may run on (a container may not offer CPU 0), as taskset's list.
+ * Read from /proc/self/status; CPU 0 up where it cannot be read.
+ */
+export function pinnedCpus(count: number): string {
+  let allowed: number[] = [];
+  try {
+    allowed = parseCpuList(/^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '');
+  } catch {
+    // not Linux's /proc: fall through
+  }
+  const chosen = allowed.length ? allowed.slice(0, count) : Array.from({ length: count }, (_, i) => i);
+  return chosen.join(',');
+}
+
+/** The sandboxed request: pinned, the solution's folder read-only and its working directory, a minimal environment. */
+export function callRequest(context: CallContext, workDir: string, argv: readonly string[], fileBytes: number, extraInputs: readonly string[] = []): ProgramRequest {
+  const cpus = context.limits.cpus;
+  const threads = String(cpus);
+  return {
+    command: ['/usr/bin/taskset', '-c', pinnedCpus(cpus), ...argv],
+    workDir,
+    inputs: [context.solution.root, ...extraInputs],
+    hidden: [],
+    cwd: context.solution.root,
+    env: {
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      HOME: workDir,
+      LANG: 'C.UTF-8',
+      TMPDIR: '/tmp',
+      PYTHONDONTWRITEBYTECODE: '1',
+      // Libraries that size thread pools by the machine's cores would oversubscribe the one CPU.
+      OMP_NUM_THREADS: threads,
+      OPENBLAS_NUM_THREADS: threads,
+      MKL_NUM_THREADS: threads,
+    },
+    limits: programLimits(context.limits, fileBytes),
+  };
+}
+
+export function failureOf(outcome: { violation: { message: string } | null; stderrTail: string }): string {
+  const last = outcome.stderrTail.trim().split('\n').slice(-1)[0];
+  return outcome.violation ? outcome.violation.message : `failed${last ? `: ${last}` : ''}`;
+}
+
+export function tail(text: string, lines = 5): string {
+  return text.trim().split('\n').slice(-lines).join('\n').slice(-2000);
+}
