@@ -55,8 +55,17 @@ function run(solution: string): { runId: string; rows: { item_index: number; com
 
 describe('the shipped solutions in the sandboxed evaluator', () => {
   it('the baseline (cli): bit-exact, and its sizes are what the zstd CLI makes of the raw bytes at level 3', async () => {
-    const { rows } = run('baseline-zstd');
+    const { rows, runId } = run('baseline-zstd');
     expect(rows).toHaveLength(files.length);
+    // The evaluator's own share: /bin/true in the same sandbox, shorter than any call of a Python solution.
+    const results = JSON.parse(await readFile(path.join(work, 'reports', runId, 'results.json'), 'utf8')) as { payload: { evaluatorShare: { nullCallSeconds: number; shareOfTaskTime: number } } };
+    const share = results.payload.evaluatorShare;
+    expect(share.nullCallSeconds).toBeGreaterThan(0);
+    const calls = sqlite3<{ c: number; d: number }>(db, `SELECT compress_seconds AS c, decompress_seconds AS d FROM compression_samples WHERE run_id = '${runId}'`);
+    for (const call of calls) expect(Math.min(call.c, call.d)).toBeGreaterThan(share.nullCallSeconds);
+    expect(share.shareOfTaskTime).toBeGreaterThan(0);
+    expect(share.shareOfTaskTime).toBeLessThan(1);
+    expect(await readFile(path.join(work, 'reports', runId, 'index.html'), 'utf8')).toContain("the evaluator's own share");
     for (const [i, row] of rows.entries()) {
       expect(row).toMatchObject({ bit_exact: 1, failure: null });
       const { bits } = decodeNpy(await readFile(path.join(work, 'samples', files[i]!)));

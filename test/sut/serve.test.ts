@@ -111,6 +111,20 @@ describe('optibench sut check', () => {
     expect(run.stderr).toContain('optibench: error: the SUT failed the check: the SUT wrote a line that is not a protocol message (not JSON): "ready"');
   }, 60_000);
 
+  it('sut bench: the same config in process and served, alternating rounds, and the protocol alone', async () => {
+    const config = path.join(root, 'bench.yaml');
+    await writeFile(config, 'batchSize: 4\n');
+    const run = optibench(['sut', 'bench', '-c', config, '--limit', '8', '--passes', '2', '--rounds', '2', '--warmup-items', '2', '--json'], root, cache);
+    expect(run.code).toBe(0);
+    const figures = JSON.parse(run.stdout) as { rounds: { inProcessMs: number; servedMs: number; servedOverInProcess: number }[]; noModelMedianMs: number; servedMedianMs: number; protocolShareOfServed: number; sameMetrics: boolean };
+    expect(figures.rounds).toHaveLength(2);
+    for (const r of figures.rounds) expect(r.servedOverInProcess).toBeCloseTo(r.servedMs / r.inProcessMs, 12);
+    // Answering without a model costs less than running it, on the same requests.
+    expect(figures.noModelMedianMs).toBeLessThan(figures.servedMedianMs);
+    expect(figures.protocolShareOfServed).toBeCloseTo(figures.noModelMedianMs / figures.servedMedianMs, 12);
+    expect(figures.sameMetrics).toBe(true);
+  }, 180_000);
+
   it('needs exactly one SUT: a command or -c', () => {
     const run = optibench(['sut', 'check'], root, cache);
     expect(run.code).toBe(1);

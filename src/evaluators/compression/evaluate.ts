@@ -14,6 +14,7 @@ import { order0Entropy } from './entropy.js';
 import type { CallContext, ProtocolRunner } from './protocols/call.js';
 import { cliProtocol } from './protocols/cli.js';
 import { httpProtocol } from './protocols/http.js';
+import { nullCallSeconds } from './protocols/overhead.js';
 import type { SampleItem } from './results.js';
 import type { LoadedSample } from './sample-set.js';
 import { bitExact, FAILED_SAMPLE_SCORE, scoreSample, similarity, type ScoringProfile } from './scoring.js';
@@ -66,13 +67,22 @@ export async function scoreOneSample(index: number, sample: LoadedSample, protoc
 }
 
 /** Scores every sample in order; `onItem` hears each as it finishes (the store records it). */
-export async function scoreSamples(solution: Solution, samples: readonly LoadedSample[], config: CompressionConfig, programs: ProgramRunner, context: Pick<EvaluationContext, 'signal' | 'say'>, onItem: (item: SampleItem) => void): Promise<SampleItem[]> {
+export async function scoreSamples(
+  solution: Solution,
+  samples: readonly LoadedSample[],
+  config: CompressionConfig,
+  programs: ProgramRunner,
+  context: Pick<EvaluationContext, 'signal' | 'say'>,
+  onItem: (item: SampleItem) => void,
+  onOverhead?: (nullCallSeconds: number | null) => void,
+): Promise<SampleItem[]> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'optibench-compression-'));
   const call: CallContext = { solution, limits: config.limits, scratch, run: programs };
   const protocol = protocolOf(solution);
   const profile = profileOf(config);
   const items: SampleItem[] = [];
   try {
+    onOverhead?.(await nullCallSeconds(call));
     for (const [index, sample] of samples.entries()) {
       context.signal?.throwIfAborted();
       const item = await scoreOneSample(index, sample, protocol, call, profile);

@@ -45,6 +45,14 @@ export function roundMetrics(items: readonly SampleItem[], config: CompressionCo
   };
 }
 
+/** Two null calls (compress and decompress) over the mean task time of the samples that round-tripped. */
+function shareOf(nullCall: number | null, items: readonly SampleItem[]): number | null {
+  const ok = items.filter((i) => i.failure === null);
+  if (nullCall === null || ok.length === 0) return null;
+  const meanTask = ok.reduce((s, i) => s + i.compressSeconds! + i.decompressSeconds!, 0) / ok.length;
+  return meanTask > 0 ? (2 * nullCall) / meanTask : null;
+}
+
 export const compressionEvaluator: Evaluator<CompressionConfig, CompressionPayload, ChallengeRules> = {
   id: 'compression',
   version: COMPRESSION_EVALUATOR_VERSION,
@@ -70,6 +78,7 @@ export const compressionEvaluator: Evaluator<CompressionConfig, CompressionPaylo
     const configSha256 = canonicalSha256({ ...rest, samples: set.manifestSha256 });
     context.recording?.started({ configSha256, datasetPath: set.folder, datasetSha256: set.manifestSha256, totalItems: set.samples.length, shuffleSeed: null });
     const items: SampleItem[] = [];
+    let nullCall: number | null = null;
     const environment = captureEnvironment({}, { timeoutMs: 3000 });
     const build = async (status: 'complete' | 'incomplete', error?: string): Promise<CompressionResult> => {
       const profile = profileOf(config);
@@ -100,14 +109,23 @@ export const compressionEvaluator: Evaluator<CompressionConfig, CompressionPaylo
           round,
           challengeMargin: config.challengeMargin,
           limits: { wallSeconds: config.limits.wallSeconds, memoryBytes: config.limits.memoryBytes, cpus: config.limits.cpus, processes: config.limits.processes, runner: context.programs!.name },
+          evaluatorShare: { nullCallSeconds: nullCall, shareOfTaskTime: shareOf(nullCall, items) },
         },
       };
     };
     try {
-      await scoreSamples(solution, set.samples, config, context.programs, context, (item) => {
-        items.push(item);
-        context.recording?.items([item]);
-      });
+      await scoreSamples(
+        solution,
+        set.samples,
+        config,
+        context.programs,
+        context,
+        (item) => {
+          items.push(item);
+          context.recording?.items([item]);
+        },
+        (seconds) => (nullCall = seconds),
+      );
     } catch (error) {
       if (items.length === 0) throw error;
       throw new EvaluationFailure(await build('incomplete', (error as Error).message), error);

@@ -46,6 +46,11 @@ export const compressionPayloadSchema = z.object({
   challengeMargin: z.number(),
   /** Where the limits came from and what enforces "1 CPU" (see the README). */
   limits: z.object({ wallSeconds: z.number(), memoryBytes: z.number(), cpus: z.number(), processes: z.number(), runner: z.string() }),
+  /**
+   * The evaluator's own share of the timed window: a call of `/bin/true` in the same sandbox (its setup, the
+   * process start, the teardown), and what two such calls (compress and decompress) are of a sample's mean task time.
+   */
+  evaluatorShare: z.object({ nullCallSeconds: z.number().nullable(), shareOfTaskTime: z.number().nullable() }).optional(),
 });
 export type CompressionPayload = z.infer<typeof compressionPayloadSchema>;
 

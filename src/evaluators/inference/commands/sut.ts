@@ -110,38 +110,48 @@ function registerBench(sut: Command): void {
       .command('bench')
       .description('Measure what the SUT protocol costs: the same config run in process, served as a SUT, and served without a model (the protocol alone), on the same items')
       .requiredOption('-c, --config <file>', 'the optibench config')
+      .option('--rounds <n>', 'measure in process and served this many times, alternating (a shared machine drifts: each round gives its own ratio)', positiveInteger, 1)
       .option('--json', 'print the figures as JSON'),
     100,
-  ).action(async (flags: CommonFlags & { config: string; json?: boolean }) => {
+  ).action(async (flags: CommonFlags & { config: string; json?: boolean; rounds: number }) => {
     const { cacheDir, modelDir, items, session } = await common(flags);
     const configFile = path.resolve(flags.config);
     const plan = await planForSut(items.docs, modelDir);
     const served = (extra: string[]) =>
       measureLocalSut({ command: serveCommand(configFile, extra), items, limit: flags.limit, seed: flags.seed, modelDir, cacheDir, form: 'config', session, plan });
-    process.stderr.write('optibench: [in process] running the config in process\n');
     const { config } = await loadConfig(configFile, { model: modelDir, dataset: items.datasetPath, limit: flags.limit, seed: flags.seed, repeats: flags.passes, cacheDir });
-    const inProcess = await runEvaluation(config, { phase: (_p, m) => process.stderr.write(`optibench: [in process] ${m}\n`) });
-    process.stderr.write('optibench: [served] the config as a SUT\n');
-    const sutRun = await served([]);
+    const rounds: { inProcessMs: number; servedMs: number; harnessShare: number | null; sameMetrics: boolean }[] = [];
+    for (let round = 1; round <= flags.rounds; round++) {
+      process.stderr.write(`optibench: round ${round} of ${flags.rounds}: the config in process\n`);
+      const inProcess = await runEvaluation(config, { phase: (_p, m) => process.stderr.write(`optibench: [in process] ${m}\n`) });
+      process.stderr.write(`optibench: round ${round} of ${flags.rounds}: the config served as a SUT\n`);
+      const sutRun = await served([]);
+      if (!sutRun.ok) throw new OptibenchError(`the served SUT failed: ${sutRun.error}`);
+      rounds.push({
+        inProcessMs: inProcess.timings.inference.medianMs!,
+        servedMs: median(sutRun.results.timings.inference.repeats),
+        harnessShare: sutRun.results.payload.sut!.harnessShare,
+        sameMetrics: JSON.stringify(inProcess.metrics) === JSON.stringify(sutRun.results.metrics),
+      });
+    }
     process.stderr.write('optibench: [no model] the protocol alone\n');
     const empty = await served(['--no-model']);
-    for (const [name, outcome] of [['served', sutRun], ['no model', empty]] as const) {
-      if (!outcome.ok) throw new OptibenchError(`the ${name} SUT failed: ${outcome.error}`);
-    }
-    const servedMs = median((sutRun as { results: InferenceResult }).results.timings.inference.repeats);
-    const emptyMs = median((empty as { results: InferenceResult }).results.timings.inference.repeats);
-    const inProcessMs = inProcess.timings.inference.medianMs!;
+    if (!empty.ok) throw new OptibenchError(`the no-model SUT failed: ${empty.error}`);
+    const emptyMs = median(empty.results.timings.inference.repeats);
+    const servedMs = median(rounds.map((r) => r.servedMs));
+    const inProcessMs = median(rounds.map((r) => r.inProcessMs));
     const figures = {
       items: items.docs.length,
       requests: plan.plan.requests.length,
       passes: flags.passes,
+      rounds: rounds.map((r) => ({ ...r, servedOverInProcess: r.servedMs / r.inProcessMs })),
       inProcessMedianMs: inProcessMs,
       servedMedianMs: servedMs,
       noModelMedianMs: emptyMs,
-      servedOverInProcess: servedMs / inProcessMs,
+      servedOverInProcess: median(rounds.map((r) => r.servedMs / r.inProcessMs)),
       protocolShareOfServed: emptyMs / servedMs,
-      harnessShareOfServed: (sutRun as { results: InferenceResult }).results.payload.sut!.harnessShare,
-      sameMetrics: JSON.stringify(inProcess.metrics) === JSON.stringify((sutRun as { results: InferenceResult }).results.metrics),
+      harnessShareOfServed: median(rounds.map((r) => r.harnessShare ?? 0)),
+      sameMetrics: rounds.every((r) => r.sameMetrics),
     };
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
@@ -149,9 +159,10 @@ function registerBench(sut: Command): void {
     }
     process.stdout.write(
       [
-        `optibench sut bench: ${figures.items} items (${figures.requests} requests), ${figures.passes} measured passes each, median pass`,
+        `optibench sut bench: ${figures.items} items (${figures.requests} requests), ${figures.passes} measured passes each, median pass; ${flags.rounds} round${flags.rounds > 1 ? 's' : ''}`,
+        ...figures.rounds.map((r, i) => `  round ${i + 1}               in process ${r.inProcessMs.toFixed(1)} ms, served ${r.servedMs.toFixed(1)} ms: ${r.servedOverInProcess.toFixed(3)}x`),
         `  in process            ${inProcessMs.toFixed(1)} ms`,
-        `  served as a SUT       ${servedMs.toFixed(1)} ms  (${figures.servedOverInProcess.toFixed(3)}x the in-process time)`,
+        `  served as a SUT       ${servedMs.toFixed(1)} ms  (median ratio ${figures.servedOverInProcess.toFixed(3)}x the in-process time)`,
         `  protocol alone        ${emptyMs.toFixed(1)} ms  (${(figures.protocolShareOfServed * 100).toFixed(2)} % of the served time: a SUT that answers without a model)`,
         `  harness's own share   ${((figures.harnessShareOfServed ?? 0) * 100).toFixed(3)} % of the served time`,
         `  same metrics          ${figures.sameMetrics ? 'yes' : 'NO'}`,
