@@ -46,6 +46,16 @@ export interface PassAnswers extends PassTiming {
   readonly greedy: Uint8Array;
 }
 
+/** What a protocol check refuses, as the session's reason to stop. */
+function asSutFailure<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof ProtocolViolation) throw new SutFailure(error.message);
+    throw error;
+  }
+}
+
 /** Unread lines the harness keeps at most (four of the longest allowed). */
 const MAX_QUEUED_BYTES = 4 * MAX_LINE_BYTES;
 
@@ -143,14 +153,12 @@ export class SutClient {
   }
 
   private async next(timeoutMs: number | undefined, waitingFor: string): Promise<SutMessage> {
-    const line = await this.nextLine(timeoutMs, waitingFor);
-    let message: SutMessage;
-    try {
-      message = parseSutLine(line);
-    } catch (error) {
-      if (error instanceof ProtocolViolation) throw new SutFailure(error.message);
-      throw error;
-    }
+    return this.message(await this.nextLine(timeoutMs, waitingFor));
+  }
+
+  /** A line as a message; a malformed one, or the SUT's own error, ends the session with the reason. */
+  private message(line: string): SutMessage {
+    const message = asSutFailure(() => parseSutLine(line));
     if (message.type === 'error') throw new SutFailure(`the SUT reported an error: ${message.message}`);
     return message;
   }
@@ -197,24 +205,10 @@ export class SutClient {
     while (done < count) {
       const line = await this.nextLine(undefined, `the answers of pass ${pass}`);
       const t = performance.now();
-      let message: SutMessage;
-      try {
-        message = parseSutLine(line);
-      } catch (error) {
-        if (error instanceof ProtocolViolation) throw new SutFailure(error.message);
-        throw error;
-      }
-      if (message.type === 'error') throw new SutFailure(`the SUT reported an error: ${message.message}`);
-      const answers = this.expect(message, 'answers', `during pass ${pass}`);
+      const answers = this.expect(this.message(line), 'answers', `during pass ${pass}`);
       if (answers.pass !== pass) throw new SutFailure(`the SUT answered for pass ${answers.pass} during pass ${pass}`);
       for (const value of answers.answers) {
-        let answer;
-        try {
-          answer = checkAnswer(value);
-        } catch (error) {
-          if (error instanceof ProtocolViolation) throw new SutFailure(error.message);
-          throw error;
-        }
+        const answer = asSutFailure(() => checkAnswer(value));
         if (answer.id < 0 || answer.id >= count) throw new SutFailure(`the SUT answered request ${answer.id}, which pass ${pass} does not have`);
         if (answered[answer.id]) throw new SutFailure(`the SUT answered request ${answer.id} of pass ${pass} twice`);
         answered[answer.id] = 1;
