@@ -5,6 +5,7 @@
  * because they are parsed inside the timed window (its cost is the harness's share).
  */
 import { z } from 'zod';
+import type { TokenRequest } from '../../../core/backend.js';
 import { jsonObjectSchema, type JsonObject } from '../../../core/json.js';
 
 export const SUT_PROTOCOL = 'optibench-sut';
@@ -18,13 +19,8 @@ export const MAX_ERROR_CHARS = 2000;
 
 export type PassPhase = 'warmup' | 'measured';
 
-/** One request as it travels (ids and groups fresh per pass). */
-export interface WireRequest {
-  readonly id: number;
-  readonly group: number;
-  readonly context: readonly number[];
-  readonly continuation: readonly number[];
-}
+/** One request as it travels: the backend contract's request, its id and group fresh per pass. */
+export type WireRequest = TokenRequest;
 
 export interface WireAnswer {
   readonly id: number;

@@ -6,7 +6,7 @@
  */
 import { createInterface } from 'node:readline';
 import { createBackend } from '../../../backends/index.js';
-import type { Backend, TokenRequest } from '../../../core/backend.js';
+import type { Backend } from '../../../core/backend.js';
 import type { JsonObject, JsonValue } from '../../../core/json.js';
 import { modelInfo, readLlamaConfig } from '../../../models/llama/hf-model.js';
 import { backendSettings } from '../backend-settings.js';
@@ -78,8 +78,7 @@ class Server {
     send(this.io, { type: 'loaded', about });
   }
 
-  async pass(pass: number, wire: readonly WireRequest[]): Promise<void> {
-    const requests: TokenRequest[] = wire.map((r) => ({ id: r.id, group: r.group, context: r.context, continuation: r.continuation }));
+  async pass(pass: number, requests: readonly WireRequest[]): Promise<void> {
     if (this.options.noModel) {
       send(this.io, { type: 'answers', pass, answers: requests.map((r) => ({ id: r.id, logprob: -1, greedy: false })) });
       return;
