@@ -22,6 +22,8 @@ export interface ProgramLimits {
   readonly diskBytes: number;
   /** Its private /tmp and /dev/shm. */
   readonly tmpBytes: number;
+  /** How many CPUs it may run on, none able to widen that; every CPU of the host when absent. */
+  readonly cpus?: number;
 }
 
 /** A host device node and where the program sees it. */
