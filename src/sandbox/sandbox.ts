@@ -38,6 +38,8 @@ export interface SandboxRequest {
   readonly limits: SandboxLimits;
   /** Called with each chunk the command writes (for a log file); optional. */
   readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /** Stops the command when it fires, as `stop` does. */
+  readonly signal?: AbortSignal;
 }
 
 export interface SandboxResult extends ProgramOutcome {
@@ -161,16 +163,16 @@ export async function startSandboxed(request: SandboxRequest, talk: boolean): Pr
         : classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, peakCpuSeconds, stderrTail, limits: request.limits, hiddenPaths: allHidden(request.mounts), oomKills: oomKills() - oomKillsBefore });
     return { ok: violation === null, exitCode, violation, wallSeconds, peakTasks, uid, stdoutTail: talk ? '' : stdout.text(), stderrTail, cleanedUp };
   })();
-  return {
-    stdin: child.stdin,
-    stdout: child.stdout,
-    outcome,
-    stop: (reason: string) => {
-      if (stoppedFor) return;
-      callerReason = reason;
-      stop('caller');
-    },
+  const stopFor = (reason: string) => {
+    if (stoppedFor) return;
+    callerReason = reason;
+    stop('caller');
   };
+  const onAbort = () => stopFor('interrupted');
+  if (request.signal?.aborted) onAbort();
+  request.signal?.addEventListener('abort', onAbort, { once: true });
+  void outcome.finally(() => request.signal?.removeEventListener('abort', onAbort));
+  return { stdin: child.stdin, stdout: child.stdout, outcome, stop: stopFor };
 }
 
 function signalNumber(signal: NodeJS.Signals): number | undefined {
@@ -199,6 +201,7 @@ function sandboxRequest(request: ProgramRequest): SandboxRequest {
     env: request.env,
     limits: request.limits,
     ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+    ...(request.signal ? { signal: request.signal } : {}),
   };
 }
 

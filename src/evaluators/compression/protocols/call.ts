@@ -34,6 +34,8 @@ export interface CallContext {
   /** Folder the call's work dir is made in (never mounted itself). */
   readonly scratch: string;
   readonly run: ProgramRunner;
+  /** A Ctrl-C'd round: the running call is stopped at once. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ProtocolRunner {
@@ -90,6 +92,7 @@ export function callRequest(context: CallContext, workDir: string, argv: readonl
       MKL_NUM_THREADS: threads,
     },
     limits: programLimits(context.limits, fileBytes),
+    ...(context.signal ? { signal: context.signal } : {}),
   };
 }
 
