@@ -4,7 +4,8 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { evaluateAndWrite, StoppedEvaluation } from '../../../core/evaluation.js';
-import type { InferenceResult } from '../results.js';
+import { recordedSelection, type InferenceResult } from '../results.js';
+import { describeSelection } from '../../../core/subset.js';
 import { runEvaluation } from '../runner.js';
 import { renderRunReport } from '../report/render-run.js';
 import { formatBytes, formatMs, formatPercentStderr } from '../../../report/filters.js';
@@ -122,7 +123,7 @@ function summary(r: InferenceResult, resultsFile: string, reportFile: string): s
   const lines: string[] = [];
   const ds = r.payload.task.dataset;
   const inf = r.timings.inference;
-  lines.push(`optibench ${r.runId}: ${r.payload.task.name}, ${ds.selectedDocs} of ${ds.totalDocs} items, ${r.payload.backend.name} (${String(r.payload.backend.session.executionProvider)}, ${String(r.payload.backend.build.dtype)})`);
+  lines.push(`optibench ${r.runId}: ${r.payload.task.name}, ${describeSelection(recordedSelection(ds), ds.selectedDocs, ds.totalDocs)}, ${r.payload.backend.name} (${String(r.payload.backend.session.executionProvider)}, ${String(r.payload.backend.build.dtype)})`);
   const names = [r.payload.primaryMetric, ...Object.keys(r.metrics).filter((n) => n !== r.payload.primaryMetric)];
   for (const name of names) {
     const m = r.metrics[name];
