@@ -13,9 +13,11 @@ import { EXIT } from '../../../core/cli/exit-codes.js';
 import { addRunFlags, type RunFlags } from './run-flags.js';
 import { addRecordFlags, prepareRunCommand, recordFailure, recordLines, type PreparedRunCommand, type RecordFlags } from './run-record.js';
 import { displayPath, interruptible } from '../../../core/cli/terminal.js';
+import { outputFormatOption, writeLmEvalBeside, type OutputFormat } from './export.js';
 
 interface RunCommandFlags extends RunFlags, RecordFlags {
   progress: boolean;
+  outputFormat: OutputFormat;
 }
 
 export function registerRun(program: Command): void {
@@ -24,6 +26,7 @@ export function registerRun(program: Command): void {
     .description('Score a model on a task and write results.json and an HTML report (defaults: the embedded tiny LLaMA and tiny HellaSwag set)');
   addRecordFlags(addRunFlags(command))
     .option('--no-progress', 'no progress bar')
+    .addOption(outputFormatOption())
     .addHelpText(
       'after',
       '\nExamples:\n  optibench run\n  optibench run --model ~/models/llama-30b --dataset hellaswag_val.jsonl --limit 500\n  optibench run -c bench.yaml --plugin onnx-session --repeats 3\n',
@@ -116,7 +119,7 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
   // A resumed run may have left one from its failed attempt; the complete file supersedes it.
   await rm(path.join(outDir, 'results.incomplete.json'), { force: true });
   process.stdout.write(summary(results, resultsFile, reportFile));
-  return EXIT.ok;
+  return flags.outputFormat === 'lm-eval' ? writeLmEvalBeside(results, outDir) : EXIT.ok;
 }
 
 function summary(r: InferenceResult, resultsFile: string, reportFile: string): string {
