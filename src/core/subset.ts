@@ -117,16 +117,20 @@ export function formatIndexList(indices: readonly number[]): string {
   return parts.join(',');
 }
 
-/** One phrase for the run summary and the report: which items, and how they were chosen. */
-export function describeSelection(selection: DocSelection, selected: number, total: number): string {
+/**
+ * One phrase for the run summary and the report: which items, and how they were chosen
+ * ("12 of 40 items (seeded subset: limit 12, seed 1234)"). `count` formats the numbers (the report groups digits).
+ */
+export function describeSelection(selection: DocSelection, selected: number, total: number, count: (n: number) => string = String): string {
+  const items = `${count(selected)} of ${count(total)} items`;
   switch (selection.mode) {
     case 'seeded':
-      return selected >= total ? `all ${total} items` : `${selected} of ${total} items, a seeded subset (seed ${selection.seed})`;
+      return selected >= total ? items : `${items} (seeded subset: limit ${selection.limit}, seed ${selection.seed})`;
     case 'first':
-      return selected >= total ? `all ${total} items` : `the first ${selected} of ${total} items (lm-eval's --limit)`;
+      return selected >= total ? items : `${items} (the first ones: limit ${selection.limit}, as lm-eval's --limit)`;
     case 'indices': {
       const list = formatIndexList(selection.indices);
-      return `${selected} of ${total} items by index: ${list.length > 60 ? `${list.slice(0, 57)}...` : list} (lm-eval's --samples)`;
+      return `${items} (indices ${list.length > 60 ? `${list.slice(0, 57)}...` : list}, as lm-eval's --samples)`;
     }
   }
 }

@@ -73,10 +73,12 @@ describe('selection modes', () => {
   });
 
   it('says which items were scored and how', () => {
-    expect(describeSelection({ mode: 'first', limit: 3 }, 3, 10)).toBe("the first 3 of 10 items (lm-eval's --limit)");
-    expect(describeSelection({ mode: 'indices', indices: [0, 5, 7, 8, 9] }, 5, 10)).toBe("5 of 10 items by index: 0,5,7-9 (lm-eval's --samples)");
-    expect(describeSelection({ mode: 'seeded', limit: 4, seed: 7 }, 4, 10)).toBe('4 of 10 items, a seeded subset (seed 7)');
-    expect(describeSelection({ mode: 'seeded', limit: null, seed: 7 }, 10, 10)).toBe('all 10 items');
+    expect(describeSelection({ mode: 'first', limit: 3 }, 3, 10)).toBe("3 of 10 items (the first ones: limit 3, as lm-eval's --limit)");
+    expect(describeSelection({ mode: 'first', limit: 0.25 }, 3, 10)).toBe("3 of 10 items (the first ones: limit 0.25, as lm-eval's --limit)");
+    expect(describeSelection({ mode: 'indices', indices: [0, 5, 7, 8, 9] }, 5, 10)).toBe("5 of 10 items (indices 0,5,7-9, as lm-eval's --samples)");
+    expect(describeSelection({ mode: 'seeded', limit: 4, seed: 7 }, 4, 10)).toBe('4 of 10 items (seeded subset: limit 4, seed 7)');
+    expect(describeSelection({ mode: 'seeded', limit: null, seed: 7 }, 10, 10)).toBe('10 of 10 items');
+    expect(describeSelection({ mode: 'seeded', limit: 3, seed: 7 }, 3, 10042, (n) => n.toLocaleString('en'))).toBe('3 of 10,042 items (seeded subset: limit 3, seed 7)');
   });
 });
 

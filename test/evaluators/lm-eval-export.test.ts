@@ -273,7 +273,7 @@ describe('optibench run --output-format lm-eval and the selection flags', () => 
     const { code, stdout, stderr } = optibench(['run', '--samples', '0,2-3', '--output-format', 'lm-eval', '--no-progress', '-o', 'out']);
     expect(stderr).not.toMatch(/error/);
     expect(code).toBe(0);
-    expect(stdout).toContain("hellaswag, 3 of 40 items by index: 0,2,3 (lm-eval's --samples)");
+    expect(stdout).toContain("hellaswag, 3 of 40 items (indices 0,2,3, as lm-eval's --samples), onnx (cpu, fp32)");
     const [id] = await readdir(path.join(dir, 'out'));
     const names = (await readdir(path.join(dir, 'out', id!))).sort();
     expect(names.filter((n) => n.startsWith('results_')).length).toBe(1);
@@ -281,7 +281,7 @@ describe('optibench run --output-format lm-eval and the selection flags', () => 
     const results = JSON.parse(await readFile(path.join(dir, 'out', id!, 'results.json'), 'utf8')) as InferenceResult;
     expect(results.config.samples).toEqual([0, 2, 3]);
     expect(results.payload.task.dataset.selection).toEqual({ mode: 'indices', indices: [0, 2, 3] });
-    expect(await readFile(path.join(dir, 'out', id!, 'index.html'), 'utf8')).toContain("3 of 40 items by index: 0,2,3 (lm-eval&#39;s --samples)");
+    expect(await readFile(path.join(dir, 'out', id!, 'index.html'), 'utf8')).toContain("3 of 40 items (indices 0,2,3, as lm-eval&#39;s --samples)");
   });
 
   it('refuses bad selections before computing anything', () => {

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../../../core/atomic-file.js';
 import { recordedSelection, type ItemResult, type InferenceResult } from '../results.js';
 import { describeSelection } from '../../../core/subset.js';
 import { createReportEnvironment } from '../../../report/environment.js';
-import { formatFixed } from '../../../report/filters.js';
+import { formatFixed, formatInt } from '../../../report/filters.js';
 
 /** Config keys worth a line of their own; the whole config is in the report too. */
 const MODEL_CONFIG_FACTS = [
@@ -59,7 +59,7 @@ export function renderRunReport(results: InferenceResult): string {
 
 /** Which items, and how they were chosen (seeded subset, first n, listed indices). */
 function selectionText(ds: InferenceResult['payload']['task']['dataset']): string {
-  return describeSelection(recordedSelection(ds), ds.selectedDocs, ds.totalDocs);
+  return describeSelection(recordedSelection(ds), ds.selectedDocs, ds.totalDocs, formatInt);
 }
 
 /** Writes `<dir>/index.html` atomically, so a reader never sees half a report. Returns its path. */
