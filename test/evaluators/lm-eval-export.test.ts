@@ -10,7 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OptibenchError } from '../../src/core/errors.js';
+import { configSchema } from '../../src/evaluators/inference/config.js';
 import { defaultDatasetPath } from '../../src/evaluators/inference/embedded-default.js';
+import { createRun, openInferenceStore, recordItems } from '../../src/evaluators/inference/store/runs.js';
+import { sha256File } from '../../src/models/llama/weights-hash.js';
 import { buildLmEvalFiles, fileDate, type LmEvalFiles } from '../../src/evaluators/inference/lm-eval/export.js';
 import { pyFloatRepr, pyJsonDumps, PyFloat } from '../../src/evaluators/inference/lm-eval/python-json.js';
 import type { InferenceResult } from '../../src/evaluators/inference/results.js';
@@ -297,6 +300,31 @@ describe('optibench run --output-format lm-eval and the selection flags', () => 
     const share = optibench(['run', '--limit', '1.5', '-o', 'bad']);
     expect(share.code).toBe(2);
     expect(share.stderr).toContain('expected a positive integer, or a fraction between 0 and 1');
+    const resume = optibench(['run', '--db', 'runs.db', '--resume', 'some-run', '--samples', '1', '--limit-mode', 'first']);
+    expect(resume.code).toBe(1);
+    expect(resume.stderr).toContain('leave out --limit-mode, --samples');
     expect(existsSync(path.join(dir, 'bad'))).toBe(false);
   });
+});
+
+describe('run --resume of a run that chose its items by index', () => {
+  it('keeps the selection: it computes only the missing listed items, to the metrics of an uninterrupted run', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'optibench-lmeval-resume-'));
+    const whole = await tinyRun({ samples: [1, 3, 4] });
+    const file = path.join(dir, 'runs.sqlite');
+    const store = openInferenceStore(file);
+    const config = configSchema.parse({ samples: [1, 3, 4], outputDir: path.join(dir, 'out') });
+    const dataset = defaultDatasetPath();
+    createRun(store, { id: 'by-index', kind: 'run', config, datasetPath: dataset, datasetSha256: await sha256File(dataset), totalItems: 3, shuffleSeed: 1 });
+    recordItems(store, 'by-index', whole.payload.items.filter((item) => item.index === 3));
+    store.close();
+    const out = spawnSync(process.execPath, [CLI, 'run', '--resume', 'by-index', '--db', file, '--no-progress'], { cwd: dir, encoding: 'utf8', env: { ...process.env, OPTIBENCH_CACHE_DIR: path.join(dir, 'cache') } });
+    expect(out.stderr).toContain('tokenizing 2 items (1 carried over from the interrupted run)');
+    expect(out.status).toBe(0);
+    expect(out.stdout).toContain("3 of 40 items (indices 1,3,4, as lm-eval's --samples)");
+    const resumed = JSON.parse(await readFile(path.join(dir, 'out', 'by-index', 'results.json'), 'utf8')) as InferenceResult;
+    expect(resumed.payload.items.map((item) => item.index).sort((a, b) => a - b)).toEqual([1, 3, 4]);
+    expect(resumed.payload.task.dataset.selection).toEqual({ mode: 'indices', indices: [1, 3, 4] });
+    expect(resumed.metrics).toEqual(whole.metrics);
+  }, 120_000);
 });
