@@ -110,13 +110,13 @@ async function pythonCheck(files: LmEvalFiles, result: InferenceResult, datasetR
 
 /** The results file read back with lm-eval's field names, and checked against the Python figures and the run. */
 function checkAggregate(files: LmEvalFiles, result: InferenceResult, py: PythonCheck, effective: number): Record<string, unknown> {
-  const json = JSON.parse(files.resultsText) as Record<string, any>;
+  const json = JSON.parse(files.resultsText) as { results: { hellaswag: Record<string, number | string> }; configs: { hellaswag: unknown }; date: number } & Record<string, unknown>;
   const task = json.results.hellaswag;
   expect(task.alias).toBe('hellaswag');
   for (const [metric, stderr] of [['acc', 'acc_stderr'], ['acc_norm', 'acc_norm_stderr']] as const) {
-    expect(task[`${metric},none`]).toBeCloseTo(py[metric], 12);
-    expect(task[`${metric},none`]).toBeCloseTo(result.metrics[metric]!.value, 12);
-    expect(task[`${stderr},none`]).toBeCloseTo(py[stderr], 12);
+    expect(task[`${metric},none`] as number).toBeCloseTo(py[metric], 12);
+    expect(task[`${metric},none`] as number).toBeCloseTo(result.metrics[metric]!.value, 12);
+    expect(task[`${stderr},none`] as number).toBeCloseTo(py[stderr], 12);
   }
   expect(json.versions).toEqual({ hellaswag: 1 });
   expect(json['n-shot']).toEqual({ hellaswag: 0 });
@@ -132,7 +132,7 @@ function checkAggregate(files: LmEvalFiles, result: InferenceResult, py: PythonC
 }
 
 function checkSamples(files: LmEvalFiles, py: PythonCheck, result: InferenceResult): void {
-  const lines = files.samplesText.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
+  const lines = files.samplesText.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
   expect(lines.map((s) => s.doc_id)).toEqual(result.payload.items.map((item) => item.index).sort((a, b) => a - b));
   lines.forEach((sample, i) => {
     const expected = py.samples[i]!;
