@@ -8,6 +8,7 @@ import { metricValueSchema } from '../../core/result.js';
 import { gateOptionsSchema } from './compare-schema.js';
 import { microBatchSchema } from './micro.js';
 import { peakSchema } from './peak.js';
+import { selectionRecordSchema } from './results.js';
 
 export const BENCH_SCHEMA_ID = 'optibench/bench';
 export const BENCH_VERSION = 1;
@@ -79,8 +80,10 @@ export const benchFileSchema = z.object({
     totalDocs: z.number().int(),
     datasetPath: z.string(),
     datasetSha256: z.string(),
-    limit: z.number().int().nullable(),
+    limit: z.number().nullable(),
     seed: z.number().int(),
+    /** How the items were chosen; absent in files written before it was recorded (a seeded subset). */
+    selection: selectionRecordSchema.optional(),
     /** Set when the items are a subset: figures are then of that subset only. */
     subsetNote: z.string().nullable(),
   }),

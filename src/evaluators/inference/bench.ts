@@ -170,6 +170,7 @@ function assemble(
       datasetSha256: ds.sha256,
       limit: ds.limit,
       seed: ds.seed,
+      ...(ds.selection ? { selection: ds.selection } : {}),
       subsetNote: subsetNote(base.payload.items.length, ds.totalDocs),
     },
     model: { dir: base.payload.model.dir, weightsSha256: base.payload.model.weightsSha256, layerWeightParameters: layerWeightParameters(shape), vocabSize: shape.vocabSize, hiddenSize: shape.hiddenSize },

@@ -55,6 +55,9 @@ export function baselineOf(candidate: RunConfig): RunConfig {
 }
 
 function refuseSubsetConfig(config: RunConfig): void {
+  if (config.samples !== undefined) {
+    throw new OptibenchError(`--submission judges the full set: remove the item indices (--samples or the config's "samples")`, { key: 'samples' });
+  }
   if (config.limit !== null) {
     throw new OptibenchError(`--submission judges the full set: remove the limit of ${config.limit} items (--limit or the config's "limit")`, { key: 'limit' });
   }

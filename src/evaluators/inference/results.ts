@@ -7,6 +7,23 @@ import { z } from 'zod';
 import { jsonObjectSchema } from '../../core/json.js';
 import { resultSchema, type Headline } from '../../core/result.js';
 import type { HeadlineSpec } from '../../core/evaluator.js';
+import type { DocSelection } from '../../core/subset.js';
+
+/** core/subset.ts's DocSelection as results record it. */
+export const selectionRecordSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('seeded'), limit: z.number().nullable(), seed: z.number().int() }),
+  z.object({ mode: z.literal('first'), limit: z.number().nullable() }),
+  z.object({ mode: z.literal('indices'), indices: z.array(z.number().int().nonnegative()) }),
+]);
+
+/** The selection of a results file, including one written before selections were recorded (a seeded subset). */
+export function recordedSelection(dataset: { limit: number | null; seed: number; selection?: z.infer<typeof selectionRecordSchema> | undefined }): DocSelection {
+  return dataset.selection ?? { mode: 'seeded', limit: dataset.limit, seed: dataset.seed };
+}
+
+export function selectionRecord(selection: DocSelection): z.infer<typeof selectionRecordSchema> {
+  return selection.mode === 'indices' ? { mode: 'indices', indices: [...selection.indices] } : { ...selection };
+}
 
 export const itemResultSchema = z.object({
   /** Index of the document in the dataset file. */
@@ -53,8 +70,11 @@ export const inferencePayloadSchema = z.object({
       sha256: z.string(),
       totalDocs: z.number().int(),
       selectedDocs: z.number().int(),
-      limit: z.number().int().nullable(),
+      /** Items, or (below 1) a share of them; null when all were scored or `selection` lists indices. */
+      limit: z.number().nullable(),
       seed: z.number().int(),
+      /** How the items were chosen (core/subset.ts); absent in files written before it was recorded: seeded. */
+      selection: selectionRecordSchema.optional(),
     }),
   }),
   model: z.object({

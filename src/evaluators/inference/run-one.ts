@@ -62,8 +62,8 @@ export async function checkPlugins(configs: readonly { label: string; config: Ru
 
 /** Refuses a pair of configurations that would score different items. */
 export function checkSameSelection(a: { label: string; config: RunConfig }, b: { label: string; config: RunConfig }): void {
-  for (const key of ['task', 'dataset', 'limit', 'seed'] as const) {
-    if (a.config[key] !== b.config[key]) {
+  for (const key of ['task', 'dataset', 'limit', 'seed', 'limitMode', 'samples'] as const) {
+    if (JSON.stringify(a.config[key]) !== JSON.stringify(b.config[key])) {
       throw new OptibenchError(
         `the ${a.label} and the ${b.label} would score different items: ${key} is ${JSON.stringify(a.config[key])} and ${JSON.stringify(b.config[key])}`,
         { key },

@@ -13,7 +13,7 @@ import { getTask } from '../../tasks/index.js';
 import { loadTokenizer } from '../../tokenizers/tokenizer.js';
 import type { Backend, BatchAnswer, BuildSettings, JsonValue, LoadInfo, SessionSettings, TokenAnswer, TokenRequest } from '../../core/backend.js';
 import { checkCanary, planCanary, withCanaryBatches, type CanaryOptions } from './canary.js';
-import { inferenceConfigSha256, type RunConfig } from './config.js';
+import { inferenceConfigSha256, selectionOf, type RunConfig } from './config.js';
 import { defaultDatasetPath, ensureDefaultModel } from './embedded-default.js';
 import { captureEnvironment, peakRssBytes, type Environment } from '../../core/environment.js';
 import { OptibenchError } from '../../core/errors.js';
@@ -26,10 +26,10 @@ import { loadPlugins, type LoadedInferencePlugin as LoadedPlugin } from './plugi
 import { RESULT_SCHEMA_ID, RESULT_VERSION } from '../../core/result.js';
 import type { JsonObject } from '../../core/json.js';
 import { INFERENCE_EVALUATOR_ID, INFERENCE_EVALUATOR_VERSION } from './hooks.js';
-import { inferenceHeadline, type InferencePayload, type InferenceResult, type ItemResult } from './results.js';
+import { inferenceHeadline, selectionRecord, type InferencePayload, type InferenceResult, type ItemResult } from './results.js';
 import { scheduleRequests } from './schedule.js';
 import { scoredItem } from './scored-item.js';
-import { selectSubset } from '../../core/subset.js';
+import { selectDocs } from '../../core/subset.js';
 import { checkShuffleSeed, randomShuffleSeed, shuffleItems } from '../../core/item-order.js';
 import { createRandom } from '../../core/random.js';
 import type { DocOutcome, MultipleChoiceDoc, Task } from '../../core/task.js';
@@ -141,7 +141,7 @@ async function prepare(config: RunConfig, observer: RunObserver, options: RunOpt
   const datasetPath = config.dataset ?? defaultDatasetPath();
   observer.phase?.('prepare', `reading ${datasetPath}`);
   const allDocs = await task.load(datasetPath);
-  const docs = selectSubset(allDocs, config.limit, config.seed);
+  const docs = selectDocs(allDocs, selectionOf(config));
   if (docs.length === 0) throw new OptibenchError('the dataset has no items', { file: datasetPath });
   const carried = carriedItems(docs, options.resume);
   const shuffleSeed = options.shuffleSeed === undefined ? randomShuffleSeed() : checkShuffleSeed(options.shuffleSeed);
@@ -436,6 +436,7 @@ function assembleResults(input: AssembleInput): InferenceResult {
           selectedDocs: prepared.selectedDocs,
           limit: c.limit,
           seed: c.seed,
+          selection: selectionRecord(selectionOf(c)),
         },
       },
       model: {

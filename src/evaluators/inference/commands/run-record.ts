@@ -45,7 +45,7 @@ export function addRecordFlags(command: Command): Command {
 
 /** The flags that shape a run's config: a resumed run takes its config from the database instead. */
 const SHAPING_FLAGS: readonly (keyof RunFlags | 'shuffleSeed')[] = [
-  'config', 'model', 'dataset', 'backend', 'provider', 'dtype', 'threads', 'plugin', 'limit', 'seed', 'batchSize', 'repeats', 'warmup', 'output', 'cacheDir', 'shuffleSeed',
+  'config', 'model', 'dataset', 'backend', 'provider', 'dtype', 'threads', 'plugin', 'limit', 'limitMode', 'samples', 'seed', 'batchSize', 'repeats', 'warmup', 'output', 'cacheDir', 'shuffleSeed',
 ];
 
 const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
