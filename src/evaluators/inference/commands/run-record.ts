@@ -17,6 +17,7 @@ import { openInferenceStore } from '../store/runs.js';
 import type { SqliteStore } from '../../../store/sqlite-store.js';
 import { nonNegativeInteger, nonNegativeNumber } from '../../../core/cli/options.js';
 import { overridesFrom, type RunFlags } from './run-flags.js';
+import { ensureRunFolders } from '../run-folders.js';
 
 export interface RecordFlags {
   db?: string;
@@ -85,6 +86,7 @@ export async function prepareRunCommand(flags: RunFlags & RecordFlags): Promise<
       }
       db = openInferenceStore(path.resolve(flags.db!));
       const state = await loadResume(db, flags.resume);
+      await ensureRunFolders([state.config]);
       const recorder = new RunRecorder(db, flags.resume, state.config, { resumed: state.run });
       const openDb = db;
       return {
@@ -98,6 +100,7 @@ export async function prepareRunCommand(flags: RunFlags & RecordFlags): Promise<
       };
     }
     const { config } = await loadConfig(flags.config, overridesFrom(flags));
+    await ensureRunFolders([config]);
     const runId = newRunId(config.task);
     db = flags.db === undefined ? undefined : openInferenceStore(path.resolve(flags.db));
     const recorder = db ? new RunRecorder(db, runId, config, { kind: flags.asBaseline ? 'baseline' : 'run' }) : undefined;

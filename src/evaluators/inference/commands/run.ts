@@ -12,6 +12,7 @@ import { EXIT } from '../../../core/cli/exit-codes.js';
 import { addRunFlags, type RunFlags } from './run-flags.js';
 import { addRecordFlags, prepareRunCommand, recordFailure, recordLines, type PreparedRunCommand, type RecordFlags } from './run-record.js';
 import { displayPath, interruptible } from '../../../core/cli/terminal.js';
+import { defaultCacheDir } from '../../../core/paths.js';
 
 interface RunCommandFlags extends RunFlags, RecordFlags {
   progress: boolean;
@@ -95,6 +96,7 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
         label: 'inference',
         render: renderRunReport,
         hasWork: (partial) => partial.payload.items.length > 0,
+        cacheDir: config.cacheDir ?? defaultCacheDir(),
         onFailure: (error) => {
           stopBar();
           recordFailure(recorder, error);
