@@ -92,7 +92,7 @@ export async function prepareRunCommand(flags: RunFlags & RecordFlags): Promise<
       return {
         config: state.config,
         runId: flags.resume,
-        options: { resume: state.items, shuffleSeed: state.shuffleSeed, canary },
+        options: { resume: state.items, resumeRequests: state.requests, shuffleSeed: state.shuffleSeed, canary },
         hooks: recorder.hooks,
         recorder,
         resumed: true,
@@ -137,7 +137,8 @@ export function recordLines(r: InferenceResult): string[] {
   if (r.payload.shuffleSeed !== undefined) lines.push(`  order      shuffle seed ${r.payload.shuffleSeed} · config sha256 ${(r.subject.configSha256 ?? '').slice(0, 12)}…`);
   if (r.payload.canary) lines.push(`  canary     ${r.payload.canary.items} items re-issued in each pass: answers matched (max |Δ| ${r.payload.canary.maxAbsDiff.toExponential(1)} ≤ ${r.payload.canary.tolerance})`);
   if (r.payload.resumed) {
-    lines.push(`  resumed    ${r.payload.resumed.itemsCarriedOver} items carried over; timings cover the ${r.payload.resumed.itemsRun} computed now, not a full run`);
+    const requests = r.payload.resumed.requestsCarriedOver ? ` and ${r.payload.resumed.requestsCarriedOver} finished requests of unfinished items` : '';
+    lines.push(`  resumed    ${r.payload.resumed.itemsCarriedOver} items${requests} carried over; timings cover the ${r.payload.resumed.itemsRun} computed now, not a full run`);
   }
   return lines;
 }

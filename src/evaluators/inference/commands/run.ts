@@ -107,7 +107,8 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
     if (!(error instanceof StoppedEvaluation)) throw error;
     const partial = (error as StoppedEvaluation<InferenceResult>).partial;
     err.write(`optibench: error: the run stopped: ${partial.error ?? 'unknown error'}\n`);
-    err.write(`optibench: ${partial.payload.items.length} finished items saved in ${displayPath(error.resultsFile)} (status: incomplete)\n`);
+    const requests = partial.payload.partialRequests?.length ? `; with them ${partial.payload.partialRequests.length} finished requests of unfinished items, which --resume does not compute again` : '';
+    err.write(`optibench: ${partial.payload.items.length} finished items saved in ${displayPath(error.resultsFile)} (status: incomplete)${requests}\n`);
     return EXIT.runFailed;
   }
   const results = written.result;
