@@ -138,6 +138,7 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
         outDir,
         {
           label: evaluator.id,
+          cacheDir,
           render: (result) => evaluator.renderReport(result),
           onFailure: (error) => {
             if (!store || started === undefined) return;
