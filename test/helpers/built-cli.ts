@@ -21,6 +21,7 @@ function cliPath(): string {
   return BUILT_CLI;
 }
 
+/** `prefix`: a command the CLI runs under (e.g. `unshare -m sh -c ...`); node and the CLI's arguments are appended to it. */
 export function runBuiltCli(args: readonly string[], options: { cwd: string; cacheDir: string; timeoutMs?: number; prefix?: readonly string[] }): CliOutcome {
   const [command, ...rest] = options.prefix ?? [process.execPath];
   const result = spawnSync(command!, [...rest, ...(options.prefix ? [process.execPath] : []), cliPath(), ...args], {
