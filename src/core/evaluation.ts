@@ -56,13 +56,14 @@ export interface WriteOptions<R extends AnyResult> {
 }
 
 /** The results could not be written where asked, and were written elsewhere: the error says where. */
-export class RescuedOutput extends OptibenchError {
+export class RescuedOutput<R extends AnyResult = AnyResult> extends OptibenchError {
   constructor(
     readonly intendedDir: string,
-    readonly rescuedFile: string,
+    /** What was written, and where: a caller that records runs records these paths. */
+    readonly written: WrittenEvaluation<R>,
     reason: string,
   ) {
-    super(`could not write the results into this folder (${reason}); they were saved in ${path.dirname(rescuedFile)} instead`, { file: intendedDir });
+    super(`could not write the results into this folder (${reason}); they were saved in ${path.dirname(written.resultsFile)} instead`, { file: intendedDir });
     this.name = 'RescuedOutput';
   }
 }
@@ -101,7 +102,7 @@ async function writeOrRescue<R extends AnyResult>(result: R, dir: string, option
   for (const rescue of rescueDirs(result.runId, options.cacheDir)) {
     try {
       const written = await write(result, rescue, options.render);
-      throw new RescuedOutput(dir, written.resultsFile, reason);
+      throw new RescuedOutput(dir, written, reason);
     } catch (error) {
       if (error instanceof RescuedOutput) throw error;
       tried.push(`${rescue}: ${fileSystemReason(error) ?? (error as Error).message}`);

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inferenceResultSchema } from '../../src/evaluators/inference/results.js';
 import { runBuiltCli, type CliOutcome } from '../helpers/built-cli.js';
+import { sqlite3 } from '../store/helpers.js';
 
 let work: string;
 let cacheDir: string;
@@ -109,11 +110,12 @@ describe('read-only and full file systems', () => {
     expectRefused(inMount(mountPoint, 'size=64k', [...RUN, '-o', mountPoint], fill), `${mountPoint}: --output: cannot write into this folder: the file system is full (ENOSPC)`);
   });
 
-  it('a disk that fills during the run: the results are kept in the cache dir and the error says where', async () => {
+  it('a disk that fills during the run: the results are kept in the cache dir, the error and the database say where', async () => {
     const mountPoint = path.join(work, 'tiny');
     await mkdir(mountPoint);
+    const db = path.join(work, 'rescued.sqlite');
     // One page: the probe fits, results.json (about 8 KB) does not.
-    const outcome = inMount(mountPoint, 'size=4k', [...RUN, '-o', mountPoint]);
+    const outcome = inMount(mountPoint, 'size=4k', [...RUN, '-o', mountPoint, '--db', db]);
     expect(outcome.code, outcome.stderr).toBe(1);
     expect(outcome.stderr).not.toMatch(/\n\s+at /);
     const match = /optibench: error: (\S+): could not write the results into this folder \(the file system is full \(ENOSPC\)\); they were saved in (\S+) instead/.exec(outcome.stderr);
@@ -127,5 +129,8 @@ describe('read-only and full file systems', () => {
     expect(results.runId).toBe(runId);
     expect(results.status).toBe('complete');
     expect(results.payload.items).toHaveLength(6);
+    expect(sqlite3(db, 'SELECT id, status, results_path, report_path FROM runs')).toEqual([
+      { id: runId, status: 'complete', results_path: path.join(rescued!, 'results.json'), report_path: path.join(rescued!, 'index.html') },
+    ]);
   });
 });

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { evaluateAndWrite, StoppedEvaluation } from '../../../core/evaluation.js';
+import { evaluateAndWrite, RescuedOutput, StoppedEvaluation } from '../../../core/evaluation.js';
 import type { InferenceResult } from '../results.js';
 import { runEvaluation } from '../runner.js';
 import { renderRunReport } from '../report/render-run.js';
@@ -104,6 +104,11 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
       },
     );
   } catch (error) {
+    // Written elsewhere: the database points at where the files are, then the error says so.
+    if (error instanceof RescuedOutput && (error as RescuedOutput<InferenceResult>).written.result.status === 'complete') {
+      const rescued = (error as RescuedOutput<InferenceResult>).written;
+      recorder?.finish(rescued.result, { resultsPath: rescued.resultsFile, reportPath: rescued.reportFile! });
+    }
     if (!(error instanceof StoppedEvaluation)) throw error;
     const partial = (error as StoppedEvaluation<InferenceResult>).partial;
     err.write(`optibench: error: the run stopped: ${partial.error ?? 'unknown error'}\n`);
