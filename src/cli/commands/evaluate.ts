@@ -4,6 +4,7 @@
  * finished or failed), its verdict against the newest fitting baseline, and its results file and report through
  * the one run-and-write path. A competition without verbs of its own is run with this.
  */
+import { ensureWritableDir } from '../../core/output-dir.js';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -91,6 +92,8 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
   const runId = newRunId(evaluator.id);
   const outDir = path.join(path.resolve(flags.output ?? evaluator.config.outputDir(config)), runId);
   const cacheDir = path.resolve(flags.cacheDir ?? evaluator.config.cacheDir(config) ?? defaultCacheDir());
+  await ensureWritableDir(path.dirname(outDir), '--output');
+  await ensureWritableDir(cacheDir, '--cache-dir');
 
   const store = flags.db === undefined ? undefined : openStore(path.resolve(flags.db), { evaluators: evaluatorTables(all) });
   try {
@@ -136,6 +139,7 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
         outDir,
         {
           label: evaluator.id,
+          cacheDir,
           render: (result) => evaluator.renderReport(result),
           onFailure: (error) => {
             if (!store || started === undefined) return;

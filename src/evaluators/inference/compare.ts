@@ -2,6 +2,7 @@
  * `optibench compare`: a baseline and a candidate on the same items, the paired test and the gate's
  * verdict, written as compare.json and a comparison page beside both runs' own results and reports.
  */
+import { ensureWritableDir } from '../../core/output-dir.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { RunConfig } from './config.js';
@@ -101,6 +102,7 @@ export async function compareRuns(input: CompareRunsInput): Promise<CompareOutco
 }
 
 export async function compareResultsFiles(input: CompareFilesInput): Promise<CompareOutcome> {
+  await ensureWritableDir(input.outputDir, '--output');
   const baseline = await readResultsFile(input.baselineFile);
   const candidate = await readResultsFile(input.candidateFile);
   if (input.submission) {

@@ -37,6 +37,14 @@ export const itemResultSchema = z.object({
   predictions: z.record(z.string(), z.number().int()),
 });
 
+export const carriedRequestSchema = z.object({
+  index: z.number().int().nonnegative(),
+  ending: z.number().int().nonnegative(),
+  logprob: z.number(),
+  isGreedy: z.boolean(),
+});
+export type CarriedRequest = z.infer<typeof carriedRequestSchema>;
+
 /** Null when no repeat finished (an incomplete run). */
 export const statsSchema = z.object({
   repeats: z.array(z.number()),
@@ -120,7 +128,19 @@ export const inferencePayloadSchema = z.object({
    * Set when the run continued an interrupted one: the items carried over were computed earlier and are not
    * in the timings or the throughput, which cover only the `itemsRun` this process computed.
    */
-  resumed: z.object({ itemsCarriedOver: z.number().int().nonnegative(), itemsRun: z.number().int().nonnegative() }).optional(),
+  resumed: z
+    .object({
+      itemsCarriedOver: z.number().int().nonnegative(),
+      itemsRun: z.number().int().nonnegative(),
+      /** Finished requests of items the interrupted run had not finished, taken from its incomplete file, not computed again. */
+      requestsCarriedOver: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
+  /**
+   * An incomplete run's answered requests of the items it did not finish (by dataset index and ending), so
+   * `--resume` computes only what is missing: with long-first batches, most items are part-way when a run stops.
+   */
+  partialRequests: z.array(carriedRequestSchema).optional(),
   /**
    * Set when a system under test answered over the SUT protocol (an organizer's re-run): the organizer's
    * harness timed it from outside; `reported` is what the SUT said about itself, kept as said and never ranked.

@@ -10,6 +10,8 @@ import { loadPlugins } from './plugins.js';
 import type { InferenceResult } from './results.js';
 import { newRunId, runEvaluation, type RunObserver, type RunOptions } from './runner.js';
 import { renderRunReport } from './report/render-run.js';
+import { ensureRunFolders } from './run-folders.js';
+import { defaultCacheDir } from '../../core/paths.js';
 
 export interface WrittenRun {
   readonly results: InferenceResult;
@@ -27,6 +29,7 @@ export async function runAndWrite(config: RunConfig, dir: string, label: string,
     label,
     render: renderRunReport,
     hasWork: (partial) => partial.payload.items.length > 0,
+    cacheDir: config.cacheDir ?? defaultCacheDir(),
   });
   return { results: written.result, resultsFile: written.resultsFile, reportFile: written.reportFile! };
 }
@@ -48,6 +51,8 @@ export function folderName(label: string): string {
 
 /** Loads every configuration's plugins before anything runs: a bad plugin list must not cost a finished baseline. */
 export async function checkPlugins(configs: readonly { label: string; config: RunConfig }[]): Promise<void> {
+  // The folders too: nothing is worth computing that cannot be written.
+  await ensureRunFolders(configs.map((c) => c.config));
   for (const { label, config } of configs) {
     try {
       await loadPlugins(config.plugins, config.backend.name);

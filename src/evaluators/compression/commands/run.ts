@@ -5,6 +5,7 @@
  * baseline's when there is no winner yet (`optibench evaluate compression --db` judges the same way, but needs a
  * baseline in the store).
  */
+import { ensureWritableDir } from '../../../core/output-dir.js';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { EXIT } from '../../../core/cli/exit-codes.js';
@@ -65,6 +66,7 @@ async function runCommand(evaluator: CompressionEvaluator, solutionArg: string, 
   const runId = newRunId(evaluator.id);
   const outDir = path.join(path.resolve(flags.output ?? config.outputDir), runId);
   if (!canSandbox()) throw new OptibenchError('compression solutions run in the sandbox only: run as root with bubblewrap installed (/usr/bin/bwrap)');
+  await ensureWritableDir(path.dirname(outDir), '--output');
   const store = flags.db === undefined ? undefined : openStore(path.resolve(flags.db), { evaluators: evaluatorTables([evaluator]) });
   try {
     const kind: RunKind = flags.asBaseline ? 'baseline' : flags.team !== undefined ? 'rerun' : 'run';

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { evaluateAndWrite, StoppedEvaluation } from '../../../core/evaluation.js';
+import { evaluateAndWrite, RescuedOutput, StoppedEvaluation } from '../../../core/evaluation.js';
 import { recordedSelection, type InferenceResult } from '../results.js';
 import { describeSelection } from '../../../core/subset.js';
 import { runEvaluation } from '../runner.js';
@@ -14,6 +14,7 @@ import { addRunFlags, type RunFlags } from './run-flags.js';
 import { addRecordFlags, prepareRunCommand, recordFailure, recordLines, type PreparedRunCommand, type RecordFlags } from './run-record.js';
 import { displayPath, interruptible } from '../../../core/cli/terminal.js';
 import { outputFormatOption, writeLmEvalBeside, type OutputFormat } from './export.js';
+import { defaultCacheDir } from '../../../core/paths.js';
 
 interface RunCommandFlags extends RunFlags, RecordFlags {
   progress: boolean;
@@ -99,6 +100,7 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
         label: 'inference',
         render: renderRunReport,
         hasWork: (partial) => partial.payload.items.length > 0,
+        cacheDir: config.cacheDir ?? defaultCacheDir(),
         onFailure: (error) => {
           stopBar();
           recordFailure(recorder, error);
@@ -106,10 +108,16 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
       },
     );
   } catch (error) {
+    // Written elsewhere: the database points at where the files are, then the error says so.
+    if (error instanceof RescuedOutput && (error as RescuedOutput<InferenceResult>).written.result.status === 'complete') {
+      const rescued = (error as RescuedOutput<InferenceResult>).written;
+      recorder?.finish(rescued.result, { resultsPath: rescued.resultsFile, reportPath: rescued.reportFile! });
+    }
     if (!(error instanceof StoppedEvaluation)) throw error;
     const partial = (error as StoppedEvaluation<InferenceResult>).partial;
     err.write(`optibench: error: the run stopped: ${partial.error ?? 'unknown error'}\n`);
-    err.write(`optibench: ${partial.payload.items.length} finished items saved in ${displayPath(error.resultsFile)} (status: incomplete)\n`);
+    const requests = partial.payload.partialRequests?.length ? `; with them ${partial.payload.partialRequests.length} finished requests of unfinished items, which --resume does not compute again` : '';
+    err.write(`optibench: ${partial.payload.items.length} finished items saved in ${displayPath(error.resultsFile)} (status: incomplete)${requests}\n`);
     return EXIT.runFailed;
   }
   const results = written.result;
