@@ -128,5 +128,7 @@ describe('optibench compare, interleaved', () => {
     expect(c.timing!.speedupInterval).not.toBeNull();
     expect(stdout).toMatch(/\(95 % interval \d+\.\d\d-\d+\.\d\dx, paired over 3 interleaved rounds\)/);
     expect(stdout).toMatch(/CV of pass times: baseline \d+\.\d %, candidate \d+\.\d %/);
+    const html = await readFile(path.join(dir, 'index.html'), 'utf8');
+    expect(html).toMatch(/95 % interval \d+\.\d\d–\d+\.\d\dx; CV of pass times: baseline \d+\.\d %, candidate \d+\.\d %\): the median over interleaved rounds/);
   });
 });
