@@ -7,6 +7,12 @@ import { readCpuTimes, readLoadAverage, stealShare, type CpuTimes, type PeakSamp
 import type { MicroOptions } from './micro.js';
 import { measureMatmulPeak, type Peak } from './peak.js';
 
+/**
+ * Every sample gets at least this budget whatever `--micro-time`/`--micro-samples` say: a peak taken from one
+ * or two calls would move between samples by chance alone and mark quiet runs noisy.
+ */
+export const PEAK_SAMPLE_FLOOR: MicroOptions = { timeMs: 250, minSamples: 10 };
+
 export class PeakSampler {
   readonly peaks: Peak[] = [];
   readonly samples: PeakSample[] = [];
@@ -19,7 +25,8 @@ export class PeakSampler {
 
   /** Starts counting steal from now. */
   static async start(session: { executionProvider: 'cpu' | 'cuda'; intraOpThreads: number }, options: MicroOptions): Promise<PeakSampler> {
-    return new PeakSampler(session, options, await readCpuTimes());
+    const budget = { timeMs: Math.max(options.timeMs, PEAK_SAMPLE_FLOOR.timeMs), minSamples: Math.max(options.minSamples, PEAK_SAMPLE_FLOOR.minSamples) };
+    return new PeakSampler(session, budget, await readCpuTimes());
   }
 
   async sample(roundsDone: number, rounds: number): Promise<PeakSample> {
