@@ -14,7 +14,7 @@ import { bootstrapSchema, intervalSchema } from './paired-speedup.js';
 export const BENCH_SCHEMA_ID = 'optibench/bench';
 /**
  * 2: the configurations' passes run interleaved (round-robin); `speedup` became the median of per-round paired
- * ratios, with `speedupInterval`, `pairedRatios` and `cv`; `peak` is the highest of `peakSamples`; `passes`,
+ * ratios, with `speedupInterval`, `pairedRatios` and `cv` (and `vsReference` paired the same way); `peak` is the highest of `peakSamples`; `passes`,
  * `bootstrap` and `noise` were added.
  */
 export const BENCH_VERSION = 2;
@@ -78,7 +78,10 @@ export const benchConfigurationSchema = z.object({
   backend: z.string().optional(),
   /** Set on the reference configuration (e.g. PyTorch eager scoring every pair, as lm-eval does). */
   reference: z.boolean().optional(),
-  /** This configuration's lm-eval-equivalent throughput over the reference's, both from this invocation. */
+  /**
+   * This configuration's lm-eval-equivalent throughput over the reference's, both from this invocation: the
+   * median over rounds of the reference's pass time over this configuration's (version 1: of the medians).
+   */
   vsReference: z.number().nullable().optional(),
 });
 

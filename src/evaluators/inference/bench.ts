@@ -176,7 +176,8 @@ function assemble(
       harnessOverhead: r.timings.harnessOverhead ?? null,
       backend: r.payload.backend.name,
       ...(reference ? { reference: true } : {}),
-      vsReference: referenceRun ? r.payload.throughput.pairwiseTokensPerSecond / referenceRun.payload.throughput.pairwiseTokensPerSecond : null,
+      // Both score the same pairwise tokens, so the throughput ratio is reference time over this one's, paired by round.
+      vsReference: referenceRun ? pairedSpeedup(referenceRun.timings.inference.repeats, inf.repeats)!.speedup : null,
     };
   });
   const c = input.config;
