@@ -34,6 +34,7 @@ import { checkShuffleSeed, randomShuffleSeed, shuffleItems } from '../../core/it
 import { createRandom } from '../../core/random.js';
 import type { DocOutcome, MultipleChoiceDoc, Task } from '../../core/task.js';
 import { median, repeatStats } from '../../core/timing.js';
+import type { Pacer } from './interleave.js';
 
 export type RunPhase = 'prepare' | 'load' | 'warmup' | 'inference';
 
@@ -95,6 +96,11 @@ export interface RunOptions {
   readonly plugins?: readonly LoadedPlugin[];
   /** Whose entry this is (a team's submission and its commit), recorded in the result's subject. */
   readonly subject?: { readonly team: string | null; readonly commit: string | null };
+  /**
+   * Turns for interleaved measurement (`interleave.ts`): awaited before each measured pass and before the
+   * after-inference work, so several loaded runs take their passes in turn.
+   */
+  readonly pacer?: Pacer;
 }
 
 /** A run that failed after computing something: `partial` holds it, with status `incomplete`. */
@@ -296,6 +302,7 @@ export async function runEvaluation(
     const total = prepared.computed.length;
     // Nothing left to compute (a resumed run whose items were all carried over): nothing to measure either.
     for (let repeat = 0; repeat < (total > 0 ? config.repeats : 0); repeat++) {
+      await options.pacer?.beforePass(repeat);
       observer.phase?.('inference', config.repeats > 1 ? `measuring, repeat ${repeat + 1} of ${config.repeats}` : 'measuring');
       let done = 0;
       observer.progress?.(0, total, repeat, config.repeats);
@@ -335,8 +342,10 @@ export async function runEvaluation(
       }
       repeatMs.push(performance.now() - t - excludedMs);
       modelMs.push(inModel - excludedModelMs);
+      options.pacer?.afterPass(repeat, repeatMs.at(-1)!);
       if (canary) canaryMaxAbsDiff = Math.max(canaryMaxAbsDiff, checkCanary(canary, canaryAnswers, answers, options.canary!.tolerance));
     }
+    await options.pacer?.beforeFinish();
     if (observer.afterInference) {
       observer.phase?.('inference', 'micro-benchmarks');
       micro = await observer.afterInference({ backend, batches });
