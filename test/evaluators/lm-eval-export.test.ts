@@ -200,6 +200,15 @@ describe('lm-eval files of a real run on the official JSON form (the embedded ti
     expect(json.config).toMatchObject({ limit: 6, batch_size: result.config.batchSize });
     expect(files.resultsName).toBe(`results_${fileDate(result.createdAt)}.json`);
   });
+
+  it('exports a results file written before selections were recorded as the seeded subset it then was', async () => {
+    const { selection: _recorded, ...dataset } = result.payload.task.dataset;
+    const old = await buildLmEvalFiles({ ...result, payload: { ...result.payload, task: { ...result.payload.task, dataset } } });
+    expect(old.samplesText).toBe(files.samplesText);
+    const json = JSON.parse(old.resultsText) as { config: { limit: unknown }; optibench: { selection_mode: string } };
+    expect(json.config.limit).toBeNull();
+    expect(json.optibench.selection_mode).toBe('seeded');
+  });
 });
 
 describe('lm-eval files of a run on the text form, items chosen by index', () => {
@@ -300,6 +309,9 @@ describe('optibench run --output-format lm-eval and the selection flags', () => 
     const share = optibench(['run', '--limit', '1.5', '-o', 'bad']);
     expect(share.code).toBe(2);
     expect(share.stderr).toContain('expected a positive integer, or a fraction between 0 and 1');
+    const submission = optibench(['compare', '--submission', '--samples', '0-3', '-o', 'bad']);
+    expect(submission.code).toBe(1);
+    expect(submission.stderr).toContain('--submission judges the full set: remove the item indices');
     const resume = optibench(['run', '--db', 'runs.db', '--resume', 'some-run', '--samples', '1', '--limit-mode', 'first']);
     expect(resume.code).toBe(1);
     expect(resume.stderr).toContain('leave out --limit-mode, --samples');
