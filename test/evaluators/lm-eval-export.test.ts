@@ -260,6 +260,13 @@ describe('optibench export lm-eval', () => {
     expect(samples.map((line) => (JSON.parse(line) as { doc_id: number }).doc_id)).toEqual([1, 3]);
   });
 
+  it('refuses an output that is no folder before writing anything', async () => {
+    await writeFile(path.join(dir, 'a-file'), 'x');
+    const { code, stderr } = optibench(['export', 'lm-eval', resultsFile, '-o', 'a-file']);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`optibench: error: ${path.join(dir, 'a-file')}: --output: cannot write into this folder`);
+  });
+
   it('refuses when the dataset changed since the run, and when results are incomplete', async () => {
     await writeFile(dataset, `${await readFile(dataset, 'utf8')}\n`);
     const { code, stderr } = optibench(['export', 'lm-eval', resultsFile, '-o', 'lm2']);
@@ -296,7 +303,7 @@ describe('optibench run --output-format lm-eval and the selection flags', () => 
     expect(await readFile(path.join(dir, 'out', id!, 'index.html'), 'utf8')).toContain("3 of 40 items (indices 0,2,3, as lm-eval&#39;s --samples)");
   });
 
-  it('refuses bad selections before computing anything', () => {
+  it('refuses bad selections before computing anything', async () => {
     const both = optibench(['run', '--samples', '1', '--limit', '2', '-o', 'bad']);
     expect(both.code).toBe(1);
     expect(both.stderr).toContain('give either --limit or --samples, not both');
@@ -315,7 +322,8 @@ describe('optibench run --output-format lm-eval and the selection flags', () => 
     const resume = optibench(['run', '--db', 'runs.db', '--resume', 'some-run', '--samples', '1', '--limit-mode', 'first']);
     expect(resume.code).toBe(1);
     expect(resume.stderr).toContain('leave out --limit-mode, --samples');
-    expect(existsSync(path.join(dir, 'bad'))).toBe(false);
+    // The output folder may have been made (it is checked before computing), but no run was written into it.
+    expect(existsSync(path.join(dir, 'bad')) ? await readdir(path.join(dir, 'bad')) : []).toEqual([]);
   });
 });
 
