@@ -200,6 +200,15 @@ describe('lm-eval files of a real run on the official JSON form (the embedded ti
     expect(json.config).toMatchObject({ limit: 6, batch_size: result.config.batchSize });
     expect(files.resultsName).toBe(`results_${fileDate(result.createdAt)}.json`);
   });
+
+  it('exports a results file written before selections were recorded as the seeded subset it then was', async () => {
+    const { selection: _recorded, ...dataset } = result.payload.task.dataset;
+    const old = await buildLmEvalFiles({ ...result, payload: { ...result.payload, task: { ...result.payload.task, dataset } } });
+    expect(old.samplesText).toBe(files.samplesText);
+    const json = JSON.parse(old.resultsText) as { config: { limit: unknown }; optibench: { selection_mode: string } };
+    expect(json.config.limit).toBeNull();
+    expect(json.optibench.selection_mode).toBe('seeded');
+  });
 });
 
 describe('lm-eval files of a run on the text form, items chosen by index', () => {
@@ -251,6 +260,13 @@ describe('optibench export lm-eval', () => {
     expect(samples.map((line) => (JSON.parse(line) as { doc_id: number }).doc_id)).toEqual([1, 3]);
   });
 
+  it('refuses an output that is no folder before writing anything', async () => {
+    await writeFile(path.join(dir, 'a-file'), 'x');
+    const { code, stderr } = optibench(['export', 'lm-eval', resultsFile, '-o', 'a-file']);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`optibench: error: ${path.join(dir, 'a-file')}: --output: cannot write into this folder`);
+  });
+
   it('refuses when the dataset changed since the run, and when results are incomplete', async () => {
     await writeFile(dataset, `${await readFile(dataset, 'utf8')}\n`);
     const { code, stderr } = optibench(['export', 'lm-eval', resultsFile, '-o', 'lm2']);
@@ -287,7 +303,7 @@ describe('optibench run --output-format lm-eval and the selection flags', () => 
     expect(await readFile(path.join(dir, 'out', id!, 'index.html'), 'utf8')).toContain("3 of 40 items (indices 0,2,3, as lm-eval&#39;s --samples)");
   });
 
-  it('refuses bad selections before computing anything', () => {
+  it('refuses bad selections before computing anything', async () => {
     const both = optibench(['run', '--samples', '1', '--limit', '2', '-o', 'bad']);
     expect(both.code).toBe(1);
     expect(both.stderr).toContain('give either --limit or --samples, not both');
@@ -300,10 +316,14 @@ describe('optibench run --output-format lm-eval and the selection flags', () => 
     const share = optibench(['run', '--limit', '1.5', '-o', 'bad']);
     expect(share.code).toBe(2);
     expect(share.stderr).toContain('expected a positive integer, or a fraction between 0 and 1');
+    const submission = optibench(['compare', '--submission', '--samples', '0-3', '-o', 'bad']);
+    expect(submission.code).toBe(1);
+    expect(submission.stderr).toContain('--submission judges the full set: remove the item indices');
     const resume = optibench(['run', '--db', 'runs.db', '--resume', 'some-run', '--samples', '1', '--limit-mode', 'first']);
     expect(resume.code).toBe(1);
     expect(resume.stderr).toContain('leave out --limit-mode, --samples');
-    expect(existsSync(path.join(dir, 'bad'))).toBe(false);
+    // The output folder may have been made (it is checked before computing), but no run was written into it.
+    expect(existsSync(path.join(dir, 'bad')) ? await readdir(path.join(dir, 'bad')) : []).toEqual([]);
   });
 });
 

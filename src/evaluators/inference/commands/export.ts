@@ -2,11 +2,11 @@
  * `optibench export lm-eval <results.json> -o DIR` and `optibench run --output-format lm-eval`: a run's
  * results as lm-evaluation-harness writes its own (lm-eval/export.ts), for old runs and new ones alike.
  */
-import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { EXIT } from '../../../core/cli/exit-codes.js';
 import { displayPath } from '../../../core/cli/terminal.js';
 import { isOptibenchError } from '../../../core/errors.js';
+import { ensureWritableDir } from '../../../core/output-dir.js';
 import { writeLmEvalFiles } from '../lm-eval/export.js';
 import type { InferenceResult } from '../results.js';
 import { readResultsFile } from '../results-file.js';
@@ -53,7 +53,8 @@ export function registerExport(program: Command): void {
     .addHelpText('after', '\nExamples:\n  optibench export lm-eval reports/<run-id>/results.json -o lm-eval-out\n')
     .action(async (file: string, flags: { output: string }) => {
       const results = await readResultsFile(file);
+      const dir = await ensureWritableDir(flags.output, '--output');
       process.stdout.write(`${file}: run ${results.runId}\n`);
-      process.stdout.write(lmEvalLines(await writeLmEvalFiles(results, path.resolve(flags.output))));
+      process.stdout.write(lmEvalLines(await writeLmEvalFiles(results, dir)));
     });
 }
