@@ -9,7 +9,7 @@ import { OptibenchError } from '../../core/errors.js';
 import { loadPlugins } from './plugins.js';
 import type { InferenceResult } from './results.js';
 import { newRunId, runEvaluation, type RunObserver, type RunOptions } from './runner.js';
-import { renderRunReport } from './report/render-run.js';
+import { renderRunReportWithTexts } from './report/render-run.js';
 
 export interface WrittenRun {
   readonly results: InferenceResult;
@@ -25,7 +25,7 @@ export interface WrittenRun {
 export async function runAndWrite(config: RunConfig, dir: string, label: string, observer: RunObserver = {}, options: RunOptions = {}): Promise<WrittenRun> {
   const written = await evaluateAndWrite(() => runEvaluation(config, observer, newRunId(config.task), options), dir, {
     label,
-    render: renderRunReport,
+    render: renderRunReportWithTexts,
     hasWork: (partial) => partial.payload.items.length > 0,
   });
   return { results: written.result, resultsFile: written.resultsFile, reportFile: written.reportFile! };
