@@ -233,8 +233,13 @@ export interface PlacedLabel {
  * in the order given, so earlier ones get the nearest spots). Returns null for a label no spot fits; the
  * caller lists it instead.
  */
-export function placeLabels(points: readonly { readonly cx: number; readonly cy: number; readonly text: string }[], bounds: Box, radius = 6): (PlacedLabel | null)[] {
-  const taken: Box[] = points.map((p) => ({ x: p.cx - radius, y: p.cy - radius, width: 2 * radius, height: 2 * radius }));
+export function placeLabels(
+  points: readonly { readonly cx: number; readonly cy: number; readonly text: string }[],
+  bounds: Box,
+  radius = 6,
+  obstacles: readonly Box[] = [],
+): (PlacedLabel | null)[] {
+  const taken: Box[] = [...obstacles, ...points.map((p) => ({ x: p.cx - radius, y: p.cy - radius, width: 2 * radius, height: 2 * radius }))];
   const inside = (b: Box) => b.x >= bounds.x && b.y >= bounds.y && b.x + b.width <= bounds.x + bounds.width && b.y + b.height <= bounds.y + bounds.height;
   return points.map((p) => {
     const w = [...p.text].length * CHAR_WIDTH;
@@ -305,13 +310,17 @@ export function scatterChart(spec: ScatterSpec): { svg: string; unlabelled: stri
     xAxis(plot, timeTicks(xScale).map((t) => ({ ...t, at: x(t.at) })), spec.xLabel, height),
     yAxis(plot, yScale.ticks.map((t) => ({ at: y(t), label: spec.yFormat(t) })), spec.yLabel),
   ];
+  const obstacles: Box[] = [];
   if (spec.hLine) {
     const at = y(spec.hLine.value);
-    parts.push(`<line class="gate-line" x1="${plot.left}" x2="${plot.right}" y1="${n(at)}" y2="${n(at)}"/><text class="gate-label" x="${plot.right - 4}" y="${n(at - 5)}" text-anchor="end">${escapeXml(spec.hLine.label)}</text>`);
+    const w = [...spec.hLine.label].length * CHAR_WIDTH;
+    // At the left end: the time axis starts at 0, so points seldom sit there.
+    obstacles.push({ x: plot.left + 4, y: at - 5 - FONT_HEIGHT, width: w, height: FONT_HEIGHT + 2 });
+    parts.push(`<line class="gate-line" x1="${plot.left}" x2="${plot.right}" y1="${n(at)}" y2="${n(at)}"/><text class="gate-label" x="${plot.left + 4}" y="${n(at - 5)}">${escapeXml(spec.hLine.label)}</text>`);
   }
   const placed = spec.points.map((p) => ({ cx: x(p.x), cy: y(p.y), text: p.label }));
-  // The gate label's corner is kept free.
-  const labels = placeLabels(placed, { x: plot.left + 2, y: plot.top, width: plot.right - plot.left - 2, height: plot.bottom - plot.top });
+  // The gate line's label is an obstacle like the points: no point label is printed over it.
+  const labels = placeLabels(placed, { x: plot.left + 2, y: plot.top, width: plot.right - plot.left - 2, height: plot.bottom - plot.top }, 6, obstacles);
   const unlabelled: string[] = [];
   spec.points.forEach((p, i) => {
     const { cx, cy } = placed[i]!;
