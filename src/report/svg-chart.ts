@@ -148,7 +148,7 @@ export function histogram(spec: HistogramSpec): string | null {
   const bins = histogramBins(spec.values);
   const width = 720;
   const height = 280;
-  const plot: Plot = { left: 56, right: width - 20, top: 44, bottom: height - 44 };
+  const plot: Plot = { left: 56, right: width - 32, top: 44, bottom: height - 44 };
   const xs = niceScale(bins[0]!.from, bins[bins.length - 1]!.to, 6);
   const ys = niceScale(0, Math.max(...bins.map((b) => b.count)), 4);
   const x = (v: number) => project(v, xs, plot.left, plot.right);
@@ -191,7 +191,7 @@ export function lineChart(spec: LineChartSpec): string | null {
   if (spec.points.length === 0) return null;
   const width = 720;
   const height = 260;
-  const plot: Plot = { left: 64, right: width - 20, top: 16, bottom: height - 44 };
+  const plot: Plot = { left: 64, right: width - 32, top: 16, bottom: height - 44 };
   const xs = niceScale(0, Math.max(...spec.points.map((p) => p.x)), 6);
   const ys = niceScale(0, Math.max(...spec.points.map((p) => p.y), ...(spec.rules ?? []).map((r) => r.value)), 4);
   const x = (v: number) => project(v, xs, plot.left, plot.right);
@@ -244,7 +244,7 @@ export function placeLabels(
   return points.map((p) => {
     const w = [...p.text].length * CHAR_WIDTH;
     const h = FONT_HEIGHT;
-    for (const distance of [radius + 3, radius + 18, radius + 34, radius + 52]) {
+    for (const distance of [radius + 3, radius + 18, radius + 34, radius + 52, radius + 74, radius + 100]) {
       const spots: [number, number][] = [
         [distance, -h / 2 - distance / 2], // right, a little up
         [distance, -h / 2 + distance / 2], // right, a little down
@@ -296,7 +296,7 @@ export function scatterChart(spec: ScatterSpec): { svg: string; unlabelled: stri
   if (spec.points.length === 0) return null;
   const width = 720;
   const height = 360;
-  const plot: Plot = { left: 64, right: width - 24, top: 16, bottom: height - 48 };
+  const plot: Plot = { left: 64, right: width - 32, top: 16, bottom: height - 48 };
   const ys = spec.points.flatMap((p) => [p.y, p.low ?? p.y, p.high ?? p.y]);
   if (spec.hLine) ys.push(spec.hLine.value);
   const spread = Math.max(...ys) - Math.min(...ys);
