@@ -239,9 +239,13 @@ export function placeLabels(
   radius = 6,
   obstacles: readonly Box[] = [],
 ): (PlacedLabel | null)[] {
-  const taken: Box[] = [...obstacles, ...points.map((p) => ({ x: p.cx - radius, y: p.cy - radius, width: 2 * radius, height: 2 * radius }))];
+  const taken: Box[] = [...obstacles];
+  // Other points keep a wider berth than the label's own: a label right beside another point reads as its.
+  const berth = radius + 6;
+  const around = (p: { cx: number; cy: number }, r: number): Box => ({ x: p.cx - r, y: p.cy - r, width: 2 * r, height: 2 * r });
   const inside = (b: Box) => b.x >= bounds.x && b.y >= bounds.y && b.x + b.width <= bounds.x + bounds.width && b.y + b.height <= bounds.y + bounds.height;
-  return points.map((p) => {
+  return points.map((p, i) => {
+    const blocked = [...points.map((q, j) => around(q, j === i ? radius : berth))];
     const w = [...p.text].length * CHAR_WIDTH;
     const h = FONT_HEIGHT;
     for (const distance of [radius + 3, radius + 18, radius + 34, radius + 52, radius + 74, radius + 100]) {
@@ -257,7 +261,7 @@ export function placeLabels(
       ];
       for (const [dx, dy] of spots) {
         const box = { x: p.cx + dx, y: p.cy + dy, width: w, height: h };
-        if (!inside(box) || taken.some((t) => overlaps(t, box))) continue;
+        if (!inside(box) || taken.some((t) => overlaps(t, box)) || blocked.some((t) => overlaps(t, box))) continue;
         taken.push(box);
         return { x: box.x, y: box.y + h - 2, box, leader: distance > radius + 3 };
       }
@@ -319,6 +323,10 @@ export function scatterChart(spec: ScatterSpec): { svg: string; unlabelled: stri
     parts.push(`<line class="gate-line" x1="${plot.left}" x2="${plot.right}" y1="${n(at)}" y2="${n(at)}"/><text class="gate-label" x="${plot.left + 4}" y="${n(at - 5)}">${escapeXml(spec.hLine.label)}</text>`);
   }
   const placed = spec.points.map((p) => ({ cx: x(p.x), cy: y(p.y), text: p.label }));
+  // Error bars are obstacles too: a label across one hides it and seems to belong to it.
+  for (const [i, p] of spec.points.entries()) {
+    if (p.low !== undefined && p.high !== undefined) obstacles.push({ x: placed[i]!.cx - 1.5, y: y(p.high), width: 3, height: y(p.low) - y(p.high) });
+  }
   // The gate line's label is an obstacle like the points: no point label is printed over it.
   const labels = placeLabels(placed, { x: plot.left + 2, y: plot.top, width: plot.right - plot.left - 2, height: plot.bottom - plot.top }, 6, obstacles);
   const unlabelled: string[] = [];
