@@ -11,6 +11,7 @@ import { defaultDatasetPath, randomWeightModel, DEFAULT_MODEL_SEED } from '../..
 import { renderRunReport, renderRunReportWithTexts } from '../../src/evaluators/inference/report/render-run.js';
 import { medianPass, throughputPoints } from '../../src/evaluators/inference/report/run-charts.js';
 import { readResultsFile } from '../../src/evaluators/inference/results-file.js';
+import { inferenceEvaluator } from '../../src/evaluators/inference/index.js';
 import type { InferenceResult } from '../../src/evaluators/inference/results.js';
 import { histogramBins } from '../../src/report/svg-chart.js';
 import { REPO_ROOT } from '../helpers/shared.js';
@@ -131,6 +132,8 @@ describe('a real run of the embedded tiny model', () => {
     expect(html.match(/<li class="gold">/g)).toHaveLength(r.payload.items.length);
     // Each metric names its pick once per item.
     expect(html.match(/<span class="picked">/g)!.length).toBeGreaterThanOrEqual(r.payload.items.length);
+    // `optibench evaluate` renders through the evaluator contract: the same page, texts included.
+    expect(await inferenceEvaluator.renderReport(r)).toBe(html);
     // A dataset that changed since the run: no text rather than the wrong text.
     const moved = structuredClone(r);
     moved.payload.task.dataset.sha256 = '0'.repeat(64);
