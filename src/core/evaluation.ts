@@ -45,8 +45,8 @@ export class StoppedEvaluation<R extends AnyResult = AnyResult> extends Error {
 
 export interface WriteOptions<R extends AnyResult> {
   readonly label: string;
-  /** The report page of a result; none: no report is written. */
-  readonly render?: (result: R) => string;
+  /** The report page of a result (it may read files, e.g. the dataset for item texts); none: no report is written. */
+  readonly render?: (result: R) => string | Promise<string>;
   /** Whether a stopped evaluation computed anything worth keeping; by default, anything it returned. */
   readonly hasWork?: (partial: R) => boolean;
   /** Told of every failure before anything is written (a recorder marks the run failed). */
@@ -113,6 +113,6 @@ async function writeOrRescue<R extends AnyResult>(result: R, dir: string, option
 
 async function write<R extends AnyResult>(result: R, dir: string, render: WriteOptions<R>['render']): Promise<WrittenEvaluation<R>> {
   const resultsFile = await writeResultFile(result, dir);
-  const reportFile = render ? await writeFileAtomic(path.join(dir, 'index.html'), render(result)) : null;
+  const reportFile = render ? await writeFileAtomic(path.join(dir, 'index.html'), await render(result)) : null;
   return { result, resultsFile, reportFile };
 }

@@ -129,8 +129,8 @@ export interface Evaluator<Config = unknown, Payload = unknown, Rules = unknown>
   resultJsonSchema?(): Record<string, unknown>;
   /** Reads one of its results files, upgrading older versions. */
   readResult(file: string): Promise<Result<Payload>>;
-  /** The run's report page (standalone HTML). */
-  renderReport(result: Result<Payload>): string;
+  /** The run's report page (standalone HTML); it may read files (the inference report reads item texts from the dataset). */
+  renderReport(result: Result<Payload>): string | Promise<string>;
   readonly tables?: EvaluatorTables;
   readonly board: BoardSpec;
   /**

@@ -2,13 +2,18 @@
  * The leaderboard in a real browser: Debian's chromium, headless, driven by playwright-core, loading the site
  * over HTTP as it would be published. Fails (never skips) when chromium is missing.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BenchFile } from '../../src/evaluators/inference/bench-schema.js';
+import type { CompareFile } from '../../src/evaluators/inference/compare-schema.js';
+import { readResultsFile } from '../../src/evaluators/inference/results-file.js';
+import type { InferenceResult } from '../../src/evaluators/inference/results.js';
 import { writeLeaderboardSite } from '../../src/leaderboard/site.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { FixtureDb, tempDir } from './db-fixture.js';
@@ -16,6 +21,8 @@ import { buildOddBaselines, buildScenario, HOSTILE } from './scenario.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = path.join(REPO_ROOT, 'test-output', 'leaderboard.png');
+/** Full-page screenshots of the run, compare, bench and leaderboard pages, to look at. */
+const SHOTS = path.join(REPO_ROOT, 'test-output', 'pages');
 
 let root: string;
 let server: http.Server;
@@ -202,6 +209,130 @@ describe('the leaderboard page in chromium', () => {
     await header('baseline').click();
     expect(await rankedTeams()).toEqual(['StoredNeg', 'Honest', ...rest]);
     expect(await page.locator('html').evaluate((html) => html.scrollWidth - html.clientWidth)).toBe(0);
+  });
+
+  it('logged no console errors or warnings and no failed requests', () => {
+    expect(problems).toEqual([]);
+  });
+});
+
+/** What overflows at the page's width: the page itself, and every table wider than the box it sits in. */
+async function overflow(): Promise<{ page: number; tables: string[] }> {
+  return page.locator('html').evaluate((html) => ({
+    page: html.scrollWidth - html.clientWidth,
+    tables: [...html.querySelectorAll('table')].flatMap((table) => {
+      const box = table.parentElement!;
+      const over = table.getBoundingClientRect().width - box.clientWidth;
+      return over > 1 ? [`${table.id || table.className || 'table'} in ${box.className || box.tagName}: ${Math.round(over)} px too wide (${[...table.querySelectorAll('thead th')].map((th) => th.textContent).join('|')})`] : [];
+    }),
+  }));
+}
+
+/** Pairs of chart texts (labels) whose boxes, as chromium lays them out, overlap. */
+async function overlappingLabels(selector: string): Promise<string[]> {
+  return page.locator(selector).evaluateAll((texts) => {
+    // getBBox: the text's box as chromium measured it, in the chart's own units.
+    const boxes = texts.map((t) => ({ text: t.textContent, box: (t as unknown as { getBBox(): { x: number; y: number; width: number; height: number } }).getBBox() }));
+    const hits: string[] = [];
+    for (const [i, a] of boxes.entries())
+      for (const b of boxes.slice(i + 1))
+        if (a.box.x < b.box.x + b.box.width && b.box.x < a.box.x + a.box.width && a.box.y < b.box.y + b.box.height && b.box.y < a.box.y + a.box.height) hits.push(`${a.text} / ${b.text}`);
+    return hits;
+  });
+}
+
+describe('every page at 1280 px: no horizontal overflow, charts with their marks', () => {
+  let pages: string;
+  let run: InferenceResult;
+  let bench: BenchFile;
+  let compare: CompareFile;
+
+  beforeAll(async () => {
+    // Under the served folder, beside the leaderboard site.
+    pages = path.join(root, 'pages');
+    await mkdir(pages, { recursive: true });
+    const cacheDir = path.join(pages, 'cache');
+    const cli = (args: string[]) => {
+      const result = spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist/src/cli/main.js'), ...args, '--cache-dir', cacheDir], { cwd: pages, encoding: 'utf8' });
+      if (result.status !== 0) throw new Error(`optibench ${args.join(' ')} failed: ${result.stderr}`);
+    };
+    cli(['run', '--limit', '24', '--repeats', '2', '--no-progress', '-o', 'run']);
+    cli(['compare', '--plugin', 'head-pruning', '--limit', '12', '-o', 'cmp']);
+    cli(['bench', '--plugins', 'head-pruning,kernel-fusion', '--limit', '12', '--micro-time', '10', '-o', 'bench']);
+    const only = async (dir: string) => path.join(dir, (await readdir(path.join(pages, dir)))[0]!);
+    const [runDir, cmpDir, benchDir] = [await only('run'), await only('cmp'), await only('bench')];
+    run = await readResultsFile(path.join(pages, runDir, 'results.json'));
+    compare = JSON.parse(await readFile(path.join(pages, cmpDir, 'compare.json'), 'utf8')) as CompareFile;
+    bench = JSON.parse(await readFile(path.join(pages, benchDir, 'bench.json'), 'utf8')) as BenchFile;
+    await page.setViewportSize({ width: 1280, height: 900 });
+    problems.length = 0;
+    Object.assign(PAGES, { run: `${base}/pages/${runDir}/index.html`, compare: `${base}/pages/${cmpDir}/index.html`, bench: `${base}/pages/${benchDir}/index.html`, board: `${base}/site/index.html` });
+  }, 300_000);
+
+  const PAGES: Record<string, string> = {};
+
+  async function open(name: string): Promise<void> {
+    const response = await page.goto(PAGES[name]!, { waitUntil: 'load' });
+    expect(response?.status()).toBe(200);
+    await page.locator('details').evaluateAll((all) => all.forEach((d) => d.setAttribute('open', '')));
+  }
+
+  async function shoot(name: string): Promise<void> {
+    await mkdir(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  }
+
+  it('run report: fits, and draws the batch latencies, the pass and the metrics', async () => {
+    await open('run');
+    expect(await overflow()).toEqual({ page: 0, tables: [] });
+    const n = run.timings.batches!.passesMs.flat().length;
+    expect(n).toBe(2 * run.payload.throughput.batches);
+    expect(await page.locator('#chart-latency svg rect.bin').count()).toBe(Math.min(40, Math.ceil(Math.sqrt(n))));
+    expect(await page.locator('#chart-latency svg text.marker-label').allTextContents()).toEqual([
+      expect.stringMatching(/^p50 /),
+      expect.stringMatching(/^p90 /),
+      expect.stringMatching(/^p99 /),
+    ]);
+    const vertices = await page.locator('#chart-throughput svg polyline.line').getAttribute('points');
+    expect(vertices!.split(' ')).toHaveLength(run.payload.throughput.batches);
+    expect(await page.locator('#chart-accuracy svg rect.bar').count()).toBe(Object.keys(run.metrics).length);
+    expect(await page.locator('#random-weights').textContent()).toContain('chance by construction');
+    // Every item's text, and the gold ending of each, in the table.
+    expect(await page.locator('table.items td.text details').count()).toBe(run.payload.items.length);
+    expect(await page.locator('table.items td.text li.gold').count()).toBe(run.payload.items.length);
+    await shoot('run');
+  });
+
+  it('compare report: fits, says PASS once, and draws the paired outcome and the differences', async () => {
+    await open('compare');
+    expect(await overflow()).toEqual({ page: 0, tables: [] });
+    expect(await page.locator('.banner[role=status]').innerText()).toMatch(/^(PASS|FAIL) acc_norm /);
+    expect(await page.locator('#chart-outcome svg rect.bar').count()).toBe(4);
+    expect(await page.locator('#chart-difference svg circle.dot').count()).toBe(compare.metrics.length);
+    await shoot('compare');
+  });
+
+  it('bench report: fits, and draws a speedup per plugin and a point per configuration', async () => {
+    await open('bench');
+    expect(await overflow()).toEqual({ page: 0, tables: [] });
+    expect(await page.locator('#chart-speedup svg rect.bar').count()).toBe(bench.configurations.length - 1);
+    expect(await page.locator('#chart-accuracy-time svg circle').count()).toBe(bench.configurations.length);
+    expect(await page.locator('#chart-accuracy-time svg circle.baseline-point').count()).toBe(1);
+    expect(await overlappingLabels('#chart-accuracy-time svg text.point-label, #chart-accuracy-time svg text.gate-label')).toEqual([]);
+    await shoot('bench');
+  });
+
+  it('leaderboard: fits, and labels every team and the baseline without overlaps, on a y axis from 0 at most', async () => {
+    await page.goto(PAGES.board!, { waitUntil: 'load' });
+    expect(await overflow()).toEqual({ page: 0, tables: [] });
+    const labels = await page.locator('figure.chart svg text.point-label').allTextContents();
+    expect(labels, JSON.stringify(labels) + (await page.locator('figure.chart figcaption').textContent())).toHaveLength(5 + 1 + 1);
+    expect(labels).toEqual(expect.arrayContaining(['1 Bravo', '1 Alpha', '3 Charlie', '4 India', 'Delta', 'baseline']));
+    expect(await page.locator('figure.chart svg circle.baseline-point').count()).toBe(1);
+    expect(await overlappingLabels('figure.chart svg text.point-label, figure.chart svg text.gate-label')).toEqual([]);
+    const yTicks = await page.locator('figure.chart svg text[text-anchor=end]').allTextContents();
+    expect(Math.min(...yTicks.map((t) => Number.parseFloat(t)))).toBeGreaterThanOrEqual(0);
+    await shoot('leaderboard');
   });
 
   it('logged no console errors or warnings and no failed requests', () => {

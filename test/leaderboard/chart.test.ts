@@ -4,7 +4,7 @@ import { niceScale, scatterChart, timeTicks } from '../../src/evaluators/inferen
 import { queryStandings } from '../../src/evaluators/inference/board/query.js';
 import { rankStandings } from '../../src/leaderboard/rank.js';
 import { tempDir } from './db-fixture.js';
-import { buildScenario } from './scenario.js';
+import { buildScenario, HOSTILE } from './scenario.js';
 
 describe('niceScale', () => {
   it('steps by 1, 2 or 5 times a power of ten and widens the domain to whole steps', () => {
@@ -64,5 +64,40 @@ describe('the scenario chart', () => {
 
   it('draws nothing without a judged team', () => {
     expect(scatterChart([], [])).toBeNull();
+  });
+});
+
+describe('chart labels and the baseline point', () => {
+  const fixture = buildScenario(path.join(tempDir('leaderboard-chart-labels'), 'results.sqlite'));
+  const board = rankStandings(queryStandings(fixture.store), 3);
+  fixture.close();
+  const baseline = board.ranked[0]!.baseline!;
+  const chart = scatterChart(board.ranked, board.rejected, baseline)!;
+  const near = (actual: number, expected: number) => expect(Math.abs(actual - expected)).toBeLessThanOrEqual(0.0501);
+
+  it('labels each point with its rank and team, cut to 24 characters, and the baseline as a hollow point at its time and accuracy', () => {
+    expect(chart.points.map((p) => p.text?.value ?? null)).toEqual(['1 Bravo', '1 Alpha', '3 Charlie', '4 India', `5 ${[...HOSTILE].slice(0, 21).join('')}…`, 'Delta', 'baseline']);
+    const base = chart.points.at(-1)!;
+    expect(base.kind).toBe('baseline-point');
+    // The baseline: 1000 ms, acc_norm 40.00 % (the gate's baseline value): x 684, y 328 - (3/4) * 310.
+    near(base.cx, 684);
+    near(base.cy, 328 - (3 / 4) * 310);
+    expect(chart.unlabelled).toEqual([]);
+  });
+
+  it('places no label over another label, a point or the gate label (7 px a character, 12 px high)', () => {
+    const boxes = chart.points.flatMap((p) => (p.text ? [{ x: p.text.x, y: p.text.y + 2 - 12, w: [...p.text.value].length * 7, h: 12 }] : []));
+    const dots = chart.points.map((p) => ({ x: p.cx - 6, y: p.cy - 6, w: 12, h: 12 }));
+    const gate = { x: 64 + 4, y: chart.gateLine!.y - 17, w: [...chart.gateLine!.label].length * 7, h: 14 };
+    const hit = (a: typeof gate, b: typeof gate) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+    for (const a of boxes) {
+      expect(hit(a, gate)).toBe(false);
+      for (const b of [...boxes, ...dots]) if (a !== b) expect(hit(a, b)).toBe(false);
+    }
+  });
+
+  it('never starts the accuracy axis below 0 %', () => {
+    const low = board.ranked.map((r) => ({ ...r, accNorm: { value: 0.003, stderr: 0.001 }, gate: { ...r.gate!, baselineValue: 0.004, maxDropPoints: 0.5 } }));
+    expect(Number.parseFloat(scatterChart(low, [])!.yTicks[0]!.label)).toBe(0);
   });
 });

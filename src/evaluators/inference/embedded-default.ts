@@ -40,3 +40,21 @@ export async function ensureDefaultModel(cacheDir: string, onProgress?: (message
     return dir;
   }
 }
+
+/** What a report says of a model whose weights optibench generated at random. */
+export interface RandomWeightModel {
+  /** The embedded default (`model: null`), or another generated model (a test's, a preset's). */
+  readonly embeddedDefault: boolean;
+  readonly seed: number;
+}
+
+/**
+ * Whether a model's config.json says optibench generated its weights at random (generateLlama writes
+ * `optibench_generator` there, and a Hugging Face model never has it): such a model's accuracy is chance by
+ * construction, and a reader of its numbers must be told so.
+ */
+export function randomWeightModel(config: { readonly [key: string]: unknown }): RandomWeightModel | null {
+  const generator = config.optibench_generator as { seed?: unknown } | null | undefined;
+  if (typeof generator !== 'object' || generator === null || typeof generator.seed !== 'number') return null;
+  return { embeddedDefault: generator.seed === DEFAULT_MODEL_SEED, seed: generator.seed };
+}

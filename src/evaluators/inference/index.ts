@@ -22,7 +22,7 @@ import { configJsonSchema, configSchema, loadConfig, type RunConfig } from './co
 import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS, judge, type GateOptions } from './gate.js';
 import { INFERENCE_EVALUATOR_ID, INFERENCE_EVALUATOR_VERSION, type InferenceHooks } from './hooks.js';
 import { inferencePluginScope } from './plugins.js';
-import { renderRunReport } from './report/render-run.js';
+import { renderRunReportWithTexts } from './report/render-run.js';
 import { readResultsFile } from './results-file.js';
 import { INFERENCE_HEADLINE, inferenceResultSchema, type InferencePayload, type InferenceResult } from './results.js';
 import { runEvaluation } from './runner.js';
@@ -68,7 +68,7 @@ export const inferenceEvaluator: Evaluator<RunConfig, InferencePayload, GateOpti
   verdictLabel: INFERENCE_STANDINGS.verdictLabel!,
   resultJsonSchema: () => z.toJSONSchema(inferenceResultSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>,
   readResult: readResultsFile,
-  renderReport: (result) => renderRunReport(result as InferenceResult),
+  renderReport: (result) => renderRunReportWithTexts(result as InferenceResult),
   tables: inferenceTables,
   board: {
     title: 'HellaSwag inference',

@@ -53,6 +53,18 @@ export const statsSchema = z.object({
   maxMs: z.number().nullable(),
 });
 
+export const latencySummarySchema = z.object({
+  count: z.number().int(),
+  totalMs: z.number(),
+  meanMs: z.number(),
+  p50Ms: z.number(),
+  p90Ms: z.number(),
+  p95Ms: z.number(),
+  p99Ms: z.number(),
+  stdevMs: z.number(),
+  stdevPercent: z.number(),
+});
+
 export const inferenceTimingsSchema = z.object({
   /** Reading and tokenizing the dataset, building the requests and the schedule. */
   prepareMs: z.number(),
@@ -66,6 +78,20 @@ export const inferenceTimingsSchema = z.object({
   modelExecution: statsSchema.optional(),
   /** Median share of a measured pass spent outside model executions: the harness's own cost. */
   harnessOverhead: z.number().nullable().optional(),
+  /**
+   * Every measured batch's time, for the latency distribution and the throughput over a pass. Added in
+   * evaluator version 1 without a version bump: it is optional, so files written before it still read.
+   */
+  batches: z
+    .object({
+      /** Requests in each batch, in the order the batches ran (canary batches are not measured batches). */
+      requests: z.array(z.number().int().nonnegative()),
+      /** Per measured pass, each batch's time from request to answer, in the same order. */
+      passesMs: z.array(z.array(z.number())),
+      /** Over every batch of every measured pass, as optimum-benchmark summarises a latency list. */
+      latency: latencySummarySchema.nullable(),
+    })
+    .optional(),
   totalMs: z.number(),
 });
 

@@ -9,7 +9,7 @@ import { OptibenchError } from '../../core/errors.js';
 import { loadPlugins } from './plugins.js';
 import type { InferenceResult } from './results.js';
 import { newRunId, runEvaluation, type RunObserver, type RunOptions } from './runner.js';
-import { renderRunReport } from './report/render-run.js';
+import { renderRunReportWithTexts } from './report/render-run.js';
 import { ensureRunFolders } from './run-folders.js';
 import { defaultCacheDir } from '../../core/paths.js';
 
@@ -27,7 +27,7 @@ export interface WrittenRun {
 export async function runAndWrite(config: RunConfig, dir: string, label: string, observer: RunObserver = {}, options: RunOptions = {}): Promise<WrittenRun> {
   const written = await evaluateAndWrite(() => runEvaluation(config, observer, newRunId(config.task), options), dir, {
     label,
-    render: renderRunReport,
+    render: renderRunReportWithTexts,
     hasWork: (partial) => partial.payload.items.length > 0,
     cacheDir: config.cacheDir ?? defaultCacheDir(),
   });

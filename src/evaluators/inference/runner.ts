@@ -26,14 +26,14 @@ import { loadPlugins, type LoadedInferencePlugin as LoadedPlugin } from './plugi
 import { RESULT_SCHEMA_ID, RESULT_VERSION } from '../../core/result.js';
 import type { JsonObject } from '../../core/json.js';
 import { INFERENCE_EVALUATOR_ID, INFERENCE_EVALUATOR_VERSION } from './hooks.js';
-import { inferenceHeadline, selectionRecord, type CarriedRequest, type InferencePayload, type InferenceResult, type ItemResult } from './results.js';
+import { inferenceHeadline, selectionRecord, type CarriedRequest, type InferencePayload, type InferenceTimings, type InferenceResult, type ItemResult } from './results.js';
 import { scheduleRequests } from './schedule.js';
 import { scoredItem } from './scored-item.js';
 import { selectDocs } from '../../core/subset.js';
 import { checkShuffleSeed, randomShuffleSeed, shuffleItems } from '../../core/item-order.js';
 import { createRandom } from '../../core/random.js';
 import type { DocOutcome, MultipleChoiceDoc, Task } from '../../core/task.js';
-import { median, repeatStats } from '../../core/timing.js';
+import { latencySummary, median, repeatStats } from '../../core/timing.js';
 import type { Pacer } from './interleave.js';
 
 export type RunPhase = 'prepare' | 'load' | 'warmup' | 'inference';
@@ -239,6 +239,9 @@ export async function runEvaluation(
   const repeatMs: number[] = [];
   /** Per measured pass, the time spent inside model executions (the backend's probe); the rest is harness. */
   const modelMs: number[] = [];
+  /** Per measured pass, each measured batch's time; and each batch's request count (the same every pass). */
+  const batchMs: number[][] = [];
+  const batchRequests: number[] = [];
   let inModel = 0;
   let enteredAt = 0;
   const probe = {
@@ -273,7 +276,7 @@ export async function runEvaluation(
 
   const results = (status: InferenceResult['status'], error?: string): InferenceResult =>
     assembleResults({
-      config, configSha256: configHash, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, repeatMs, modelMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0,
+      config, configSha256: configHash, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, repeatMs, modelMs, batchMs, batchRequests, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0,
       canary: canary && options.canary ? { items: canary.items, requests: canary.requests, tolerance: options.canary.tolerance, maxAbsDiff: canaryMaxAbsDiff } : undefined,
       subject: options.subject,
     });
@@ -312,6 +315,8 @@ export async function runEvaluation(
       const canaryAnswers: TokenAnswer[] = [];
       const schedule = withCanaryBatches(batches, canary, random);
       inModel = 0;
+      const passBatchMs: number[] = [];
+      batchMs.push(passBatchMs);
       t = performance.now();
       for (const { batch, canary: isCanary } of schedule) {
         if (isCanary) {
@@ -321,7 +326,10 @@ export async function runEvaluation(
           excludedModelMs += inModel - m0;
           continue;
         }
+        const b0 = performance.now();
         const batchAnswer = await answerBatch(backend, batch, observer.signal);
+        passBatchMs.push(performance.now() - b0);
+        if (repeat === 0) batchRequests.push(batch.length);
         for (const answer of batchAnswer.answers) {
           const first = answers.get(answer.id);
           if (!first) answers.set(answer.id, answer);
@@ -376,6 +384,8 @@ interface AssembleInput {
   micro: { [key: string]: JsonValue } | undefined;
   repeatMs: number[];
   modelMs: number[];
+  batchMs: number[][];
+  batchRequests: number[];
   repeatMaxAbsDiff: number;
   prepareMs: number;
   loadMs: number;
@@ -476,6 +486,7 @@ function assembleResults(input: AssembleInput): InferenceResult {
       inference,
       modelExecution: repeatStats(input.modelMs),
       harnessOverhead: harnessOverhead(input.repeatMs, input.modelMs),
+      batches: batchTimings(input.batchMs, input.batchRequests, input.repeatMs.length),
       totalMs: input.totalMs,
     },
     metrics,
@@ -537,6 +548,15 @@ function assembleResults(input: AssembleInput): InferenceResult {
       items,
     },
   };
+}
+
+/**
+ * The measured passes' batch times. A pass cut short by an error is left out, as its time is: the
+ * distribution describes the same passes the headline does.
+ */
+function batchTimings(batchMs: readonly number[][], requests: readonly number[], finishedPasses: number): NonNullable<InferenceTimings['batches']> {
+  const passes = batchMs.slice(0, finishedPasses).map((pass) => [...pass]);
+  return { requests: finishedPasses > 0 ? [...requests] : [], passesMs: passes, latency: latencySummary(passes.flat()) };
 }
 
 /**

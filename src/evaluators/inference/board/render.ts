@@ -52,7 +52,7 @@ export function renderLeaderboardPage(file: LeaderboardFile, place: PagePlace): 
     f: file,
     // Without one baseline for the whole board, each judged row says which it is against.
     baselineColumn: file.baseline === null && rows.some((r) => r.baseline !== null),
-    chart: scatterChart(file.ranked, file.gateFailed),
+    chart: scatterChart(file.ranked, file.gateFailed, file.baseline),
     // The cut line only means something with teams below it.
     cutAfter: advancing > 0 && advancing < file.ranked.length ? advancing - 1 : -1,
     latestHref: place.latestHref,

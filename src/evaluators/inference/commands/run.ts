@@ -7,7 +7,8 @@ import { evaluateAndWrite, RescuedOutput, StoppedEvaluation } from '../../../cor
 import { recordedSelection, type InferenceResult } from '../results.js';
 import { describeSelection } from '../../../core/subset.js';
 import { runEvaluation } from '../runner.js';
-import { renderRunReport } from '../report/render-run.js';
+import { renderRunReportWithTexts } from '../report/render-run.js';
+import { randomWeightModel } from '../embedded-default.js';
 import { formatBytes, formatMs, formatPercentStderr } from '../../../report/filters.js';
 import { EXIT } from '../../../core/cli/exit-codes.js';
 import { addRunFlags, type RunFlags } from './run-flags.js';
@@ -98,7 +99,7 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
       outDir,
       {
         label: 'inference',
-        render: renderRunReport,
+        render: renderRunReportWithTexts,
         hasWork: (partial) => partial.payload.items.length > 0,
         cacheDir: config.cacheDir ?? defaultCacheDir(),
         onFailure: (error) => {
@@ -130,11 +131,17 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
   return flags.outputFormat === 'lm-eval' ? writeLmEvalBeside(results, outDir) : EXIT.ok;
 }
 
-function summary(r: InferenceResult, resultsFile: string, reportFile: string): string {
+/** What `optibench run` prints when it finishes. */
+export function summary(r: InferenceResult, resultsFile: string, reportFile: string): string {
   const lines: string[] = [];
   const ds = r.payload.task.dataset;
   const inf = r.timings.inference;
   lines.push(`optibench ${r.runId}: ${r.payload.task.name}, ${describeSelection(recordedSelection(ds), ds.selectedDocs, ds.totalDocs)}, ${r.payload.backend.name} (${String(r.payload.backend.session.executionProvider)}, ${String(r.payload.backend.build.dtype)})`);
+  const random = randomWeightModel(r.payload.model.config);
+  if (random) {
+    const which = random.embeddedDefault ? 'the embedded tiny model' : `a model optibench generated (seed ${random.seed})`;
+    lines.push(`  note       ${which} has random weights: its accuracy is chance by construction (pass --model a trained model to measure accuracy)`);
+  }
   const names = [r.payload.primaryMetric, ...Object.keys(r.metrics).filter((n) => n !== r.payload.primaryMetric)];
   for (const name of names) {
     const m = r.metrics[name];
@@ -142,8 +149,12 @@ function summary(r: InferenceResult, resultsFile: string, reportFile: string): s
   }
   const repeats = inf.repeats.length;
   lines.push(
-    `  inference  ${inf.medianMs === null ? 'not measured' : formatMs(inf.medianMs)} (median of ${repeats}) · ${r.payload.throughput.itemsPerSecond.toFixed(2)} items/s · ${Math.round(r.payload.throughput.tokensPerSecond)} tokens/s${typeof r.timings.harnessOverhead === 'number' ? ` · harness ${(100 * r.timings.harnessOverhead).toFixed(1)} %` : ''}`,
+    `  inference  ${inf.medianMs === null ? 'not measured' : `${formatMs(inf.medianMs)} (median of ${repeats}) · ${r.payload.throughput.itemsPerSecond.toFixed(2)} items/s · ${Math.round(r.payload.throughput.tokensPerSecond)} tokens/s`}${typeof r.timings.harnessOverhead === 'number' ? ` · harness ${(100 * r.timings.harnessOverhead).toFixed(1)} %` : ''}`,
   );
+  const batchLatency = r.timings.batches?.latency;
+  if (batchLatency) {
+    lines.push(`  batches    p50 ${formatMs(batchLatency.p50Ms)} · p90 ${formatMs(batchLatency.p90Ms)} · p99 ${formatMs(batchLatency.p99Ms)} (${batchLatency.count} batch times)`);
+  }
   const cache = r.payload.backend.name !== 'onnx' ? '' : r.payload.backend.load.cacheHit === true ? ' (graph from cache)' : ' (graph built now)';
   lines.push(`  load       ${formatMs(r.timings.loadMs)}${cache} · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${formatBytes(r.payload.peakRssBytes)}`);
   lines.push(...recordLines(r));

@@ -9,6 +9,7 @@ import type { BenchFile } from '../bench-schema.js';
 import type { CompareFile } from '../compare-schema.js';
 import { writeFileAtomic } from '../../../core/atomic-file.js';
 import { formatP } from '../gate.js';
+import { benchCharts, compareCharts } from './gate-charts.js';
 
 let cached: nunjucks.Environment | undefined;
 
@@ -34,6 +35,9 @@ export function renderCompareReport(c: CompareFile): string {
       p: formatP(m.mcnemarP),
       judged: m.name === c.gate.metric,
     })),
+    // The banner prints PASS or FAIL itself: the reason's own leading verdict would read "PASS PASS:".
+    reason: c.verdict.reason.replace(/^(PASS|FAIL):\s*/, ''),
+    charts: compareCharts(c),
   });
 }
 
@@ -51,6 +55,7 @@ export function renderBenchReport(b: BenchFile): string {
         medianBatch: median,
       };
     }),
+    charts: benchCharts(b),
   });
 }
 
