@@ -11,6 +11,7 @@ import { renderInferenceBoard } from './board/render.js';
 import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
 import { registerGenerateModel } from './commands/generate-model.js';
+import { registerModelScale } from './commands/model-scale.js';
 import { registerRerun } from './commands/rerun.js';
 import { registerRescore } from './commands/rescore.js';
 import { registerRun } from './commands/run.js';
@@ -87,6 +88,7 @@ export const inferenceEvaluator: Evaluator<RunConfig, InferencePayload, GateOpti
     registerBench(program);
     registerRerun(program);
     registerGenerateModel(program);
+    registerModelScale(program);
     registerServe(program);
     registerSut(program);
   },
