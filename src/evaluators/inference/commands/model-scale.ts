@@ -16,10 +16,10 @@ const gb = (bytes: number) => `${(bytes / GB).toFixed(2)} GB`;
 export function measurementTable(m: ScaleMeasurement): string {
   const rows = [
     `model ${m.model.dir}: ${(m.model.parameters / 1e6).toFixed(1)}M parameters, ${m.model.weightDtypes.join('+')} in ${m.model.shards} file(s); graph ${m.graphDtype}`,
-    'phase   wall s   cpu s   peak RSS    start RSS',
+    'phase   wall s   cpu s   peak RSS    start RSS   load avg',
     ...PHASES.map((p) => {
       const r = m.phases[p];
-      return `${p.padEnd(7)} ${r.seconds.toFixed(2).padStart(6)}  ${r.cpuSeconds.toFixed(2).padStart(6)}  ${gb(r.peakRssBytes).padStart(9)}  ${gb(r.startRssBytes).padStart(9)}`;
+      return `${p.padEnd(7)} ${r.seconds.toFixed(2).padStart(6)}  ${r.cpuSeconds.toFixed(2).padStart(6)}  ${gb(r.peakRssBytes).padStart(9)}  ${gb(r.startRssBytes).padStart(9)}   ${r.loadAverage.map((l) => l.toFixed(1)).join('-')}`;
     }),
     `disk: safetensors ${gb(m.disk.safetensorsBytes)}, graph ${gb(m.disk.graphBytes)} (external data ${gb(m.disk.externalDataBytes)})`,
   ];

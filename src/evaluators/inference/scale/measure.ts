@@ -19,6 +19,8 @@ export const MODEL_SCALE_VERSION = 1;
 export interface PhaseMeasurement {
   readonly seconds: number;
   readonly cpuSeconds: number;
+  /** The machine's 1-minute load average when the phase started and when it ended. */
+  readonly loadAverage: readonly [number, number];
   readonly laps: Record<string, number>;
   readonly startRssBytes: number;
   readonly peakRssBytes: number;

@@ -50,11 +50,14 @@ export async function runPhase(phase: PhaseName, input: PhaseInput, lap: (name: 
       const info = await backend.load({ modelDir: input.modelDir, build: BUILD, session: SESSION, cacheDir: input.cacheDir });
       if (!info.cacheHit) throw new Error('the load phase built the graph again: the build phase did not leave it in the cache');
       lap('session');
-      // Eight tokens scored once: the session answers, and the first run's own cost is seen apart.
-      const tokens = [1, 5, 9, 13, 17, 21, 25, 29].map((t) => t % info.vocabSize);
-      const answer = await backend.loglikelihood([{ id: 0, group: 0, context: tokens.slice(0, 7), continuation: tokens.slice(7) }]);
+      // Eight tokens scored once, spread over the vocabulary from its last piece down, so the embedding is read at its end too (past
+      // 2 GB in a large one): the session answers, and the first run's own cost is seen apart.
+      const tokens = Array.from({ length: 8 }, (_, i) => Math.max(0, Math.floor((info.vocabSize * (8 - i)) / 8) - 1));
+      const probe = { id: 0, group: 0, context: tokens.slice(0, 7), continuation: tokens.slice(7) };
+      const answer = await backend.loglikelihood([probe]);
+      lap('forward');
       await backend.close();
-      return { firstForwardLogprob: answer.answers[0]!.logprob };
+      return { probe: { context: probe.context, continuation: probe.continuation, logprob: answer.answers[0]!.logprob } };
     }
   }
 }
