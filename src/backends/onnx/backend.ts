@@ -76,7 +76,7 @@ export async function preparedGraph(request: Pick<LoadRequest, 'modelDir' | 'bui
   // What this CPU runs exactly is decided before the key: the key names the graph actually built.
   const build = { ...request.build, extra: withInt8WeightsForThisCpu(request.build.extra) as BuildSettings['extra'] };
   const key = graphCacheKey({ builderVersion: LLAMA_GRAPH_VERSION, weightsSha256: sha, modelConfig: config, build });
-  const graph = await cachedGraph(request.cacheDir, key, (dir) => buildLlamaGraph(config, weights, build, dir, request.onProgress));
+  const graph = await cachedGraph(request.cacheDir, key, (dir) => buildLlamaGraph(config, weights, build, dir, request.onProgress), request.onProgress);
   return { config, sha, key, graph };
 }
 

@@ -1,4 +1,5 @@
 /** `optibench schema [config|results|submission]`: the JSON Schemas, for editors and for readers of results files. */
+import { ensureWritableFileDir } from '../../core/output-dir.js';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { AnyEvaluator } from '../../core/evaluator.js';
@@ -28,6 +29,7 @@ export function registerSchema(program: Command, evaluators: readonly AnyEvaluat
     .option('--evaluator <id>', `whose config and results (${evaluators.map((e) => e.id).join(', ')})`, DEFAULT_EVALUATOR_ID)
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (which: string, flags: { evaluator: string; output?: string }) => {
+      if (flags.output) await ensureWritableFileDir(flags.output, '--output');
       const text = `${JSON.stringify(schemaFor(which, getEvaluator(evaluators, flags.evaluator)), null, 2)}\n`;
       if (flags.output) await writeFile(flags.output, text);
       else process.stdout.write(text);

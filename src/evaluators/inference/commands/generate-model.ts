@@ -1,4 +1,5 @@
 /** `optibench generate-model <dir>`: a deterministic random-weight LLaMA in the Hugging Face layout. */
+import { ensureWritableDir } from '../../../core/output-dir.js';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { DEFAULT_MODEL_SEED, defaultCorpus } from '../embedded-default.js';
@@ -79,6 +80,7 @@ export function registerGenerateModel(program: Command): void {
       const shape = shapeFrom(flags);
       const dtype = flags.bf16 ? 'bf16' : flags.dtype;
       if (dtype !== 'f32' && dtype !== 'bf16') throw new OptibenchError(`unknown --dtype "${dtype}" (expected f32 or bf16)`, { key: '--dtype' });
+      await ensureWritableDir(dir, '<dir>');
       const corpus = flags.corpus ? await readFile(flags.corpus, 'utf8') : await defaultCorpus();
       await generateLlama(dir, {
         shape,

@@ -1,7 +1,27 @@
 /** The flags that shape a run: `optibench run`, `compare` and `bench` take the same ones. */
 import type { Command } from 'commander';
 import type { ConfigOverrides } from '../config.js';
+import { InvalidArgumentError, Option } from 'commander';
 import { collect, nonNegativeInteger, positiveInteger } from '../../../core/cli/options.js';
+import { OptibenchError } from '../../../core/errors.js';
+import { isValidLimit, parseIndexList, type LimitMode } from '../../../core/subset.js';
+
+/** `--limit`: a count, or a share of the items below 1 (`0.1`), as lm-eval's `--limit` takes. */
+export function limitFlag(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !isValidLimit(n)) throw new InvalidArgumentError('expected a positive integer, or a fraction between 0 and 1 (a share of the items)');
+  return n;
+}
+
+/** `--samples 0,5,7-9`. */
+export function samplesFlag(value: string): number[] {
+  try {
+    return parseIndexList(value);
+  } catch (error) {
+    if (error instanceof OptibenchError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+}
 
 /** The flags of `optibench run` that shape a run; compare and bench take them too. */
 export interface RunFlags {
@@ -14,6 +34,8 @@ export interface RunFlags {
   threads?: number;
   plugin?: string[];
   limit?: number;
+  limitMode?: LimitMode;
+  samples?: number[];
   seed?: number;
   batchSize?: number;
   repeats?: number;
@@ -33,8 +55,12 @@ export function addRunFlags(command: Command, plugins = true): Command {
     .option('--threads <n>', 'intra-op threads (0: one per core)', nonNegativeInteger);
   if (plugins) command.option('-p, --plugin <spec>', "plugin by built-in name, npm package or path; repeat for several (replaces the config's list)", collect);
   return command
-    .option('-n, --limit <n>', 'score a deterministic subset of n items', positiveInteger)
-    .option('--seed <n>', 'seed of the --limit subset', nonNegativeInteger)
+    .option('-n, --limit <n>', 'score n items (a fraction below 1: that share); which ones: --limit-mode', limitFlag)
+    .addOption(
+      new Option('--limit-mode <mode>', "seeded: a seeded subset spread over the file (default); first: the first n, as lm-eval's --limit").choices(['seeded', 'first']),
+    )
+    .option('--samples <indices>', "score exactly these dataset indices, e.g. 0,5,7-9 (lm-eval's --samples; not with --limit)", samplesFlag)
+    .option('--seed <n>', 'seed of the seeded --limit subset', nonNegativeInteger)
     .option('-b, --batch-size <n>', 'requests per backend call', positiveInteger)
     .option('-r, --repeats <n>', 'measured passes; the median time is reported', positiveInteger)
     .option('--warmup <n>', 'untimed warm-up batches', nonNegativeInteger)
@@ -43,11 +69,20 @@ export function addRunFlags(command: Command, plugins = true): Command {
 }
 
 export function overridesFrom(flags: RunFlags): ConfigOverrides {
+  if (flags.samples !== undefined && flags.limit !== undefined) {
+    throw new OptibenchError('give either --limit or --samples, not both (as lm-eval refuses both)', { key: '--samples' });
+  }
+  if (flags.samples !== undefined && flags.limitMode !== undefined) {
+    throw new OptibenchError('--limit-mode chooses which items a --limit takes; --samples names them itself', { key: '--limit-mode' });
+  }
   return {
     model: flags.model,
     dataset: flags.dataset,
     plugins: flags.plugin,
-    limit: flags.limit,
+    // Indices on the command line replace the config file's limit rather than clash with it.
+    limit: flags.samples !== undefined ? null : flags.limit,
+    limitMode: flags.limitMode,
+    samples: flags.samples,
     seed: flags.seed,
     batchSize: flags.batchSize,
     repeats: flags.repeats,
