@@ -107,6 +107,22 @@ describe('model-scale measure', () => {
   });
 });
 
+describe('model-scale refusals', () => {
+  it('names the file when a measurement is not one, and the directory when there is no model', async () => {
+    const bogus = path.join(work, 'bogus.json');
+    await writeFile(bogus, JSON.stringify({ format: 'optibench/bench', version: 2 }));
+    const fit = cli('model-scale', 'fit', bogus, bogus);
+    expect(fit.status).not.toBe(0);
+    expect(fit.stderr).toContain(`${bogus}: expected "format": "optibench/model-scale", "version": 1`);
+    const one = cli('model-scale', 'fit', bogus);
+    expect(one.status).not.toBe(0);
+    expect(one.stderr).toContain('a fit needs two or more measurements');
+    const missing = cli('model-scale', 'measure', path.join(work, 'no-such-model'));
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain('does not exist (expected a Hugging Face LLaMA directory)');
+  });
+});
+
 describe('the scaling fit', () => {
   const xs = [105.8e6, 399.2e6, 1547.8e6];
   const ys = [0.53e9, 1.71e9, 6.6e9];
