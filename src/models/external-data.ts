@@ -4,6 +4,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFully } from './file-io.js';
 import type { ExternalLocation } from './onnx-builder.js';
 
 const ALIGNMENT = 4096;
@@ -28,11 +29,7 @@ export class ExternalDataWriter {
     // The range is reserved before the first await, so overlapping calls cannot be given the same offset.
     const start = Math.ceil(this.offset / ALIGNMENT) * ALIGNMENT;
     this.offset = start + bytes.byteLength;
-    let done = 0;
-    while (done < bytes.byteLength) {
-      const { bytesWritten } = await this.handle.write(bytes, done, bytes.byteLength - done, start + done);
-      done += bytesWritten;
-    }
+    await writeFully(this.handle, bytes, start);
     return { location: this.location, offset: start, length: bytes.byteLength };
   }
 

@@ -63,6 +63,23 @@ export function toOrtSessionOptions(session: SessionSettings): ort.InferenceSess
   return options;
 }
 
+/**
+ * The model's graph, from the cache or built now: what `load` does before it opens a session (also run on
+ * its own by `optibench model-scale`, to measure the build apart from the session).
+ */
+export async function preparedGraph(request: Pick<LoadRequest, 'modelDir' | 'build' | 'cacheDir' | 'onProgress'>) {
+  const config = await readLlamaConfig(request.modelDir);
+  const { files, weights } = await listWeights(request.modelDir);
+  checkWeights(config, weights, request.modelDir);
+  request.onProgress?.('hashing weights');
+  const sha = await weightsSha256(files, request.cacheDir);
+  // What this CPU runs exactly is decided before the key: the key names the graph actually built.
+  const build = { ...request.build, extra: withInt8WeightsForThisCpu(request.build.extra) as BuildSettings['extra'] };
+  const key = graphCacheKey({ builderVersion: LLAMA_GRAPH_VERSION, weightsSha256: sha, modelConfig: config, build });
+  const graph = await cachedGraph(request.cacheDir, key, (dir) => buildLlamaGraph(config, weights, build, dir, request.onProgress), request.onProgress);
+  return { config, sha, key, graph };
+}
+
 export class OnnxBackend implements Backend {
   readonly name = 'onnx' as const;
   private session: ort.InferenceSession | undefined;
@@ -83,16 +100,8 @@ export class OnnxBackend implements Backend {
     if (request.build.dtype === 'bf16') {
       throw new OptibenchError('the ONNX backend runs fp32 or fp16 (bf16 is for the PyTorch backend)', { key: 'backend.dtype' });
     }
-    const config = await readLlamaConfig(request.modelDir);
-    const { files, weights } = await listWeights(request.modelDir);
-    checkWeights(config, weights, request.modelDir);
     const sessionOptions = toOrtSessionOptions(request.session);
-    request.onProgress?.('hashing weights');
-    const sha = await weightsSha256(files, request.cacheDir);
-    // What this CPU runs exactly is decided before the key: the key names the graph actually built.
-    const build = { ...request.build, extra: withInt8WeightsForThisCpu(request.build.extra) as BuildSettings['extra'] };
-    const key = graphCacheKey({ builderVersion: LLAMA_GRAPH_VERSION, weightsSha256: sha, modelConfig: config, build });
-    const graph = await cachedGraph(request.cacheDir, key, (dir) => buildLlamaGraph(config, weights, build, dir, request.onProgress), request.onProgress);
+    const { config, sha, key, graph } = await preparedGraph(request);
     request.onProgress?.('creating ONNX Runtime session');
     try {
       this.session = await ort.InferenceSession.create(graph.modelFile, sessionOptions);

@@ -12,6 +12,7 @@ import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
 import { registerGenerateModel } from './commands/generate-model.js';
+import { registerModelScale } from './commands/model-scale.js';
 import { registerRerun } from './commands/rerun.js';
 import { registerRescore } from './commands/rescore.js';
 import { registerRun } from './commands/run.js';
@@ -89,6 +90,7 @@ export const inferenceEvaluator: Evaluator<RunConfig, InferencePayload, GateOpti
     registerBench(program);
     registerRerun(program);
     registerGenerateModel(program);
+    registerModelScale(program);
     registerServe(program);
     registerSut(program);
   },

@@ -5,12 +5,13 @@
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { OptibenchError } from '../../core/errors.js';
 import { createNormal, createRandom } from '../../core/random.js';
 import { writeByteLevelTokenizer } from '../../tokenizers/byte-level-bpe.js';
 import { readSentencePieceModel } from '../../tokenizers/sentencepiece-model.js';
 import { expectedWeights } from './hf-model.js';
 import type { LlamaConfig } from './hf-model.js';
-import { encodeSafetensors, type TensorToWrite } from './safetensors.js';
+import { tensorByteLength, writeSafetensors, type TensorSpec } from './safetensors.js';
 
 export interface ModelShape {
   readonly hiddenSize: number;
@@ -21,6 +22,8 @@ export interface ModelShape {
   readonly maxPositions: number;
   /** Merges of the byte-level BPE tokenizer; the vocabulary is 3 specials + 256 bytes + merges. */
   readonly bpeMerges: number;
+  /** The vocabulary padded to this size (see `GenerateOptions.vocabSize`); the tokenizer's own otherwise. */
+  readonly vocabSize?: number;
 }
 
 export const PRESETS = {
@@ -31,7 +34,27 @@ export const PRESETS = {
    * 32,000-piece vocabulary (generate it with --sentencepiece pointing at LLaMA's tokenizer.model).
    */
   medium: { hiddenSize: 768, intermediateSize: 2048, numHeads: 12, numKeyValueHeads: 12, numLayers: 8, maxPositions: 2048, bpeMerges: 253 },
+  /**
+   * LLaMA-30B in miniature, for measuring how building and loading grow (`optibench model-scale`): 30B's
+   * head size (128), MLP ratio (~2.69) and 32,000-piece vocabulary, with width and depth scaled down.
+   */
+  '0.1b': { hiddenSize: 768, intermediateSize: 2048, numHeads: 6, numKeyValueHeads: 6, numLayers: 8, maxPositions: 2048, bpeMerges: 253, vocabSize: 32000 },
+  '0.4b': { hiddenSize: 1280, intermediateSize: 3456, numHeads: 10, numKeyValueHeads: 10, numLayers: 16, maxPositions: 2048, bpeMerges: 253, vocabSize: 32000 },
+  '1.5b': { hiddenSize: 2048, intermediateSize: 5504, numHeads: 16, numKeyValueHeads: 16, numLayers: 28, maxPositions: 2048, bpeMerges: 253, vocabSize: 32000 },
 } as const satisfies Record<string, ModelShape>;
+
+/** LLaMA-30B itself (Meta's "30B", 32.5B parameters): the shape the miniatures are scaled from. */
+export const LLAMA_30B: ModelShape = {
+  hiddenSize: 6656, intermediateSize: 17920, numHeads: 52, numKeyValueHeads: 52, numLayers: 60, maxPositions: 2048, bpeMerges: 0, vocabSize: 32000,
+};
+
+/** Parameters of a LLaMA of this shape (untied embeddings), the count the scaling fit is made against. */
+export function llamaParameters(shape: ModelShape, vocabSize: number): number {
+  const h = shape.hiddenSize;
+  const kv = (h / shape.numHeads) * shape.numKeyValueHeads;
+  const perLayer = 2 * h * h + 2 * kv * h + 3 * h * shape.intermediateSize + 2 * h;
+  return shape.numLayers * perLayer + 2 * vocabSize * h + h;
+}
 
 export type PresetName = keyof typeof PRESETS;
 
@@ -47,6 +70,16 @@ export interface GenerateOptions {
   readonly sentencePieceModel?: string;
   /** Split the weights over this many safetensors shards with an index (as large checkpoints are). */
   readonly shards?: number;
+  /**
+   * Split the weights into shards of at most this many bytes instead, as Hugging Face's `max_shard_size`
+   * does (a tensor larger than the limit gets a shard of its own). Takes precedence over `shards`.
+   */
+  readonly maxShardBytes?: number;
+  /**
+   * The config's vocab_size, when larger than the tokenizer's vocabulary: checkpoints often pad theirs (to
+   * a multiple of 64, say); the extra rows are never produced by the tokenizer but are part of every softmax.
+   */
+  readonly vocabSize?: number;
   readonly tieWordEmbeddings?: boolean;
   readonly weightDtype?: 'F32' | 'BF16';
 }
@@ -81,6 +114,13 @@ export async function generateLlama(dir: string, options: GenerateOptions): Prom
     const vocab = JSON.parse(await readFile(path.join(temp, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
     vocabSize = Object.keys(vocab.model.vocab).length;
   }
+  const padded = options.vocabSize ?? options.shape.vocabSize;
+  if (padded !== undefined) {
+    if (padded < vocabSize) {
+      throw new OptibenchError(`vocabulary size ${padded} is smaller than the tokenizer's ${vocabSize} pieces`, { key: '--vocab' });
+    }
+    vocabSize = padded;
+  }
 
   const s = options.shape;
   const config = {
@@ -106,40 +146,41 @@ export async function generateLlama(dir: string, options: GenerateOptions): Prom
 
   const normal = createNormal(createRandom(options.seed));
   const fullConfig = { ...config, head_dim: s.hiddenSize / s.numHeads } as unknown as LlamaConfig;
-  const tensors: TensorToWrite[] = [];
   const dtype = options.weightDtype ?? 'F32';
-  for (const [name, shape] of expectedWeights(fullConfig)) {
+  const specs: TensorSpec[] = [...expectedWeights(fullConfig)].map(([name, shape]) => ({ name, dtype, shape }));
+  // Drawn in the order of `specs`, one tensor at a time as it is written: the generator's stream, and so
+  // the weights, do not depend on how the tensors are split over files.
+  const values = (spec: TensorSpec): Uint8Array => {
+    const { name, shape } = spec;
     const count = shape.reduce((a, b) => a * b, 1);
-    const values = new Float32Array(count);
+    const out = new Float32Array(count);
     // Scales chosen so activations keep their size through the layers and the logits spread out:
     // a model with N(0, 0.02) weights predicts a near-uniform distribution and tests nothing.
     if (name.endsWith('norm.weight')) {
-      for (let i = 0; i < count; i++) values[i] = 1 + 0.1 * normal();
+      for (let i = 0; i < count; i++) out[i] = 1 + 0.1 * normal();
     } else if (name === 'model.embed_tokens.weight') {
       // Tied, the embedding is also the LM head: scale it like one so the logits stay moderate.
       const scale = options.tieWordEmbeddings ? 2 / Math.sqrt(s.hiddenSize) : 1;
-      for (let i = 0; i < count; i++) values[i] = scale * normal();
+      for (let i = 0; i < count; i++) out[i] = scale * normal();
     } else {
       const fanIn = shape[1]!;
       const gain = name === 'lm_head.weight' ? 2 : 1;
-      for (let i = 0; i < count; i++) values[i] = (gain * normal()) / Math.sqrt(fanIn);
+      for (let i = 0; i < count; i++) out[i] = (gain * normal()) / Math.sqrt(fanIn);
     }
-    tensors.push({ name, dtype, shape, data: tensorBytes(values, dtype) });
-  }
+    return tensorBytes(out, dtype);
+  };
 
-  const shards = Math.max(1, options.shards ?? 1);
-  if (shards === 1) {
-    await writeFile(path.join(temp, 'model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
+  const groups = shardGroups(specs, options);
+  if (groups.length === 1) {
+    await writeSafetensors(path.join(temp, 'model.safetensors'), specs, values, { format: 'pt' });
   } else {
     const weightMap: Record<string, string> = {};
-    const perShard = Math.ceil(tensors.length / shards);
-    for (let i = 0; i < shards; i++) {
-      const file = `model-${String(i + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`;
-      const part = tensors.slice(i * perShard, (i + 1) * perShard);
+    for (const [i, part] of groups.entries()) {
+      const file = `model-${String(i + 1).padStart(5, '0')}-of-${String(groups.length).padStart(5, '0')}.safetensors`;
       for (const t of part) weightMap[t.name] = file;
-      await writeFile(path.join(temp, file), encodeSafetensors(part, { format: 'pt' }));
+      await writeSafetensors(path.join(temp, file), part, values, { format: 'pt' });
     }
-    const totalSize = tensors.reduce((a, t) => a + t.data.byteLength, 0);
+    const totalSize = specs.reduce((a, t) => a + tensorByteLength(t), 0);
     await writeFile(
       path.join(temp, 'model.safetensors.index.json'),
       `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2)}\n`,
@@ -148,4 +189,28 @@ export async function generateLlama(dir: string, options: GenerateOptions): Prom
   await rm(dir, { recursive: true, force: true });
   await mkdir(path.dirname(dir), { recursive: true });
   await rename(temp, dir);
+}
+
+/** The tensors of each shard, in order: by byte size when `maxShardBytes` is set, else `shards` equal counts. */
+export function shardGroups(specs: readonly TensorSpec[], options: Pick<GenerateOptions, 'shards' | 'maxShardBytes'>): TensorSpec[][] {
+  if (options.maxShardBytes !== undefined) {
+    const groups: TensorSpec[][] = [];
+    let current: TensorSpec[] = [];
+    let size = 0;
+    for (const t of specs) {
+      const bytes = tensorByteLength(t);
+      if (current.length > 0 && size + bytes > options.maxShardBytes) {
+        groups.push(current);
+        current = [];
+        size = 0;
+      }
+      current.push(t);
+      size += bytes;
+    }
+    if (current.length > 0) groups.push(current);
+    return groups;
+  }
+  const shards = Math.max(1, options.shards ?? 1);
+  const perShard = Math.ceil(specs.length / shards);
+  return Array.from({ length: shards }, (_, i) => specs.slice(i * perShard, (i + 1) * perShard));
 }

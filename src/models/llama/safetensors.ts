@@ -5,6 +5,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { OptibenchError } from '../../core/errors.js';
+import { readFully, writeFully } from '../file-io.js';
 import { float16ToFloat32 } from '../float16.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -38,12 +39,8 @@ function corrupt(file: string, reason: string): OptibenchError {
 
 async function readExactly(handle: FileHandle, length: number, position: number, file: string): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) throw corrupt(file, `unexpected end of file at byte ${position + done}`);
-    done += bytesRead;
-  }
+  const done = await readFully(handle, buffer, 0, length, position);
+  if (done < length) throw corrupt(file, `unexpected end of file at byte ${position + done}`);
   return buffer;
 }
 
@@ -137,7 +134,9 @@ export async function readTensorAsFloat32(entry: TensorEntry, file: string): Pro
 }
 
 export function toFloat32(bytes: Buffer, dtype: SafetensorsDtype, what: string): Float32Array {
-  const aligned = new Uint8Array(bytes).buffer;
+  // A buffer of its own (every large one is) is used in place: copying a 2 GB tensor would double its cost.
+  const owned = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength;
+  const aligned = owned ? bytes.buffer : new Uint8Array(bytes).buffer;
   switch (dtype) {
     case 'F32':
       return new Float32Array(aligned);
@@ -166,25 +165,73 @@ export interface TensorToWrite {
   readonly data: Uint8Array;
 }
 
-/** Serialises tensors into one safetensors file image (for small generated models). */
-export function encodeSafetensors(tensors: readonly TensorToWrite[], metadata: Record<string, string> = {}): Buffer {
+/** A tensor's place in a file about to be written: its data comes later. */
+export type TensorSpec = Omit<TensorToWrite, 'data'>;
+
+export function tensorByteLength(t: TensorSpec): number {
+  return t.shape.reduce((a, b) => a * b, 1) * BYTES_PER_ELEMENT[t.dtype];
+}
+
+/**
+ * The file's first bytes (the 8-byte length and the JSON header) for tensors laid out in this order; the
+ * data of each follows at `dataStart`, back to back.
+ */
+export function safetensorsHeader(tensors: readonly TensorSpec[], metadata: Record<string, string> = {}): { bytes: Buffer; dataStart: number } {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const t of tensors) {
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
+    const length = tensorByteLength(t);
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + length] };
+    offset += length;
   }
   let json = JSON.stringify(header);
   // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
   const headerBytes = Buffer.from(json, 'utf8');
-  const out = Buffer.alloc(8 + headerBytes.length + offset);
-  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
-  headerBytes.copy(out, 8);
-  let position = 8 + headerBytes.length;
+  const bytes = Buffer.alloc(8 + headerBytes.length);
+  bytes.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  headerBytes.copy(bytes, 8);
+  return { bytes, dataStart: bytes.length };
+}
+
+/** Serialises tensors into one safetensors file image (for small models; `writeSafetensors` streams). */
+export function encodeSafetensors(tensors: readonly TensorToWrite[], metadata: Record<string, string> = {}): Buffer {
+  const { bytes: head, dataStart } = safetensorsHeader(tensors, metadata);
+  const out = Buffer.alloc(dataStart + tensors.reduce((a, t) => a + t.data.byteLength, 0));
+  head.copy(out, 0);
+  let position = dataStart;
   for (const t of tensors) {
     out.set(t.data, position);
     position += t.data.byteLength;
   }
   return out;
+}
+
+/**
+ * Writes a safetensors file one tensor at a time: `data(spec)` is asked for each tensor in order and only that
+ * tensor is in memory, so a file (or a single tensor) larger than 2 GB is written like a small one.
+ */
+export async function writeSafetensors(
+  file: string,
+  tensors: readonly TensorSpec[],
+  data: (tensor: TensorSpec) => Uint8Array,
+  metadata: Record<string, string> = {},
+): Promise<number> {
+  const { bytes: head, dataStart } = safetensorsHeader(tensors, metadata);
+  const handle = await open(file, 'w');
+  try {
+    await writeFully(handle, head, 0);
+    let position = dataStart;
+    for (const t of tensors) {
+      const bytes = data(t);
+      if (bytes.byteLength !== tensorByteLength(t)) {
+        throw new Error(`tensor "${t.name}": ${bytes.byteLength} bytes given, ${t.dtype}[${t.shape.join(', ')}] needs ${tensorByteLength(t)}`);
+      }
+      await writeFully(handle, bytes, position);
+      position += bytes.byteLength;
+    }
+    return position;
+  } finally {
+    await handle.close();
+  }
 }
