@@ -137,6 +137,7 @@ async function finish(j: Judged): Promise<CompareOutcome> {
     runId: s.results.runId,
     resultsFile: relativeLink(j.dir, s.resultsFile),
     report: s.report === null ? null : relativeLink(j.dir, s.report),
+    backend: backendLabel(s.results),
     plugins: s.results.plugins.map((p) => p.name),
     inferenceMedianMs: s.results.timings.inference.medianMs,
     tokensPerSecond: s.results.payload.throughput.tokensPerSecond,
@@ -164,14 +165,21 @@ async function finish(j: Judged): Promise<CompareOutcome> {
   return { compare, dir: j.dir, file, report };
 }
 
+/** `onnx (cpu, fp32)`: which backend ran a side, so a cross-backend comparison says which is which. */
+function backendLabel(r: InferenceResult): string {
+  const b = r.payload.backend;
+  return `${b.name} (${String(b.session.executionProvider)}, ${String(b.build.dtype)})`;
+}
+
 /** The terminal summary: both sides, every metric's paired figures, the verdict. */
 export function compareSummary(c: CompareFile, files: { file: string; report: string }): string {
   const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
-  const plugins = (p: readonly string[]) => (p.length ? p.join(', ') : '(no plugins)');
+  const plugins = (p: readonly string[]) => (p.length ? p.join(', ') : 'no plugins');
+  const what = (s: CompareFile['baseline']) => (s.backend === undefined ? plugins(s.plugins) : `${s.backend} · ${plugins(s.plugins)}`);
   const time = (ms: number | null) => (ms === null ? 'not timed' : `${ms.toFixed(1)} ms`);
   const lines = [`optibench compare ${c.id}: ${c.items.count} of ${c.items.totalDocs} items`];
-  lines.push(`  baseline   ${plugins(c.baseline.plugins)} · inference ${time(c.baseline.inferenceMedianMs)} (median)`);
-  lines.push(`  candidate  ${plugins(c.candidate.plugins)} · inference ${time(c.candidate.inferenceMedianMs)} (median)${c.speedup === null ? '' : ` · ${c.speedup.toFixed(2)}x`}`);
+  lines.push(`  baseline   ${what(c.baseline)} · inference ${time(c.baseline.inferenceMedianMs)} (median)`);
+  lines.push(`  candidate  ${what(c.candidate)} · inference ${time(c.candidate.inferenceMedianMs)} (median)${c.speedup === null ? '' : ` · ${c.speedup.toFixed(2)}x`}`);
   for (const m of c.metrics) {
     const se = m.pairedStderrPoints === null ? '' : ` ± ${m.pairedStderrPoints.toFixed(2)}`;
     lines.push(

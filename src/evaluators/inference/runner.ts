@@ -34,6 +34,7 @@ import { checkShuffleSeed, randomShuffleSeed, shuffleItems } from '../../core/it
 import { createRandom } from '../../core/random.js';
 import type { DocOutcome, MultipleChoiceDoc, Task } from '../../core/task.js';
 import { median, repeatStats } from '../../core/timing.js';
+import { ProgressBar } from '../../core/cli/progress.js';
 
 export type RunPhase = 'prepare' | 'load' | 'warmup' | 'inference';
 
@@ -105,9 +106,17 @@ export class RunFailure extends EvaluationFailure<InferencePayload> {
   }
 }
 
-/** Progress lines on stderr, prefixed with the configuration they belong to; `signal` stops the run between batches. */
-export function stderrObserver(label: string, signal?: AbortSignal): RunObserver {
-  return { signal, phase: (_phase, message) => process.stderr.write(`optibench: [${label}] ${message}\n`) };
+/**
+ * Step lines on stderr, prefixed with the configuration they belong to, and a bar of the requests answered in
+ * each measured repeat when progress is on; `signal` stops the run between batches.
+ */
+export function stderrObserver(label: string, signal?: AbortSignal, progress = false): RunObserver {
+  const bar = new ProgressBar(progress, 'requests');
+  return {
+    signal,
+    phase: (_phase, message) => bar.log(`optibench: [${label}] ${message}`),
+    progress: (done, total, repeat, repeats) => bar.update(done, total, repeats > 1 ? `${label}, repeat ${repeat + 1}/${repeats}` : label),
+  };
 }
 
 export { newRunId };

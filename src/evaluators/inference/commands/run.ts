@@ -1,7 +1,6 @@
 /** `optibench run`: one evaluation, then results.json and the HTML report under <outputDir>/<run-id>/. */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { evaluateAndWrite, StoppedEvaluation } from '../../../core/evaluation.js';
 import type { InferenceResult } from '../results.js';
@@ -12,17 +11,15 @@ import { EXIT } from '../../../core/cli/exit-codes.js';
 import { addRunFlags, type RunFlags } from './run-flags.js';
 import { addRecordFlags, prepareRunCommand, recordFailure, recordLines, type PreparedRunCommand, type RecordFlags } from './run-record.js';
 import { displayPath, interruptible } from '../../../core/cli/terminal.js';
+import { addProgressFlags, ProgressBar, wantsProgress, type ProgressFlags } from '../../../core/cli/progress.js';
 
-interface RunCommandFlags extends RunFlags, RecordFlags {
-  progress: boolean;
-}
+interface RunCommandFlags extends RunFlags, RecordFlags, ProgressFlags {}
 
 export function registerRun(program: Command): void {
   const command = program
     .command('run')
     .description('Score a model on a task and write results.json and an HTML report (defaults: the embedded tiny LLaMA and tiny HellaSwag set)');
-  addRecordFlags(addRunFlags(command))
-    .option('--no-progress', 'no progress bar')
+  addProgressFlags(addRecordFlags(addRunFlags(command)))
     .addHelpText(
       'after',
       '\nExamples:\n  optibench run\n  optibench run --model ~/models/llama-30b --dataset hellaswag_val.jsonl --limit 500\n  optibench run -c bench.yaml --plugin onnx-session --repeats 3\n',
@@ -44,22 +41,8 @@ async function runCommand(flags: RunCommandFlags): Promise<number> {
 async function runAndRecord(flags: RunCommandFlags, { config, runId, options, hooks, recorder }: PreparedRunCommand): Promise<number> {
   const outDir = path.join(config.outputDir, runId);
   const err = process.stderr;
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: err,
-      format: '  {bar} {percentage}% | {value}/{total} requests | {label} | eta {eta_formatted}',
-      hideCursor: err.isTTY,
-      noTTYOutput: true,
-      notTTYSchedule: 5000,
-      clearOnComplete: false,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let barActive = false;
-  const stopBar = () => {
-    if (barActive) bar.stop();
-    barActive = false;
-  };
+  const bar = new ProgressBar(wantsProgress(flags), 'requests');
+  const stopBar = () => bar.stop();
   let written;
   try {
     written = await evaluateAndWrite(
@@ -76,14 +59,7 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
                 err.write(`optibench: ${message}\n`);
               },
               progress(done, total, repeat, repeats) {
-                if (!flags.progress) return;
-                const label = repeats > 1 ? `repeat ${repeat + 1}/${repeats}` : 'measuring';
-                if (!barActive) {
-                  bar.start(total, done, { label });
-                  barActive = true;
-                }
-                bar.update(done, { label });
-                if (done === total) stopBar();
+                bar.update(done, total, repeats > 1 ? `repeat ${repeat + 1}/${repeats}` : 'measuring');
               },
             },
             runId,
