@@ -64,6 +64,12 @@ describe('optibench run --backend pytorch', () => {
     expect(results.metrics).toEqual(onnx.metrics);
     expect(maxLoglikelihoodDiff(onnx, results)).toBeLessThan(1e-4);
     expect(results.payload.throughput.tokensThroughModel).toBe(onnx.payload.throughput.tokensThroughModel);
+    // The headline's peak RSS is the worker's, where the model ran; ONNX Runtime runs inside optibench.
+    const worker = results.payload.workerPeakRssBytes!;
+    expect(worker).toBeGreaterThan(0);
+    expect(worker).not.toBe(results.payload.peakRssBytes);
+    expect(stdout).toMatch(new RegExp(`peak RSS ${(worker / 2 ** 20).toFixed(1)} MiB \\(the pytorch worker; optibench itself \\d+\\.\\d MiB\\)`));
+    expect(onnx.payload.workerPeakRssBytes).toBeUndefined();
   });
 
   it('with prefix-sharing (a tree, one pass): same predictions in fewer positions', async () => {

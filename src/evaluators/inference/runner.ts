@@ -237,6 +237,7 @@ export async function runEvaluation(
   /** What the model computed in one pass, as the backend counts it. */
   const work = { positions: 0, paddedPositions: 0 };
   let micro: { [key: string]: JsonValue } | undefined;
+  let workerPeakRssBytes: number | null = null;
   let loadMs = 0;
   let warmupMs = 0;
   let loadInfo: LoadInfo | undefined;
@@ -261,7 +262,7 @@ export async function runEvaluation(
 
   const results = (status: InferenceResult['status'], error?: string): InferenceResult =>
     assembleResults({
-      config, configSha256: configHash, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, repeatMs, modelMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0,
+      config, configSha256: configHash, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, workerPeakRssBytes, repeatMs, modelMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0,
       canary: canary && options.canary ? { items: canary.items, requests: canary.requests, tolerance: options.canary.tolerance, maxAbsDiff: canaryMaxAbsDiff } : undefined,
       subject: options.subject,
     });
@@ -335,6 +336,8 @@ export async function runEvaluation(
       observer.phase?.('inference', 'micro-benchmarks');
       micro = await observer.afterInference({ backend, batches });
     }
+    // A worker's memory is not optibench's: asked once the passes are done, before it closes.
+    if (backend.peakRssBytes) workerPeakRssBytes = await backend.peakRssBytes();
   } catch (error) {
     const message = error instanceof OptibenchError ? error.oneLine() : error instanceof Error ? error.message : String(error);
     throw new RunFailure(results('incomplete', message), error);
@@ -359,6 +362,7 @@ interface AssembleInput {
   answers: ReadonlyMap<number, TokenAnswer>;
   work: { positions: number; paddedPositions: number };
   micro: { [key: string]: JsonValue } | undefined;
+  workerPeakRssBytes: number | null;
   repeatMs: number[];
   modelMs: number[];
   repeatMaxAbsDiff: number;
@@ -471,6 +475,7 @@ function assembleResults(input: AssembleInput): InferenceResult {
         pairwiseTokensPerSecond: seconds ? pairwiseTokens / seconds : 0,
       },
       peakRssBytes: peakRssBytes(),
+      ...(input.workerPeakRssBytes === null ? {} : { workerPeakRssBytes: input.workerPeakRssBytes }),
       repeatMaxAbsDiff: input.repeatMaxAbsDiff,
       shuffleSeed: prepared.shuffleSeed,
       ...(input.canary ? { canary: input.canary } : {}),

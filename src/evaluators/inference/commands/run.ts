@@ -94,6 +94,13 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
   return EXIT.ok;
 }
 
+/** Where the model ran: the worker's peak when it had one (optibench's own process then only drives it). */
+function peakRss(r: InferenceResult): string {
+  const worker = r.payload.workerPeakRssBytes;
+  if (worker === undefined) return formatBytes(r.payload.peakRssBytes);
+  return `${formatBytes(worker)} (the ${r.payload.backend.name} worker; optibench itself ${formatBytes(r.payload.peakRssBytes)})`;
+}
+
 function summary(r: InferenceResult, resultsFile: string, reportFile: string): string {
   const lines: string[] = [];
   const ds = r.payload.task.dataset;
@@ -109,7 +116,7 @@ function summary(r: InferenceResult, resultsFile: string, reportFile: string): s
     `  inference  ${inf.medianMs === null ? 'not measured' : formatMs(inf.medianMs)} (median of ${repeats}) · ${r.payload.throughput.itemsPerSecond.toFixed(2)} items/s · ${Math.round(r.payload.throughput.tokensPerSecond)} tokens/s${typeof r.timings.harnessOverhead === 'number' ? ` · harness ${(100 * r.timings.harnessOverhead).toFixed(1)} %` : ''}`,
   );
   const cache = r.payload.backend.name !== 'onnx' ? '' : r.payload.backend.load.cacheHit === true ? ' (graph from cache)' : ' (graph built now)';
-  lines.push(`  load       ${formatMs(r.timings.loadMs)}${cache} · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${formatBytes(r.payload.peakRssBytes)}`);
+  lines.push(`  load       ${formatMs(r.timings.loadMs)}${cache} · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${peakRss(r)}`);
   lines.push(...recordLines(r));
   lines.push(`  results    ${displayPath(resultsFile)}`);
   lines.push(`  report     ${displayPath(reportFile)}`);
