@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { wantsProgress } from '../../src/core/cli/progress.js';
+import { wantsProgress, wantsProgressLines } from '../../src/core/cli/progress.js';
 import { addRunFlags, type RunFlags } from '../../src/evaluators/inference/commands/run-flags.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 
@@ -138,6 +138,9 @@ describe('progress', () => {
     expect(wantsProgress({}, false)).toBe(false);
     expect(wantsProgress({ progress: true }, false)).toBe(true);
     expect(wantsProgress({ progress: false }, true)).toBe(false);
+    // Lines (compression's per-sample results) read well in a log: only --no-progress drops them.
+    expect(wantsProgressLines({})).toBe(true);
+    expect(wantsProgressLines({ progress: false })).toBe(false);
   });
 
   it('every long-running verb takes --no-progress and --progress', () => {
@@ -180,5 +183,20 @@ describe('optibench schema', () => {
     const other = optibench(['schema', 'bench', '--evaluator', 'compression']);
     expect(other.code).toBe(1);
     expect(other.stderr).toMatch(/the compression evaluator writes no bench file/);
+  });
+});
+
+describe('optibench plugins', () => {
+  it('has a header row, and every column starts where its header does', () => {
+    const lines = optibench(['plugins']).stdout.trimEnd().split('\n');
+    const header = lines[0]!;
+    expect(header).toMatch(/^plugin +version +targets +evaluator +what it does$/);
+    const starts = ['version', 'targets', 'evaluator', 'what it does'].map((h) => header.indexOf(h));
+    for (const row of lines.slice(1)) {
+      for (const start of starts) {
+        expect(row[start - 1], row).toBe(' ');
+        expect(row[start], row).not.toBe(' ');
+      }
+    }
   });
 });

@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import { EXIT } from '../../core/cli/exit-codes.js';
 import { positiveInteger } from '../../core/cli/options.js';
 import { displayPath, interruptible } from '../../core/cli/terminal.js';
-import { addProgressFlags, wantsProgress, type ProgressFlags } from '../../core/cli/progress.js';
+import { addProgressFlags, wantsProgressLines, type ProgressFlags } from '../../core/cli/progress.js';
 import { evaluateAndWrite, StoppedEvaluation } from '../../core/evaluation.js';
 import { evaluatorTables, type AnyEvaluator, type EvaluationEntry, type RunRecording } from '../../core/evaluator.js';
 import { OptibenchError } from '../../core/errors.js';
@@ -129,7 +129,7 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
               ...(recording ? { recording } : {}),
               signal,
               say: (message: string) => {
-                if (wantsProgress(flags)) process.stderr.write(`optibench: ${message}\n`);
+                if (wantsProgressLines(flags)) process.stderr.write(`optibench: ${message}\n`);
               },
             }),
           )) as Result;

@@ -1,6 +1,7 @@
 /**
- * Progress on stderr, the same on every long-running verb: `--progress` / `--no-progress`, and by default
- * shown only when stderr is a terminal (a log file or CI gets the step lines, not a redrawn bar).
+ * Progress on stderr, the same on every long-running verb: `--progress` / `--no-progress`. A redrawn bar is
+ * shown by default only when stderr is a terminal (a log file or CI gets the step lines, not a bar every
+ * 5 s); progress told in lines is shown unless `--no-progress`.
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
@@ -13,11 +14,20 @@ export interface ProgressFlags {
 export function addProgressFlags(command: Command): Command {
   return command
     .option('--progress', 'show progress on stderr even when it is not a terminal (a line every 5 s)')
-    .option('--no-progress', 'no progress on stderr (default: shown when stderr is a terminal)');
+    .option('--no-progress', 'no progress on stderr (default: a bar when stderr is a terminal, progress lines always)');
 }
 
+/** A redrawn bar: by default only on a terminal, where it redraws in place. */
 export function wantsProgress(flags: ProgressFlags, stderrIsTTY = process.stderr.isTTY === true): boolean {
   return flags.progress ?? stderrIsTTY;
+}
+
+/**
+ * Progress told as lines (one per sample or step, each saying how it went): readable in a log too, so shown
+ * unless `--no-progress`.
+ */
+export function wantsProgressLines(flags: ProgressFlags): boolean {
+  return flags.progress !== false;
 }
 
 /**

@@ -1,7 +1,7 @@
 /** `optibench compression bench`: the shipped solutions' ratio, order-0 bound and speed on a sample set. */
 import type { Command } from 'commander';
 import { positiveInteger } from '../../../core/cli/options.js';
-import { addProgressFlags, wantsProgress, type ProgressFlags } from '../../../core/cli/progress.js';
+import { addProgressFlags, wantsProgressLines, type ProgressFlags } from '../../../core/cli/progress.js';
 import { OptibenchError } from '../../../core/errors.js';
 import { SHIPPED_SOLUTIONS, type ShippedSolution } from '../solutions/index.js';
 import { benchSolutions, formatBenchTable } from '../solutions/bench.js';
@@ -27,7 +27,7 @@ export function registerBench(group: Command): void {
       python: flags.python,
       repeat: flags.repeat,
       onProgress: (m) => {
-        if (wantsProgress(flags)) process.stderr.write(`${m}\n`);
+        if (wantsProgressLines(flags)) process.stderr.write(`${m}\n`);
       },
     });
     process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatBenchTable(report)}\n`);

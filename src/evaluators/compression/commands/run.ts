@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { EXIT } from '../../../core/cli/exit-codes.js';
 import { displayPath, interruptible } from '../../../core/cli/terminal.js';
-import { addProgressFlags, wantsProgress, type ProgressFlags } from '../../../core/cli/progress.js';
+import { addProgressFlags, wantsProgressLines, type ProgressFlags } from '../../../core/cli/progress.js';
 import { evaluateAndWrite, StoppedEvaluation } from '../../../core/evaluation.js';
 import { evaluatorTables, standingsSpec, type EvaluationEntry, type RunRecording } from '../../../core/evaluator.js';
 import { OptibenchError } from '../../../core/errors.js';
@@ -109,7 +109,7 @@ async function runCommand(evaluator: CompressionEvaluator, solutionArg: string, 
         async () => {
           const result = (await interruptible((signal) =>
             evaluator.evaluate(entry, config, { runId, outputDir: outDir, cacheDir: outDir, plugins: [], programs: bubblewrap, ...(recording ? { recording } : {}), signal, say: (m) => {
-              if (wantsProgress(flags)) process.stderr.write(`optibench: ${m}\n`);
+              if (wantsProgressLines(flags)) process.stderr.write(`optibench: ${m}\n`);
             } }),
           )) as CompressionResult;
           if (store && started && kind !== 'baseline') {
