@@ -1,7 +1,8 @@
 /**
  * kernel-fusion: builds the RMSNorms, the residual adds before them, the rotary embeddings and the attention
  * from ONNX Runtime's fused contrib operators (SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization,
- * RotaryEmbedding, MultiHeadAttention) instead of chains of standard operators, and sets the session's graph
+ * RotaryEmbedding, MultiHeadAttention) instead of chains of standard operators, computes the q/k/v and the gate/up
+ * projections each as one MatMul over stacked weights, and sets the session's graph
  * optimisation level. Which fusions the built graph actually holds is in the load facts (`fusions`).
  */
 import { z } from 'zod';
@@ -18,11 +19,13 @@ const options = z
     rotary: z.boolean().default(true),
     /** Attention -> com.microsoft.MultiHeadAttention with an additive mask (`mha`), or left plain (`none`). */
     attention: z.enum(['none', 'mha']).default('mha'),
+    /** q/k/v projections as one MatMul over stacked weights, gate/up as another (split after). */
+    projections: z.boolean().default(true),
     /** ONNX Runtime's own graph rewrites on top (`disabled` runs the fused graph exactly as built). */
     graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
   })
-  .refine((o) => o.rmsNorm || o.skipRmsNorm || o.rotary || o.attention !== 'none', {
-    message: 'no fusion chosen: enable at least one of rmsNorm, skipRmsNorm, rotary, attention',
+  .refine((o) => o.rmsNorm || o.skipRmsNorm || o.rotary || o.attention !== 'none' || o.projections, {
+    message: 'no fusion chosen: enable at least one of rmsNorm, skipRmsNorm, rotary, attention, projections',
   });
 
 export default defineInferencePlugin({
@@ -41,6 +44,7 @@ export default defineInferencePlugin({
       skipRmsNorm: settings.skipRmsNorm,
       rotary: settings.rotary,
       attention: settings.attention,
+      projections: settings.projections,
     };
     return {
       modelBuild({ build }) {

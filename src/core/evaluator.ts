@@ -114,6 +114,11 @@ export interface Evaluator<Config = unknown, Payload = unknown, Rules = unknown>
   /** Judges a candidate against a reference (the accuracy gate against the baseline; a score to beat). */
   judge?(candidate: Result<Payload>, reference: Result<Payload>, rules?: Rules): Verdict;
   /**
+   * What `judge` needs from the store beyond the reference (the current top of a board a newcomer must beat),
+   * looked up when a run is judged with a results database; `teamRowId` is the candidate's team, if any.
+   */
+  judgeRules?(store: ResultsStore, candidate: Result<Payload>, teamRowId: number | null): Rules;
+  /**
    * Records a verdict of `judge` on a finished run with the figures behind it (in its own tables); when absent,
    * the verdict alone is recorded.
    */

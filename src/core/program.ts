@@ -22,6 +22,8 @@ export interface ProgramLimits {
   readonly diskBytes: number;
   /** Its private /tmp and /dev/shm. */
   readonly tmpBytes: number;
+  /** How many CPUs it may run on, none able to widen that; every CPU of the host when absent. */
+  readonly cpus?: number;
 }
 
 /** A host device node and where the program sees it. */
@@ -51,6 +53,8 @@ export interface ProgramRequest {
   readonly limits: ProgramLimits;
   /** Each chunk the program writes, as it comes (for a log). */
   readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /** Ends the program at once when it fires (a Ctrl-C'd round): the outcome's violation is `stopped`. */
+  readonly signal?: AbortSignal;
 }
 
 export type ViolationKind = 'timeout' | 'processes' | 'disk' | 'cpu' | 'memory' | 'network' | 'labels' | 'crash' | 'exit' | 'stopped';

@@ -26,6 +26,8 @@ export const sandboxLimitsSchema = z.strictObject({
   diskBytes: z.number().int().positive(),
   /** Size of the sandbox's private /tmp and /dev/shm (tmpfs, ENOSPC beyond it). */
   tmpBytes: z.number().int().positive(),
+  /** CPUs every process may run on (taskset, and seccomp refuses sched_setaffinity); all of the host's when absent. */
+  cpus: z.number().int().positive().optional(),
 });
 
 export type SandboxLimits = z.infer<typeof sandboxLimitsSchema>;

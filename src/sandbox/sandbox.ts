@@ -17,9 +17,11 @@ import { killAllOf, peakCpuSecondsOf, pickSandboxUid, tasksOf } from './host-pro
 import type { SandboxLimits } from './limits.js';
 import type { ProgramOutcome, ProgramRequest, ProgramRunner, RunningProgram, Violation } from '../core/program.js';
 import { classifyExit } from './violation.js';
-import { keyringFilter } from './seccomp.js';
+import { sandboxFilter } from './seccomp.js';
+import { pinnedCpus } from './cpus.js';
 
 export const BWRAP = '/usr/bin/bwrap';
+export const TASKSET = '/usr/bin/taskset';
 const TAIL_BYTES = 64 * 1024;
 const PROCESS_SAMPLE_MS = 100;
 const DISK_SAMPLE_MS = 500;
@@ -36,6 +38,8 @@ export interface SandboxRequest {
   readonly limits: SandboxLimits;
   /** Called with each chunk the command writes (for a log file); optional. */
   readonly onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+  /** Stops the command when it fires, as `stop` does. */
+  readonly signal?: AbortSignal;
 }
 
 export interface SandboxResult extends ProgramOutcome {
@@ -82,11 +86,17 @@ export async function startSandboxed(request: SandboxRequest, talk: boolean): Pr
   }
   const uid = pickSandboxUid();
   await chownTree(request.mounts.workDir, uid);
-  const filter = keyringFilter();
+  const pinned = request.limits.cpus !== undefined;
+  const filter = sandboxFilter({ pinned });
+  if (pinned && !filter) {
+    throw new OptibenchError(`cannot pin a sandbox to ${request.limits.cpus} CPU(s) on ${process.arch}: optibench does not know this architecture's sched_setaffinity number, so a process inside could widen its affinity`);
+  }
   const args = bwrapArgs({ uid, cwd: request.cwd ?? request.mounts.workDir, command: request.command, limits: request.limits, mounts: request.mounts, ...(filter ? { seccompFd: SECCOMP_FD } : {}) });
   const started = Date.now();
   const oomKillsBefore = oomKills();
-  const child = spawn(BWRAP, args, { env: { ...request.env }, stdio: ['pipe', 'pipe', 'pipe', filter ? 'pipe' : 'ignore'] }) as ChildProcessByStdio<Writable, Readable, Readable>;
+  // taskset execs bwrap with the affinity set; the filter bwrap then loads keeps every process inside on it.
+  const [program, programArgs] = pinned ? [TASKSET, ['--cpu-list', pinnedCpus(request.limits.cpus!), BWRAP, ...args]] : [BWRAP, args];
+  const child = spawn(program, programArgs, { env: { ...request.env }, stdio: ['pipe', 'pipe', 'pipe', filter ? 'pipe' : 'ignore'] }) as ChildProcessByStdio<Writable, Readable, Readable>;
   if (filter) {
     // bwrap reads it before starting the command; 80 bytes fit in the pipe whether or not it reads yet.
     const seccomp = child.stdio[SECCOMP_FD] as NodeJS.WritableStream;
@@ -137,7 +147,7 @@ export async function startSandboxed(request: SandboxRequest, talk: boolean): Pr
 
   const outcome = (async (): Promise<SandboxResult> => {
     const exitCode = await new Promise<number | null>((resolve, reject) => {
-      child.on('error', (error) => reject(new OptibenchError(`cannot start bubblewrap: ${error.message}`, { file: BWRAP })));
+      child.on('error', (error) => reject(new OptibenchError(`cannot start bubblewrap: ${error.message}`, { file: program })));
       child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : null)));
     }).finally(() => {
       clearTimeout(wallTimer);
@@ -153,16 +163,16 @@ export async function startSandboxed(request: SandboxRequest, talk: boolean): Pr
         : classifyExit({ exitCode, stoppedFor, wallSeconds, peakTasks, peakCpuSeconds, stderrTail, limits: request.limits, hiddenPaths: allHidden(request.mounts), oomKills: oomKills() - oomKillsBefore });
     return { ok: violation === null, exitCode, violation, wallSeconds, peakTasks, uid, stdoutTail: talk ? '' : stdout.text(), stderrTail, cleanedUp };
   })();
-  return {
-    stdin: child.stdin,
-    stdout: child.stdout,
-    outcome,
-    stop: (reason: string) => {
-      if (stoppedFor) return;
-      callerReason = reason;
-      stop('caller');
-    },
+  const stopFor = (reason: string) => {
+    if (stoppedFor) return;
+    callerReason = reason;
+    stop('caller');
   };
+  const onAbort = () => stopFor('interrupted');
+  if (request.signal?.aborted) onAbort();
+  request.signal?.addEventListener('abort', onAbort, { once: true });
+  void outcome.finally(() => request.signal?.removeEventListener('abort', onAbort));
+  return { stdin: child.stdin, stdout: child.stdout, outcome, stop: stopFor };
 }
 
 function signalNumber(signal: NodeJS.Signals): number | undefined {
@@ -191,6 +201,7 @@ function sandboxRequest(request: ProgramRequest): SandboxRequest {
     env: request.env,
     limits: request.limits,
     ...(request.onOutput ? { onOutput: request.onOutput } : {}),
+    ...(request.signal ? { signal: request.signal } : {}),
   };
 }
 

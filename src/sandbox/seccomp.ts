@@ -1,11 +1,12 @@
 /**
  * The sandbox's seccomp filter, as the compiled classic-BPF program bwrap's `--seccomp <fd>` loads: the kernel
  * keyring calls (add_key, request_key, keyctl) fail with EPERM, so nothing a submission stores there can be
- * found by a later run, whatever uid it gets. Syscalls of another ABI than the machine's own (x32, i386 on
- * x86-64) fail the same way, so the keyring cannot be reached through their numbers either.
+ * found by a later run, whatever uid it gets. In a sandbox pinned to some CPUs, sched_setaffinity fails the
+ * same way, so no process inside can run on more CPUs than it was given. Syscalls of another ABI than the
+ * machine's own (x32, i386 on x86-64) are refused altogether, so nothing is reached through their numbers.
  *
- * Written by hand because the program is eight instructions, and libseccomp's tools are not installed
- * everywhere bubblewrap is; `test/sandbox/seccomp.test.ts` runs it in a real sandbox.
+ * Written by hand because the program is a dozen instructions, and libseccomp's tools are not installed
+ * everywhere bubblewrap is; `test/sandbox/sandbox.test.ts` runs it in a real sandbox.
  */
 import os from 'node:os';
 
@@ -26,31 +27,36 @@ interface Abi {
   readonly audit: number;
   /** add_key, request_key, keyctl */
   readonly keyring: readonly [number, number, number];
+  readonly setAffinity: number;
   readonly x32: boolean;
 }
 
 const ABIS: Record<string, Abi> = {
-  x64: { audit: 0xc000003e, keyring: [248, 249, 250], x32: true },
-  arm64: { audit: 0xc00000b7, keyring: [217, 218, 219], x32: false },
+  x64: { audit: 0xc000003e, keyring: [248, 249, 250], setAffinity: 203, x32: true },
+  arm64: { audit: 0xc00000b7, keyring: [217, 218, 219], setAffinity: 122, x32: false },
 };
+
+export interface FilterOptions {
+  /** The sandbox is pinned to some CPUs: refuse sched_setaffinity too. */
+  readonly pinned?: boolean;
+}
 
 type Instruction = [code: number, jt: number, jf: number, k: number];
 
 /** The filter for this machine's architecture, or null where optibench does not know its syscall numbers. */
-export function keyringFilter(arch: string = os.arch()): Buffer | null {
+export function sandboxFilter(options: FilterOptions = {}, arch: string = os.arch()): Buffer | null {
   const abi = ABIS[arch];
   if (!abi) return null;
-  const [addKey, requestKey, keyctl] = abi.keyring;
+  const denied = [...abi.keyring, ...(options.pinned ? [abi.setAffinity] : [])];
   // Jump offsets count instructions after the jump; DENY is the last instruction but one, ALLOW the last.
+  const checks: Instruction[] = denied.map((nr, i) => (i === denied.length - 1 ? [BPF_JEQ_K, 0, 1, nr] : [BPF_JEQ_K, denied.length - 1 - i, 0, nr]));
   const program: Instruction[] = [
     [BPF_LD_W_ABS, 0, 0, ARCH],
     [BPF_JEQ_K, 1, 0, abi.audit], // native ABI: go on; otherwise deny
     [BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM],
     [BPF_LD_W_ABS, 0, 0, NR],
-    [BPF_JGE_K, abi.x32 ? 3 : 0, 0, abi.x32 ? X32_SYSCALL_BIT : 0xffffffff], // x32 numbers: deny
-    [BPF_JEQ_K, 2, 0, addKey],
-    [BPF_JEQ_K, 1, 0, requestKey],
-    [BPF_JEQ_K, 0, 1, keyctl],
+    [BPF_JGE_K, abi.x32 ? checks.length : 0, 0, abi.x32 ? X32_SYSCALL_BIT : 0xffffffff], // x32 numbers: deny
+    ...checks,
     [BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM],
     [BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW],
   ];

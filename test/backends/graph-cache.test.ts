@@ -1,9 +1,13 @@
-import { mkdtemp, readdir, writeFile, readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, writeFile, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OnnxBackend } from '../../src/backends/onnx/backend.js';
 import { cachedGraph, graphCacheKey } from '../../src/backends/onnx/graph-cache.js';
+import { sampleOffsets } from '../../src/backends/onnx/graph-fingerprint.js';
+import { inferenceResultSchema } from '../../src/evaluators/inference/results.js';
+import { runBuiltCli } from '../helpers/built-cli.js';
 import { canonicalJson } from '../../src/core/canonical-json.js';
 import type { Dtype } from '../../src/core/backend.js';
 import { defaultCorpus } from '../../src/evaluators/inference/embedded-default.js';
@@ -90,8 +94,72 @@ describe('the ONNX backend with the cache', () => {
       });
     await expect(attempt({ extra: { torchCompile: true } }, {})).rejects.toThrow('build setting "torchCompile" is not supported by the ONNX LLaMA builder');
     await expect(attempt({ extra: { fusions: { rmsNorm: true, rmsnorm: true } } }, {})).rejects.toThrow(
-      'build setting "fusions.rmsnorm" is not supported by the ONNX LLaMA builder (known: rmsNorm, skipRmsNorm, rotary, attention)',
+      'build setting "fusions.rmsnorm" is not supported by the ONNX LLaMA builder (known: rmsNorm, skipRmsNorm, rotary, attention, projections)',
     );
     await expect(attempt({}, { extra: { compileMode: 'max' } })).rejects.toThrow('session setting "compileMode" is not supported by the ONNX backend');
+  });
+});
+
+describe('a damaged cache entry (the CLI, end to end)', () => {
+  it('is rebuilt, saying so, when its external data was zeroed at the same size and mtime, and the answers are the undamaged ones', async () => {
+    const work = await tmp('optibench-gcd-');
+    const cacheDir = path.join(work, 'cache');
+    const run = (out: string) => runBuiltCli(['run', '--limit', '6', '--threads', '1', '--no-progress', '-o', out], { cwd: work, cacheDir, timeoutMs: 300_000 });
+    const loglikelihoods = async (out: string) => {
+      const [id] = await readdir(path.join(work, out));
+      const r = inferenceResultSchema.parse(JSON.parse(await readFile(path.join(work, out, id!, 'results.json'), 'utf8')));
+      return r.payload.items.map((item) => item.loglikelihoods);
+    };
+    const first = run('first');
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('(graph built now)');
+    const [entry] = await readdir(path.join(cacheDir, 'onnx'));
+    const data = path.join(cacheDir, 'onnx', entry!, 'model.onnx.data');
+    const before = await stat(data);
+    // touch -r keeps the nanoseconds a Date would round away.
+    const stamp = path.join(work, 'stamp');
+    execFileSync('touch', ['-r', data, stamp]);
+    await writeFile(data, Buffer.alloc(before.size));
+    // The mtime put back too: only the content tells the damage.
+    execFileSync('touch', ['-r', stamp, data]);
+    expect((await stat(data)).mtimeMs).toBe(before.mtimeMs);
+
+    const second = run('second');
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain(`the cached graph in ${path.join(cacheDir, 'onnx', entry!)} cannot be used (model.onnx.data's content differs from what was built (sampled hash)): rebuilding it`);
+    expect(second.stdout).toContain('(graph built now)');
+    expect(await loglikelihoods('second')).toEqual(await loglikelihoods('first'));
+    // Rebuilt, it is trusted again.
+    const third = run('third');
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stdout).toContain('(graph from cache)');
+    expect(third.stderr).not.toContain('rebuilding');
+  });
+
+  it('catches a change the sample misses when the mtime moved, and a changed size', async () => {
+    const dir = await tmp('optibench-gcf-');
+    let builds = 0;
+    const build = async (d: string) => {
+      builds++;
+      // 8 MiB of non-zero bytes: more blocks than the sample reads.
+      await writeFile(path.join(d, 'model.onnx.data'), Buffer.alloc(8 * 2 ** 20, 7));
+      await writeFile(path.join(d, 'model.onnx'), 'graph');
+      return { modelFile: path.join(d, 'model.onnx'), facts: {} };
+    };
+    const reasons: string[] = [];
+    const load = () => cachedGraph(dir, 'd'.repeat(64), build, (reason) => reasons.push(reason));
+    await load();
+    const data = path.join(dir, 'onnx', 'd'.repeat(24), 'model.onnx.data');
+    const sampled = new Set(sampleOffsets(8 * 2 ** 20).map((offset) => offset / 65536));
+    const unsampled = Array.from({ length: 128 }, (_, i) => i).find((block) => !sampled.has(block))!;
+    const bytes = await readFile(data);
+    bytes[unsampled * 65536 + 5] = 0;
+    await writeFile(data, bytes);
+    expect((await load()).hit).toBe(false);
+    expect(reasons.at(-1)).toContain("model.onnx.data's content differs from what was built (modified after the build)");
+    await writeFile(path.join(dir, 'onnx', 'd'.repeat(24), 'model.onnx'), 'graph!');
+    expect((await load()).hit).toBe(false);
+    expect(reasons.at(-1)).toContain('model.onnx is 6 bytes, 5 when built');
+    expect([(await load()).hit, builds]).toEqual([true, 3]);
   });
 });

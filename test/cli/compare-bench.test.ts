@@ -87,8 +87,11 @@ describe('optibench compare: head-pruning against the baseline, 12 items', () =>
     expect(compare.verdict.subsetNote).toBe('scored on 12 of 40 items: indicative only; a submission is judged on the full set');
   });
 
-  it('the speedup is the baseline median over the candidate median from the same invocation', () => {
-    expect(compare.speedup).toBeCloseTo(baseline.timings.inference.medianMs! / candidate.timings.inference.medianMs!, 12);
+  it('the speedup is the median of the per-round ratios baseline / candidate from the same invocation', () => {
+    const b = baseline.timings.inference.repeats;
+    const ratios = candidate.timings.inference.repeats.map((ms, k) => b[k]! / ms).sort((x, y) => x - y);
+    const mid = ratios.length >> 1;
+    expect(compare.speedup).toBeCloseTo(ratios.length % 2 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2, 12);
     expect(compare.baseline.inferenceMedianMs).toBe(baseline.timings.inference.medianMs);
   });
 
@@ -233,7 +236,7 @@ describe('optibench bench: head-pruning and prefix-sharing, 12 items, 2 repeats'
     // Every configuration issued the items in one shuffled order.
     expect(seeds.size).toBe(1);
     expect([...seeds][0]).toEqual(expect.any(Number));
-    expect(bench).toMatchObject({ schema: 'optibench/bench', version: 1, repeats: 2, task: 'hellaswag', items: { count: 12, totalDocs: 40, limit: 12 } });
+    expect(bench).toMatchObject({ schema: 'optibench/bench', version: 2, repeats: 2, task: 'hellaswag', items: { count: 12, totalDocs: 40, limit: 12 } });
     expect(bench.environment.versions.onnxruntime).toMatch(/^\d+\.\d+\.\d+/);
     expect(bench.command.slice(0, 2)).toEqual(['optibench', 'bench']);
   });
@@ -242,13 +245,16 @@ describe('optibench bench: head-pruning and prefix-sharing, 12 items, 2 repeats'
     const base = bench.configurations[0]!;
     for (const c of bench.configurations) {
       const seconds = c.inference.medianMs / 1000;
-      expect(c.speedup).toBeCloseTo(base.inference.medianMs / c.inference.medianMs, 12);
+      // Two interleaved rounds: the median of two per-round ratios is their mean.
+      const ratios = c.inference.repeats.map((ms, k) => base.inference.repeats[k]! / ms);
+      expect(c.speedup).toBeCloseTo((ratios[0]! + ratios[1]!) / 2, 12);
       expect(c.tokensPerSecond).toBeCloseTo(c.tokensThroughModel / seconds, 6);
       expect(c.pairwiseTokensPerSecond).toBeCloseTo(c.pairwiseTokens / seconds, 6);
       expect(c.pairwiseTokens).toBe(base.pairwiseTokens);
       expect(c.paddedTokens).toBeGreaterThanOrEqual(c.tokensThroughModel);
       expect(c.flops.gflopsPerSecond).toBeCloseTo(c.flops.flops / seconds / 1e9, 9);
       expect(c.flops.fractionOfPeak).toBeCloseTo(c.flops.gflopsPerSecond / bench.peak.gflopsPerSecond, 12);
+      expect(bench.peak.gflopsPerSecond).toBe(Math.max(...bench.peakSamples.map((s) => s.gflopsPerSecond)));
       expect(c.micro.length).toBeGreaterThanOrEqual(1);
       for (const m of c.micro) {
         expect(m.latency.samples).toBeGreaterThanOrEqual(5);
@@ -293,7 +299,7 @@ describe('optibench bench: head-pruning and prefix-sharing, 12 items, 2 repeats'
 
 describe('optibench bench --reference pytorch: the same items the lm-eval way on PyTorch eager', () => {
   it('adds the reference row, compares every throughput with it, and reports the harness overhead', async () => {
-    const run = optibench(['bench', '--plugins', 'prefix-sharing', '--reference', 'pytorch', '--limit', '8', '--repeats', '1', '--micro-time', '10', '-o', 'bench-ref']);
+    const run = optibench(['bench', '--plugins', 'prefix-sharing', '--reference', 'pytorch', '--limit', '8', '--repeats', '2', '--micro-time', '10', '-o', 'bench-ref']);
     expect(run.stderr).not.toMatch(/error/);
     expect(run.code).toBe(0);
     const dir = await onlyDir(path.join(work, 'bench-ref'));
@@ -305,7 +311,9 @@ describe('optibench bench --reference pytorch: the same items the lm-eval way on
     ]);
     const reference = b.configurations[2]!;
     for (const c of b.configurations) {
-      expect(c.vsReference).toBeCloseTo(c.pairwiseTokensPerSecond / reference.pairwiseTokensPerSecond, 12);
+      // Paired by interleaved round: the median of two ratios reference_k / config_k is their mean.
+      const ratios = c.inference.repeats.map((ms, k) => reference.inference.repeats[k]! / ms);
+      expect(c.vsReference).toBeCloseTo((ratios[0]! + ratios[1]!) / 2, 12);
       expect(c.pairwiseTokens).toBe(reference.pairwiseTokens);
       expect(c.harnessOverhead).toBeGreaterThanOrEqual(0);
       expect(c.harnessOverhead).toBeLessThan(1);

@@ -5,7 +5,7 @@
  * here with npy.ts. Expected figures are worked out by hand in the comments; sizes of zlib output come from
  * Python's zlib (an independent reference), times from what the run recorded.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -75,6 +75,9 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 `;
 
+/** The identity for the first sample; on the second it never answers (an organizer Ctrl-C's the round then). */
+const SLOW_SECOND_CLI = IDENTITY_CLI.replace('import numpy as np', 'import numpy as np, time\nif "--compress" in sys.argv and os.path.getsize(sys.argv[sys.argv.index("--input-file") + 1]) > 1000:\n    time.sleep(3600)').replace('import base64, io, json, sys', 'import base64, io, json, os, sys');
+
 const HOSTILE = ['keep-original', 'wrong-bytes', 'hang', 'socket-out', 'crash', 'write-4gb'] as const;
 const WALL = 4;
 
@@ -139,6 +142,7 @@ beforeAll(async () => {
   await solution('identity-cli', 'cli', 'solution.py', IDENTITY_CLI);
   await solution('halve-cli', 'cli', 'solution.py', HALVE_CLI);
   await solution('zlib-http', 'http', 'server.py', ZLIB_HTTP);
+  await solution('slow-second', 'cli', 'solution.py', SLOW_SECOND_CLI);
   for (const name of HOSTILE) await solution(name, 'cli', `${name}.py`, null, path.join(FIXTURES, `${name}.py`));
 
   listener = net.createServer((socket) => {
@@ -150,7 +154,7 @@ beforeAll(async () => {
   const hostAddresses = Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address));
   await writeFile(path.join(work, 'solutions', 'socket-out', 'host-port.txt'), `${port} ${hostAddresses.join(' ')}\n`);
 
-  for (const name of ['Alpha', 'Bravo', 'Charlie', ...HOSTILE]) teams[name] = registerTeam(db, name, [{ name: `${name} Member` }]);
+  for (const name of ['Alpha', 'Bravo', 'Charlie', 'Delta', 'Echo', ...HOSTILE]) teams[name] = registerTeam(db, name, [{ name: `${name} Member` }]);
 }, 60_000);
 
 afterAll(() => listener?.close());
@@ -217,6 +221,8 @@ describe('the compression evaluator, for real', () => {
     expect(rows.map((r) => r.bit_exact)).toEqual([0, 1]);
     expect(rows[0]!.raw).toBeCloseTo(expectedRaw(rows[0]!, 0.5, 12 / 140), 6);
     expect(stdout).toMatch(/verdict +FAIL .*FAIL: raw score/);
+    // optibench evaluate applies the same challenge rule as compression run: Alpha holds the top now.
+    expect(stdout).toMatch(/score_to_beat \S+ \(1% above the current top's \S+ \(Alpha, run /);
   });
 
   it('a newcomer must beat the current top by 1%: the same zlib solution for another team fails', () => {
@@ -297,4 +303,50 @@ describe('the compression evaluator, for real', () => {
     expect(html).toMatch(/PASS: raw score/);
     expect(html).toContain('s1.npy');
   });
+
+  it('the board ranks one profile (its baseline\'s): a lossless run waits with a note and takes no place above the default runs', async () => {
+    const { code, stderr } = optibench(['compression', 'run', 'solutions/zlib-http', '-c', 'compression.yaml', '--profile', 'lossless', '--db', 'results.db', '--team', teams.Delta!]);
+    expect(stderr).not.toMatch(/error/);
+    expect(code).toBe(0);
+    expect(optibench(['leaderboard', '--db', 'results.db', '-o', 'site2', '--date', '2026-12-02']).code).toBe(0);
+    const board = JSON.parse(await readFile(path.join(work, 'site2', 'compression', 'board.json'), 'utf8')) as {
+      ranked: { team: string; rank: number }[];
+      pending: { team: string; note: string | null }[];
+    };
+    expect(board.ranked.map((r) => [r.team, r.rank])).toEqual([['Alpha', 1]]);
+    const delta = board.pending.find((r) => r.team === 'Delta');
+    expect(delta?.note).toBe("scored with the lossless profile; this board ranks the default profile (its baseline's)");
+  });
+
+  it('a round stopped with Ctrl-C keeps the sample it finished (results.incomplete.json and the store) and leaves no sandbox behind', async () => {
+    await writeFile(path.join(work, 'long.yaml'), 'version: 1\nsamples: samples\nlimits:\n  wallSeconds: 120\noutputDir: reports\n');
+    const child = spawn(process.execPath, [`--import=${TSX_LOADER}`, path.join(REPO_ROOT, 'src/cli/main.ts'), 'compression', 'run', 'solutions/slow-second', '-c', 'long.yaml', '--db', 'results.db', '--team', teams.Echo!], { cwd: work });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const firstDone = new Promise<void>((resolve) =>
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (/s0\.npy: ratio /.test(stderr)) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await firstDone;
+    // s1's compression is now sleeping in its sandbox.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    child.kill('SIGINT');
+    expect(await exited).toBe(3);
+    const saved = /what it finished is saved in (\S+) \(status: incomplete\)/.exec(stderr)?.[1];
+    expect(saved, stderr).toBeDefined();
+    const partial = JSON.parse(await readFile(path.resolve(work, saved!), 'utf8')) as { status: string; payload: { items: { file: string; bitExact: boolean }[] } };
+    expect(partial.status).toBe('incomplete');
+    expect(partial.payload.items.map((i) => [i.file, i.bitExact])).toEqual([['s0.npy', true]]);
+    const [run] = sqlite3<{ id: string; status: string }>(db, "SELECT r.id, r.status FROM runs r JOIN submissions s ON s.id = r.submission_id JOIN teams t ON t.id = s.team_id WHERE t.name = 'Echo'");
+    expect(run!.status).not.toBe('complete');
+    expect(rowsOf(run!.id).map((r) => [r.item_index, r.bit_exact])).toEqual([[0, 1]]);
+    // Nothing of the sandbox is left: no process of any sandbox uid runs a solution.py.
+    const left = spawnSync('pgrep', ['-f', 'slow-second/solution.py'], { encoding: 'utf8' }).stdout.trim();
+    expect(left).toBe('');
+    expect(stdout).not.toMatch(/raw score/);
+  }, 180_000);
 });

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { outputCap, parseCpuList, pinnedCpus } from '../../src/evaluators/compression/protocols/call.js';
+import { outputCap } from '../../src/evaluators/compression/protocols/call.js';
 import { readCappedBytes } from '../../src/evaluators/compression/protocols/output.js';
 
 let dir: string;
@@ -39,11 +39,6 @@ describe('reading a solution output', () => {
 
   it('says when there is none', async () => {
     await expect(readCappedBytes(path.join(dir, 'missing.bin'), 1, 'compress output')).rejects.toThrow('the solution wrote no compress output');
-  });
-
-  it("pins to the first CPUs optibench may use: taskset's list from /proc/self/status", () => {
-    expect(parseCpuList('0-3,8,10-11')).toEqual([0, 1, 2, 3, 8, 10, 11]);
-    expect(pinnedCpus(1)).toMatch(/^\d+$/);
   });
 
   it('caps compressed output at 4x the original plus 1 MiB', () => {

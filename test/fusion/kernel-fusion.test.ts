@@ -28,8 +28,8 @@ import { HELLASWAG_FULL, sharedFile } from '../helpers/shared.js';
 
 type Layout = 'plain' | 'kvCache' | 'treeMask';
 
-const NONE: FusionSettings = { rmsNorm: false, skipRmsNorm: false, rotary: false, attention: 'none' };
-const ALL: FusionSettings = { rmsNorm: true, skipRmsNorm: true, rotary: true, attention: 'mha' };
+const NONE: FusionSettings = { rmsNorm: false, skipRmsNorm: false, rotary: false, attention: 'none', projections: false };
+const ALL: FusionSettings = { rmsNorm: true, skipRmsNorm: true, rotary: true, attention: 'mha', projections: true };
 
 /** Each fusion alone, then all together; with the operators the facts must name. */
 const FUSION_CASES: [string, FusionSettings, string[]][] = [
@@ -37,6 +37,7 @@ const FUSION_CASES: [string, FusionSettings, string[]][] = [
   ['skipRmsNorm', { ...NONE, skipRmsNorm: true }, [FUSION_OPERATORS.skipRmsNorm]],
   ['rotary', { ...NONE, rotary: true }, [FUSION_OPERATORS.rotary]],
   ['attention', { ...NONE, attention: 'mha' }, [FUSION_OPERATORS.attention]],
+  ['projections', { ...NONE, projections: true }, [FUSION_OPERATORS.projections]],
   ['all', ALL, Object.values(FUSION_OPERATORS)],
 ];
 
@@ -154,6 +155,20 @@ describe.each(MODELS)('fused equals plain (fp32, real HellaSwag requests): %s', 
     expect(operators.Softmax).toBeUndefined();
     expect(operators.ReduceMean).toBeUndefined();
     expect(operators.Sqrt).toBeUndefined();
+    // Per layer: q/k/v as one MatMul, gate/up as one, o and down; and the LM head.
+    expect(operators.MatMul).toBe(4 * layers + 1);
+    expect(operators.Split).toBe(2 * layers);
+  });
+
+  it.each([
+    ['dynamic int8', { mode: 'dynamic-int8' }],
+    ['weight-only 4-bit', { mode: 'weight-only', bits: 4, blockSize: 32 }],
+  ])('fused projections with %s quantization: the same answers as quantized separate projections (per-channel and per-block scales do not change when weights are stacked)', async (_, quantization) => {
+    const batches = batchesFor('plain', requests);
+    const separate = await run(modelDir, { quantization }, batches);
+    const stacked = await run(modelDir, { quantization, fusions: { ...NONE, projections: true } }, batches);
+    expect(maxDifference(requests, separate, stacked)).toBeLessThan(1e-5);
+    expect(predictions(requests, stacked)).toEqual(predictions(requests, separate));
   });
 });
 
@@ -187,7 +202,7 @@ describe('the kernel-fusion plugin', () => {
 
   it('defaults to every fusion and optimisation level "all", and sets the build and session settings', async () => {
     const [plugin] = await loadPlugins(['kernel-fusion'], 'onnx');
-    expect(plugin!.options).toEqual({ rmsNorm: true, skipRmsNorm: true, rotary: true, attention: 'mha', graphOptimizationLevel: 'all' });
+    expect(plugin!.options).toEqual({ rmsNorm: true, skipRmsNorm: true, rotary: true, attention: 'mha', projections: true, graphOptimizationLevel: 'all' });
     const build = { dtype: 'fp32' as const, extra: {} };
     const model = { hiddenSize: 64, intermediateSize: 172, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, vocabSize: 512 };
     plugin!.hooks.modelBuild!({ backend: 'onnx', model, build });
@@ -204,7 +219,7 @@ describe('the kernel-fusion plugin', () => {
     const [plugin] = await loadPlugins([{ name: 'kernel-fusion', options: { attention: 'none', rotary: false, graphOptimizationLevel: 'disabled' } }], 'onnx');
     const build = { dtype: 'fp32' as const, extra: {} };
     plugin!.hooks.modelBuild!({ backend: 'onnx', model: { hiddenSize: 64, intermediateSize: 172, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, vocabSize: 512 }, build });
-    expect(build.extra).toEqual({ fusions: { rmsNorm: true, skipRmsNorm: true, rotary: false, attention: 'none' } });
+    expect(build.extra).toEqual({ fusions: { rmsNorm: true, skipRmsNorm: true, rotary: false, attention: 'none', projections: true } });
     expect(plugin!.hooks.describe!()).toMatchObject({ graphOptimizationLevel: 'disabled' });
   });
 
@@ -213,7 +228,7 @@ describe('the kernel-fusion plugin', () => {
     expect(await loadError({ graphOptimizationLevel: 'max' })).toMatch(/^plugins\[0\]\.options\.graphOptimizationLevel: Invalid option/);
     expect(await loadError({ fuseEverything: true })).toMatch(/fuseEverything/);
     expect(await loadError({ rmsNorm: 'yes' })).toMatch(/^plugins\[0\]\.options\.rmsNorm: /);
-    expect(await loadError({ rmsNorm: false, skipRmsNorm: false, rotary: false, attention: 'none' })).toMatch(/no fusion chosen/);
+    expect(await loadError({ rmsNorm: false, skipRmsNorm: false, rotary: false, attention: 'none', projections: false })).toMatch(/no fusion chosen/);
   });
 
   it('refuses to run with onnx-session, which sets the same optimisation level, in either order', async () => {

@@ -52,7 +52,7 @@ describe('optibench run --backend pytorch', () => {
 
   it('writes results like the ONNX run: same items, same predictions and metrics, log-likelihoods within 1e-4', async () => {
     const { results, stdout } = await run('pytorch', ['--backend', 'pytorch', '--limit', '8']);
-    expect(stdout).toMatch(/hellaswag, 8 of 40 items, pytorch \(cpu, fp32\)/);
+    expect(stdout).toMatch(/hellaswag, 8 of 40 items \(seeded subset: limit 8, seed 1234\), pytorch \(cpu, fp32\)/);
     expect(stdout).toMatch(/acc_norm +\d+\.\d\d ± \d+\.\d\d % {3}\(headline\)/);
     expect(results.status).toBe('complete');
     expect(results.payload.backend.name).toBe('pytorch');

@@ -182,7 +182,7 @@ describe('renderRunReport', () => {
     expect(text).toContain('warm-up456 ms');
     expect(text).toContain('total run time1 min 5 s');
     expect(text).toContain('peak RSS1.50 GiB');
-    expect(text).toContain('3 of 10,042 documents (limit 3, seed 1234)');
+    expect(text).toContain('3 of 10,042 items (seeded subset: limit 3, seed 1234)');
   });
 
   it('shows the anti-cheat and resumption facts when the results carry them, and no such rows otherwise', () => {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processesOf } from '../../src/sandbox/host-processes.js';
 import { BYTES, type SandboxLimits } from '../../src/sandbox/limits.js';
 import { runSandboxed, type SandboxResult } from '../../src/sandbox/sandbox.js';
+import { allowedCpus, parseCpuList, pinnedCpus } from '../../src/sandbox/cpus.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { PYTHON } from '../helpers/python.js';
 import { spawnSync } from 'node:child_process';
@@ -187,5 +188,33 @@ describe('state kept between runs', () => {
     const find = await run('keyring-stash.py', ['find']);
     expect(find.stderrTail).toContain('request_key denied EPERM');
     expect(find.ok).toBe(true);
+  });
+
+  it('a sandbox pinned to one CPU stays on it: widening the affinity is refused and two busy processes share one CPU', async () => {
+    const result = await run('affinity-widen.py', [], { cpus: 1 });
+    expect(result.ok).toBe(true);
+    const first = allowedCpus()![0];
+    expect(result.stderrTail).toContain(`allowed [${first}]`);
+    expect(result.stderrTail).toContain('widen denied EPERM');
+    const [, wall, cpu] = /burn wall ([\d.]+) cpu ([\d.]+)/.exec(result.stderrTail)!.map(Number) as [number, number, number];
+    // One CPU cannot give more CPU time than the wall time it ran for (2x it on two free CPUs).
+    expect(cpu).toBeLessThanOrEqual(wall * 1.05 + 0.1);
+  });
+
+  it('an unpinned sandbox may set its own affinity (the refusal is the pinning, not a general one)', async () => {
+    const result = await run('affinity-widen.py', []);
+    expect(result.ok).toBe(true);
+    expect(result.stderrTail).toContain('widen ok');
+  });
+});
+
+describe('CPU lists', () => {
+  it("pins to the first CPUs optibench may use, read from /proc/self/status's Cpus_allowed_list", () => {
+    expect(parseCpuList('0-3,8,10-11')).toEqual([0, 1, 2, 3, 8, 10, 11]);
+    expect(allowedCpus('Name:\tnode\nCpus_allowed:\tf0\nCpus_allowed_list:\t4-7\n')).toEqual([4, 5, 6, 7]);
+    expect(allowedCpus('Name:\tnode\n')).toBeNull();
+    expect(pinnedCpus(2, [4, 5, 6, 7])).toBe('4,5');
+    expect(pinnedCpus(8, [4, 5])).toBe('4,5');
+    expect(pinnedCpus(1, null)).toBe('0');
   });
 });

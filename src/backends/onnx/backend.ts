@@ -92,7 +92,7 @@ export class OnnxBackend implements Backend {
     // What this CPU runs exactly is decided before the key: the key names the graph actually built.
     const build = { ...request.build, extra: withInt8WeightsForThisCpu(request.build.extra) as BuildSettings['extra'] };
     const key = graphCacheKey({ builderVersion: LLAMA_GRAPH_VERSION, weightsSha256: sha, modelConfig: config, build });
-    const graph = await cachedGraph(request.cacheDir, key, (dir) => buildLlamaGraph(config, weights, build, dir, request.onProgress));
+    const graph = await cachedGraph(request.cacheDir, key, (dir) => buildLlamaGraph(config, weights, build, dir, request.onProgress), request.onProgress);
     request.onProgress?.('creating ONNX Runtime session');
     try {
       this.session = await ort.InferenceSession.create(graph.modelFile, sessionOptions);

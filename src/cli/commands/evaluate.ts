@@ -4,6 +4,7 @@
  * finished or failed), its verdict against the newest fitting baseline, and its results file and report through
  * the one run-and-write path. A competition without verbs of its own is run with this.
  */
+import { ensureWritableDir } from '../../core/output-dir.js';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -93,13 +94,16 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
   const runId = newRunId(evaluator.id);
   const outDir = path.join(path.resolve(flags.output ?? evaluator.config.outputDir(config)), runId);
   const cacheDir = path.resolve(flags.cacheDir ?? evaluator.config.cacheDir(config) ?? defaultCacheDir());
+  await ensureWritableDir(path.dirname(outDir), '--output');
+  await ensureWritableDir(cacheDir, '--cache-dir');
 
   const store = flags.db === undefined ? undefined : openStore(path.resolve(flags.db), { evaluators: evaluatorTables(all) });
   try {
     const kind: RunKind = flags.asBaseline ? 'baseline' : flags.team !== undefined ? 'rerun' : 'run';
     const named = store && flags.baseline !== undefined ? namedBaseline(store, evaluator, flags.baseline) : undefined;
     // Before anything runs: an unregistered team is refused with nothing recorded.
-    const submissionId = store && flags.team !== undefined ? addTeamSubmission(store, evaluator, entry, flags) : null;
+    const teamRowId = store && flags.team !== undefined ? registeredTeam(store, flags.team).rowId : null;
+    const submissionId = store && teamRowId !== null ? addTeamSubmission(store, evaluator, entry, flags, teamRowId) : null;
     const refused: string[] = [];
     let started: { datasetSha256: string; totalItems: number } | undefined;
     const items: unknown[] = [];
@@ -133,12 +137,13 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
               },
             }),
           )) as Result;
-          judged = store ? await judge(store, evaluator, result, started, named, refused) : null;
+          judged = store ? await judge(store, evaluator, result, started, named, refused, teamRowId) : null;
           return { ...result, verdict: judged?.verdict ?? null };
         },
         outDir,
         {
           label: evaluator.id,
+          cacheDir,
           render: (result) => evaluator.renderReport(result),
           onFailure: (error) => {
             if (!store || started === undefined) return;
@@ -174,9 +179,8 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
   }
 }
 
-function addTeamSubmission(store: ResultsStore, evaluator: AnyEvaluator, entry: EvaluationEntry, flags: EvaluateFlags): number {
+function addTeamSubmission(store: ResultsStore, evaluator: AnyEvaluator, entry: EvaluationEntry, flags: EvaluateFlags, teamId: number): number {
   const team = flags.team!;
-  const teamId = registeredTeam(store, team).rowId;
   const facts = { teamId, evaluator: evaluator.id, repository: entry.path ?? '(default)', commitSha: entry.commit ?? 'none', round: flags.round };
   return store.findSubmission(facts) ?? store.addSubmission({ ...facts, manifest: { team, entry: entry.path, commit: entry.commit, round: flags.round } });
 }
@@ -207,8 +211,10 @@ function namedBaseline(store: ResultsStore, evaluator: AnyEvaluator, id: string)
  * scored the same data and number of items and that the evaluator can judge against; null without one. Why a
  * candidate could not judge goes to `refused` (a run is never lost for want of a verdict).
  */
-async function judge(store: ResultsStore, evaluator: AnyEvaluator, result: Result, started: { datasetSha256: string; totalItems: number } | undefined, named: StoredRun | undefined, refused: string[]): Promise<Judged | null> {
+async function judge(store: ResultsStore, evaluator: AnyEvaluator, result: Result, started: { datasetSha256: string; totalItems: number } | undefined, named: StoredRun | undefined, refused: string[], teamRowId: number | null): Promise<Judged | null> {
   if (!evaluator.judge || result.status !== 'complete') return null;
+  // Looked up once, before the baselines: the rules (a board's current top) do not depend on which one judges.
+  const rules = rulesFor(evaluator, store, result, teamRowId);
   const candidates = named
     ? [named]
     : started
@@ -217,13 +223,17 @@ async function judge(store: ResultsStore, evaluator: AnyEvaluator, result: Resul
   for (const candidate of candidates) {
     try {
       const reference = (await evaluator.readResult(candidate.resultsPath!)) as Result;
-      return { verdict: evaluator.judge(result, reference), reference };
+      return { verdict: evaluator.judge(result, reference, rules), reference };
     } catch (error) {
       if (!(error instanceof OptibenchError)) throw error;
       refused.push(`baseline ${candidate.id} cannot judge this run: ${error.oneLine()}`);
     }
   }
   return null;
+}
+
+function rulesFor(evaluator: AnyEvaluator, store: ResultsStore, result: Result, teamRowId: number | null): unknown {
+  return evaluator.judgeRules ? evaluator.judgeRules(store, result, teamRowId) : undefined;
 }
 
 function summary(evaluator: AnyEvaluator, r: Result, resultsFile: string, reportFile: string | null, kind: RunKind): string {

@@ -1,4 +1,5 @@
 /** `optibench leaderboard`: the static leaderboard site from the results database. */
+import { ensureWritableDir } from '../../core/output-dir.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -44,6 +45,7 @@ export function registerLeaderboard(program: Command, evaluators: readonly AnyEv
     .action(async (flags: LeaderboardFlags) => {
       // openDatabase would name the missing file too, but only in SQLite's words.
       if (!existsSync(flags.db)) throw new OptibenchError('results database not found', { file: flags.db });
+      await ensureWritableDir(flags.output, '--output');
       // Read-only: a database written by an older optibench is upgraded in memory for this render, never on disk.
       const store = openStore(flags.db, { readonly: true, evaluators: evaluatorTables(evaluators) });
       try {

@@ -3,6 +3,7 @@
  * scripts: every evaluator's config and results.json, the submission manifest, a generic board's board.json,
  * and the other files an evaluator writes (the inference evaluator's compare.json, bench.json, leaderboard.json).
  */
+import { ensureWritableFileDir } from '../../core/output-dir.js';
 import { writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Command } from 'commander';
@@ -62,6 +63,7 @@ export function registerSchema(program: Command, evaluators: readonly AnyEvaluat
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .addHelpText('after', schemaList(evaluators))
     .action(async (which: string, flags: { evaluator: string; output?: string }) => {
+      if (flags.output) await ensureWritableFileDir(flags.output, '--output');
       const text = `${JSON.stringify(schemaFor(which, getEvaluator(evaluators, flags.evaluator), evaluators), null, 2)}\n`;
       if (flags.output) await writeFile(flags.output, text);
       else process.stdout.write(text);

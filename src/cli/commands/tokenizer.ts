@@ -1,4 +1,5 @@
 /** `optibench tokenizer convert|bench`: SentencePiece models as tokenizer.json, and how fast they encode. */
+import { ensureWritableFileDir } from '../../core/output-dir.js';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,6 +24,7 @@ export function registerTokenizer(program: Command): void {
     .argument('<model>', 'the SentencePiece tokenizer.model')
     .requiredOption('-o, --output <file>', 'where to write tokenizer.json; tokenizer_config.json is written beside it')
     .action(async (model: string, flags: { output: string }) => {
+      await ensureWritableFileDir(flags.output, '--output');
       const started = performance.now();
       const converted = sentencePieceToTokenizerJson(await readSentencePieceModel(model), model);
       await mkdir(path.dirname(path.resolve(flags.output)), { recursive: true });
@@ -47,6 +49,7 @@ export function registerTokenizer(program: Command): void {
     .option('--json <file>', 'also write the figures as JSON');
   addProgressFlags(bench).action(
     async (flags: ProgressFlags & { tokenizer: string; dataset: string; limit?: number; repeats: number; python: string; reference: boolean; json?: string }) => {
+      if (flags.json) await ensureWritableFileDir(flags.json, '--json');
       const docs = selectSubset(await hellaswagTask.load(flags.dataset), flags.limit, 1234);
       const strings: string[] = [];
       for (const doc of docs) {

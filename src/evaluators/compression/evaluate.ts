@@ -14,7 +14,7 @@ import { order0Entropy } from './entropy.js';
 import type { CallContext, ProtocolRunner } from './protocols/call.js';
 import { cliProtocol } from './protocols/cli.js';
 import { httpProtocol } from './protocols/http.js';
-import { nullCallSeconds } from './protocols/overhead.js';
+import { measureOverhead, type Overhead } from './protocols/overhead.js';
 import type { SampleItem } from './results.js';
 import type { LoadedSample } from './sample-set.js';
 import { bitExact, FAILED_SAMPLE_SCORE, scoreSample, similarity, type ScoringProfile } from './scoring.js';
@@ -74,18 +74,20 @@ export async function scoreSamples(
   programs: ProgramRunner,
   context: Pick<EvaluationContext, 'signal' | 'say'>,
   onItem: (item: SampleItem) => void,
-  onOverhead?: (nullCallSeconds: number | null) => void,
+  onOverhead?: (overhead: Overhead | null) => void,
 ): Promise<SampleItem[]> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'optibench-compression-'));
-  const call: CallContext = { solution, limits: config.limits, scratch, run: programs };
+  const call: CallContext = { solution, limits: config.limits, scratch, run: programs, ...(context.signal ? { signal: context.signal } : {}) };
   const protocol = protocolOf(solution);
   const profile = profileOf(config);
   const items: SampleItem[] = [];
   try {
-    onOverhead?.(await nullCallSeconds(call));
+    onOverhead?.(await measureOverhead(call, solution.manifest.protocol, typicalShape(samples)));
     for (const [index, sample] of samples.entries()) {
       context.signal?.throwIfAborted();
       const item = await scoreOneSample(index, sample, protocol, call, profile);
+      // Stopped part-way by a Ctrl-C, the sample's call ended early: it is not scored, not a failure of the solution's.
+      context.signal?.throwIfAborted();
       context.say?.(`${sample.entry.file}: ${item.failure ?? `ratio ${item.ratio!.toFixed(4)}, ${(item.compressSeconds! + item.decompressSeconds!).toFixed(3)} s, similarity ${item.similarity!.toFixed(6)}${item.bitExact ? ', bit-exact' : ''}`}`);
       items.push(item);
       onItem(item);
@@ -94,4 +96,10 @@ export async function scoreSamples(
     await rm(scratch, { recursive: true, force: true });
   }
   return items;
+}
+
+/** The shape of the sample of median size: what the http transfer of a typical sample costs. */
+function typicalShape(samples: readonly LoadedSample[]): readonly number[] {
+  const bySize = [...samples].sort((a, b) => a.tensor.bits.length - b.tensor.bits.length);
+  return bySize[Math.floor((bySize.length - 1) / 2)]?.tensor.shape ?? [1];
 }

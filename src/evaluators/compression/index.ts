@@ -16,12 +16,13 @@ import { compressionBoard } from './board.js';
 import { registerCompressionCommands } from './commands/group.js';
 import { compressionConfigSchema, compressionJsonSchema, loadCompressionConfig, profileOf, type CompressionConfig } from './config.js';
 import { scoreSamples } from './evaluate.js';
-import { judgeChallenge, type ChallengeRules } from './judge.js';
+import { currentTop, judgeChallenge, type ChallengeRules } from './judge.js';
 import { renderCompressionReport } from './report.js';
 import { compressionResultSchema, compressionTables, type CompressionPayload, type CompressionResult, type CompressionTimings, type SampleItem } from './results.js';
 import { loadSampleSet } from './sample-set.js';
 import { roundScore } from './scoring.js';
 import { readSolution } from './solution.js';
+import type { Overhead } from './protocols/overhead.js';
 
 export const COMPRESSION_EVALUATOR_VERSION = '1';
 export const HEADLINE = { name: 'raw_score', label: 'raw score', unit: '', direction: 'higher' } as const;
@@ -45,12 +46,12 @@ export function roundMetrics(items: readonly SampleItem[], config: CompressionCo
   };
 }
 
-/** Two null calls (compress and decompress) over the mean task time of the samples that round-tripped. */
-function shareOf(nullCall: number | null, items: readonly SampleItem[]): number | null {
+/** The null round trip (compress and decompress) over the mean task time of the samples that round-tripped. */
+function shareOf(overhead: Overhead | null, items: readonly SampleItem[]): number | null {
   const ok = items.filter((i) => i.failure === null);
-  if (nullCall === null || ok.length === 0) return null;
+  if (overhead === null || ok.length === 0) return null;
   const meanTask = ok.reduce((s, i) => s + i.compressSeconds! + i.decompressSeconds!, 0) / ok.length;
-  return meanTask > 0 ? (2 * nullCall) / meanTask : null;
+  return meanTask > 0 ? overhead.roundTripSeconds / meanTask : null;
 }
 
 export const compressionEvaluator: Evaluator<CompressionConfig, CompressionPayload, ChallengeRules> = {
@@ -78,7 +79,7 @@ export const compressionEvaluator: Evaluator<CompressionConfig, CompressionPaylo
     const configSha256 = canonicalSha256({ ...rest, samples: set.manifestSha256 });
     context.recording?.started({ configSha256, datasetPath: set.folder, datasetSha256: set.manifestSha256, totalItems: set.samples.length, shuffleSeed: null });
     const items: SampleItem[] = [];
-    let nullCall: number | null = null;
+    let overhead: Overhead | null = null;
     const environment = captureEnvironment({}, { timeoutMs: 3000 });
     const build = async (status: 'complete' | 'incomplete', error?: string): Promise<CompressionResult> => {
       const profile = profileOf(config);
@@ -109,7 +110,7 @@ export const compressionEvaluator: Evaluator<CompressionConfig, CompressionPaylo
           round,
           challengeMargin: config.challengeMargin,
           limits: { wallSeconds: config.limits.wallSeconds, memoryBytes: config.limits.memoryBytes, cpus: config.limits.cpus, processes: config.limits.processes, runner: context.programs!.name },
-          evaluatorShare: { nullCallSeconds: nullCall, shareOfTaskTime: shareOf(nullCall, items) },
+          evaluatorShare: { roundTripSeconds: overhead?.roundTripSeconds ?? null, method: overhead?.method ?? null, shareOfTaskTime: shareOf(overhead, items) },
         },
       };
     };
@@ -124,7 +125,7 @@ export const compressionEvaluator: Evaluator<CompressionConfig, CompressionPaylo
           items.push(item);
           context.recording?.items([item]);
         },
-        (seconds) => (nullCall = seconds),
+        (measured) => (overhead = measured),
       );
     } catch (error) {
       if (items.length === 0) throw error;
@@ -133,6 +134,7 @@ export const compressionEvaluator: Evaluator<CompressionConfig, CompressionPaylo
     return build('complete');
   },
   judge: (candidate, reference, rules) => judgeChallenge(candidate as CompressionResult, reference as CompressionResult, rules),
+  judgeRules: (store, candidate, teamRowId) => ({ top: currentTop(store, compressionEvaluator, teamRowId, candidate.payload.profile.name) }),
   verdictLabel: 'score to beat',
   resultJsonSchema: () => z.toJSONSchema(compressionResultSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>,
   async readResult(file) {

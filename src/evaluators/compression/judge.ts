@@ -1,11 +1,13 @@
 /**
  * The challenge rule as a verdict: a run passes when its raw score reaches `score_to_beat`: the current top's
- * raw score plus the margin (1%), or the baseline's plus the margin when there is no winner yet. `optibench
- * evaluate` judges against the baseline alone (the contract gives it nothing else); `optibench compression run
- * --db` also looks up the current top in the store and passes it as `rules.top`.
+ * raw score plus the margin (1%), or the baseline's plus the margin when there is no winner yet. Both `optibench
+ * evaluate compression --db` and `optibench compression run --db` look the current top up in the store
+ * (`currentTop`, the evaluator's `judgeRules`) and pass it as `rules.top`.
  */
 import { OptibenchError } from '../../core/errors.js';
+import { standingsSpec, type AnyEvaluator } from '../../core/evaluator.js';
 import type { Verdict } from '../../core/result.js';
+import type { ResultsStore } from '../../core/store.js';
 import type { CompressionResult } from './results.js';
 import { scoreToBeat } from './scoring.js';
 
@@ -32,4 +34,17 @@ export function judgeChallenge(candidate: CompressionResult, reference: Compress
     reason: `${passed ? 'PASS' : 'FAIL'}: raw score ${fmt(mine)} against score_to_beat ${beat === null ? 'none' : fmt(beat)} (${against})`,
     referenceRunId: top?.runId ?? reference.runId,
   };
+}
+
+/**
+ * The current top of the board, another team's, scored with the same profile (a lossless score and a default one
+ * are not comparable): what a new entry must beat by the margin.
+ */
+export function currentTop(store: ResultsStore, evaluator: AnyEvaluator, teamRowId: number | null, profile: string): ChallengeRules['top'] {
+  const rows = store
+    .standings(standingsSpec(evaluator))
+    .filter((r) => r.teamId !== teamRowId && r.state === 'judged' && (r.verdict === null || r.verdict.passed) && r.score !== null && r.runId !== null)
+    .filter((r) => (store.readRun(r.runId!)?.config.profile ?? 'default') === profile);
+  const top = rows.reduce<(typeof rows)[number] | null>((best, r) => (best === null || r.score! > best.score! ? r : best), null);
+  return top ? { runId: top.runId!, score: top.score!, team: top.team } : null;
 }

@@ -47,10 +47,18 @@ export const compressionPayloadSchema = z.object({
   /** Where the limits came from and what enforces "1 CPU" (see the README). */
   limits: z.object({ wallSeconds: z.number(), memoryBytes: z.number(), cpus: z.number(), processes: z.number(), runner: z.string() }),
   /**
-   * The evaluator's own share of the timed window: a call of `/bin/true` in the same sandbox (its setup, the
-   * process start, the teardown), and what two such calls (compress and decompress) are of a sample's mean task time.
+   * The evaluator's own share of a sample's timed window (protocols/overhead.ts): what a solution doing no work
+   * takes for both calls, by `method`, and that over the samples' mean task time. Files written before
+   * `roundTripSeconds` have `nullCallSeconds`, one `/bin/true` call.
    */
-  evaluatorShare: z.object({ nullCallSeconds: z.number().nullable(), shareOfTaskTime: z.number().nullable() }).optional(),
+  evaluatorShare: z
+    .object({
+      roundTripSeconds: z.number().nullable().optional(),
+      method: z.string().nullable().optional(),
+      nullCallSeconds: z.number().nullable().optional(),
+      shareOfTaskTime: z.number().nullable(),
+    })
+    .optional(),
 });
 export type CompressionPayload = z.infer<typeof compressionPayloadSchema>;
 

@@ -8,9 +8,17 @@ import { metricValueSchema } from '../../core/result.js';
 import { gateOptionsSchema } from './compare-schema.js';
 import { microBatchSchema } from './micro.js';
 import { peakSchema } from './peak.js';
+import { selectionRecordSchema } from './results.js';
+import { noiseSchema, peakSampleSchema } from './contention.js';
+import { bootstrapSchema, intervalSchema } from './paired-speedup.js';
 
 export const BENCH_SCHEMA_ID = 'optibench/bench';
-export const BENCH_VERSION = 1;
+/**
+ * 2: the configurations' passes run interleaved (round-robin); `speedup` became the median of per-round paired
+ * ratios, with `speedupInterval`, `pairedRatios` and `cv` (and `vsReference` paired the same way); `peak` is the highest of `peakSamples`; `passes`,
+ * `bootstrap` and `noise` were added.
+ */
+export const BENCH_VERSION = 2;
 
 export const benchConfigurationSchema = z.object({
   /** `baseline`, a plugin's name (that plugin alone), or `all` (every plugin together). */
@@ -28,8 +36,17 @@ export const benchConfigurationSchema = z.object({
   /** lm-eval-equivalent throughput: pairwiseTokens over the median inference time. */
   pairwiseTokensPerSecond: z.number(),
   itemsPerSecond: z.number(),
-  /** The baseline's median inference time over this configuration's, both measured in this invocation. */
+  /**
+   * The median over rounds of the baseline's pass time over this configuration's pass time in the same round
+   * (the passes run interleaved, so each ratio is of passes that ran back to back).
+   */
   speedup: z.number(),
+  /** The per-round ratios the speedup is the median of, in round order. */
+  pairedRatios: z.array(z.number()),
+  /** The bootstrap interval of the speedup (see `bootstrap`); null with no paired round. */
+  speedupInterval: intervalSchema.nullable(),
+  /** Coefficient of variation of this configuration's pass times (sample standard deviation over the mean); null with one pass. */
+  cv: z.number().nullable(),
   headlineMetric: z.string(),
   metrics: z.record(z.string(), metricValueSchema),
   /** The accuracy gate against the baseline; null for the baseline itself. */
@@ -51,7 +68,7 @@ export const benchConfigurationSchema = z.object({
     /** Forward FLOPs of one pass (see `formula`). */
     flops: z.number(),
     gflopsPerSecond: z.number(),
-    /** Achieved GFLOP/s over the MatMul peak measured in this invocation. */
+    /** Achieved GFLOP/s over the MatMul peak measured in this invocation (the highest of its samples). */
     fractionOfPeak: z.number(),
   }),
   /** tinybench on representative batches of this configuration's schedule, model loaded once. */
@@ -62,7 +79,10 @@ export const benchConfigurationSchema = z.object({
   backend: z.string().optional(),
   /** Set on the reference configuration (e.g. PyTorch eager scoring every pair, as lm-eval does). */
   reference: z.boolean().optional(),
-  /** This configuration's lm-eval-equivalent throughput over the reference's, both from this invocation. */
+  /**
+   * This configuration's lm-eval-equivalent throughput over the reference's, both from this invocation: the
+   * median over rounds of the reference's pass time over this configuration's (version 1: of the medians).
+   */
   vsReference: z.number().nullable().optional(),
 });
 
@@ -79,8 +99,10 @@ export const benchFileSchema = z.object({
     totalDocs: z.number().int(),
     datasetPath: z.string(),
     datasetSha256: z.string(),
-    limit: z.number().int().nullable(),
+    limit: z.number().nullable(),
     seed: z.number().int(),
+    /** How the items were chosen; absent in files written before it was recorded (a seeded subset). */
+    selection: selectionRecordSchema.optional(),
     /** Set when the items are a subset: figures are then of that subset only. */
     subsetNote: z.string().nullable(),
   }),
@@ -88,7 +110,15 @@ export const benchFileSchema = z.object({
   backend: z.object({ name: z.string(), executionProvider: z.string(), dtype: z.string(), intraOpThreads: z.number().int(), interOpThreads: z.number().int() }),
   repeats: z.number().int(),
   batchSize: z.number().int(),
+  /** The highest of the peak samples: what the MatMul did at its best during this invocation. */
   peak: peakSchema,
+  /** The MatMul peak sampled before the first round, between rounds and after the last, with the machine's load. */
+  peakSamples: z.array(peakSampleSchema).min(1),
+  /** Every measured pass in the order it ran (round-robin: round 0 of each configuration, then round 1, ...). */
+  passes: z.array(z.object({ round: z.number().int().nonnegative(), configuration: z.string(), ms: z.number() })),
+  bootstrap: bootstrapSchema,
+  /** Whether the machine was too busy for the figures to be trusted, and what was seen. */
+  noise: noiseSchema,
   /** How `flops` is computed, in words. */
   formula: z.string(),
   gate: gateOptionsSchema,

@@ -16,7 +16,10 @@ import { relativeLink, writeJsonAtomic } from './files.js';
 import { layerWeightParameters, runFlops, shapeFromConfig } from './flops.js';
 import { judge, subsetNote, type GateOptions } from './gate.js';
 import { microFromResults, microObserver, type MicroOptions } from './micro.js';
-import { measureMatmulPeak, type Peak } from './peak.js';
+import { DEFAULT_NOISE, judgeNoise, type NoiseThresholds } from './contention.js';
+import { interleave, type PassRecord } from './interleave.js';
+import { BOOTSTRAP, coefficientOfVariation, pairedSpeedup } from './paired-speedup.js';
+import { PeakSampler } from './peak-samples.js';
 import { writeBenchReport } from './report/render.js';
 import { checkPlugins, folderName, pluginLabel, runAndWrite, type WrittenRun } from './run-one.js';
 
@@ -53,6 +56,8 @@ export interface BenchInput {
   readonly plugins: readonly PluginEntry[];
   readonly gate: GateOptions;
   readonly micro: MicroOptions;
+  /** When the run counts as noisy (defaults: DEFAULT_NOISE). */
+  readonly noise?: NoiseThresholds;
   readonly command: readonly string[];
   /** Progress for the user: a line per step, and an observer per configuration. */
   readonly onMessage?: (message: string) => void;
@@ -83,21 +88,35 @@ export async function runBench(input: BenchInput): Promise<BenchOutcome> {
 
   const id = newRunId('bench');
   const dir = path.join(config.outputDir, id);
-  input.onMessage?.(`measuring the ${config.backend.executionProvider} fp32 MatMul peak`);
-  const peak = await measureMatmulPeak(config.backend, input.micro);
-  input.onMessage?.(`MatMul peak: ${peak.gflopsPerSecond.toFixed(1)} GFLOP/s`);
-
-  const runs: { label: string; folder: string; run: WrittenRun; reference: boolean }[] = [];
+  const sampler = await PeakSampler.start(config.backend, input.micro);
+  const rounds = config.repeats;
   // One item order for every configuration: they differ by their plugins only, not by how their batches were drawn.
   const order = { shuffleSeed: randomShuffleSeed() };
-  for (const [position, c] of configs.entries()) {
-    const folder = `${position}-${folderName(c.label)}`;
-    input.onMessage?.(`[${position + 1}/${configs.length}] ${c.label}${c.plugins.length ? ` (${c.plugins.map(pluginLabel).join(', ')})` : ' (no plugins)'}`);
-    const observer = { ...input.observer?.(c.label, position, configs.length), afterInference: microObserver(input.micro) };
-    runs.push({ label: c.label, folder, reference: c.reference === true, run: await runAndWrite(c.config, path.join(dir, folder), c.label, observer, order) });
-  }
+  const folders = configs.map((c, position) => `${position}-${folderName(c.label)}`);
+  const { values: written, passes } = await interleave(
+    configs.map((c, position) => ({
+      label: c.label,
+      start: (pacer) => {
+        const observer = { ...input.observer?.(c.label, position, configs.length), afterInference: microObserver(input.micro) };
+        return runAndWrite(c.config, path.join(dir, folders[position]!), c.label, observer, { ...order, pacer });
+      },
+    })),
+    rounds,
+    {
+      onStart: (position) => {
+        const c = configs[position]!;
+        input.onMessage?.(`[${position + 1}/${configs.length}] loading ${c.label}${c.plugins.length ? ` (${c.plugins.map(pluginLabel).join(', ')})` : ' (no plugins)'}`);
+      },
+      atBoundary: async (roundsDone) => {
+        input.onMessage?.(roundsDone === 0 ? `all ${configs.length} configurations loaded; ${rounds} round${rounds === 1 ? '' : 's'} of interleaved passes` : `round ${roundsDone} of ${rounds} done`);
+        const s = await sampler.sample(roundsDone, rounds);
+        input.onMessage?.(`MatMul peak: ${s.gflopsPerSecond.toFixed(1)} GFLOP/s${s.loadAverage ? `, load average ${s.loadAverage[0].toFixed(2)}` : ''}${s.stealShare === null ? '' : `, steal ${(100 * s.stealShare).toFixed(1)} %`}`);
+      },
+    },
+  );
+  const runs = configs.map((c, position) => ({ label: c.label, folder: folders[position]!, reference: c.reference === true, run: written[position]! }));
 
-  const bench = assemble(input, id, dir, peak, runs, await captureEnvironment());
+  const bench = assemble(input, id, dir, sampler, passes, runs, await captureEnvironment());
   const file = await writeJsonAtomic(path.join(dir, 'bench.json'), bench);
   const report = await writeBenchReport(bench, dir);
   return { bench, dir, file, report };
@@ -111,13 +130,15 @@ function assemble(
   input: BenchInput,
   id: string,
   dir: string,
-  peak: Peak,
+  sampler: PeakSampler,
+  passes: readonly PassRecord[],
   runs: { label: string; folder: string; run: WrittenRun; reference: boolean }[],
   environment: BenchFile['environment'],
 ): BenchFile {
   const base = runs[0]!.run.results;
   const referenceRun = runs.find((r) => r.reference)?.run.results;
-  const baseMs = base.timings.inference.medianMs!;
+  const baseMs = base.timings.inference.repeats;
+  const peak = sampler.best();
   const shape = shapeFromConfig(base.payload.model.config);
   const ds = base.payload.task.dataset;
   const configurations = runs.map(({ label, run, reference }, position): BenchConfiguration => {
@@ -126,6 +147,7 @@ function assemble(
     const gate = position === 0 ? null : judge(base, r, input.gate);
     const judged = gate?.metrics.find((m) => m.name === input.gate.metric);
     const flops = runFlops(r);
+    const paired = pairedSpeedup(baseMs, inf.repeats)!;
     return {
       label,
       plugins: r.plugins.map((p) => p.name),
@@ -139,7 +161,10 @@ function assemble(
       tokensPerSecond: r.payload.throughput.tokensPerSecond,
       pairwiseTokensPerSecond: r.payload.throughput.pairwiseTokensPerSecond,
       itemsPerSecond: r.payload.throughput.itemsPerSecond,
-      speedup: baseMs / inf.medianMs!,
+      speedup: paired.speedup,
+      pairedRatios: paired.ratios,
+      speedupInterval: paired.interval,
+      cv: coefficientOfVariation(inf.repeats),
       headlineMetric: r.payload.primaryMetric,
       metrics: r.metrics,
       gate:
@@ -151,10 +176,17 @@ function assemble(
       harnessOverhead: r.timings.harnessOverhead ?? null,
       backend: r.payload.backend.name,
       ...(reference ? { reference: true } : {}),
-      vsReference: referenceRun ? r.payload.throughput.pairwiseTokensPerSecond / referenceRun.payload.throughput.pairwiseTokensPerSecond : null,
+      // Both score the same pairwise tokens, so the throughput ratio is reference time over this one's, paired by round.
+      vsReference: referenceRun ? pairedSpeedup(referenceRun.timings.inference.repeats, inf.repeats)!.speedup : null,
     };
   });
   const c = input.config;
+  const noise = judgeNoise({
+    peaks: sampler.samples.map((s) => s.gflopsPerSecond),
+    ofPeak: configurations.map((x) => ({ label: x.label, fraction: x.flops.fractionOfPeak })),
+    cv: configurations.map((x) => ({ label: x.label, cv: x.cv })),
+    thresholds: input.noise ?? DEFAULT_NOISE,
+  });
   return benchFileSchema.parse({
     schema: BENCH_SCHEMA_ID,
     version: BENCH_VERSION,
@@ -170,6 +202,7 @@ function assemble(
       datasetSha256: ds.sha256,
       limit: ds.limit,
       seed: ds.seed,
+      ...(ds.selection ? { selection: ds.selection } : {}),
       subsetNote: subsetNote(base.payload.items.length, ds.totalDocs),
     },
     model: { dir: base.payload.model.dir, weightsSha256: base.payload.model.weightsSha256, layerWeightParameters: layerWeightParameters(shape), vocabSize: shape.vocabSize, hiddenSize: shape.hiddenSize },
@@ -177,15 +210,27 @@ function assemble(
     repeats: c.repeats,
     batchSize: c.batchSize,
     peak,
+    peakSamples: sampler.samples,
+    passes: passes.map((p) => ({ round: p.round, configuration: p.label, ms: p.ms })),
+    bootstrap: { ...BOOTSTRAP },
+    noise,
     formula: FLOPS_FORMULA,
     gate: input.gate,
     configurations,
   } satisfies BenchFile);
 }
 
+/** The verdict on the machine's quietness, first word `noisy` or `quiet`, then what was seen. */
+export function noiseLines(b: BenchFile): string[] {
+  const t = b.noise.thresholds;
+  const rules = `peak within ${(100 * t.peakTolerance).toFixed(0)} %, CV at most ${(100 * t.maxCv).toFixed(0)} %, of peak at most 100 %`;
+  if (!b.noise.noisy) return [`quiet: no sign of contention (${rules})`];
+  return [`NOISY: the machine was busy; these ratios may not hold (${rules}):`, ...b.noise.reasons.map((r) => `  ${r.rule}: ${r.message}`)];
+}
+
 /** The table `optibench bench` prints: one row per configuration, aligned columns. */
 export function benchTable(b: BenchFile): string {
-  const header = ['configuration', 'median', 'tokens', 'padded', 'tok/s', 'lm-eval tok/s', 'speedup', b.configurations[0]!.headlineMetric, 'gate', 'GFLOP/s', 'of peak', 'overhead', 'vs ref', 'batch p50', 'p99', 'n'];
+  const header = ['configuration', 'median', 'tokens', 'padded', 'tok/s', 'lm-eval tok/s', 'speedup', '95 % interval', 'CV', b.configurations[0]!.headlineMetric, 'gate', 'GFLOP/s', 'of peak', 'overhead', 'vs ref', 'batch p50', 'p99', 'n'];
   const rows = b.configurations.map((c) => {
     const m = c.metrics[c.headlineMetric];
     const micro = c.micro.find((x) => x.batch === 'median');
@@ -198,6 +243,8 @@ export function benchTable(b: BenchFile): string {
       c.tokensPerSecond.toFixed(0),
       c.pairwiseTokensPerSecond.toFixed(0),
       `${c.speedup.toFixed(2)}x`,
+      c.speedupInterval ? `${c.speedupInterval.low.toFixed(2)}-${c.speedupInterval.high.toFixed(2)}x` : '—',
+      c.cv === null ? '—' : `${(100 * c.cv).toFixed(1)} %`,
       m ? `${(100 * m.value).toFixed(2)} %` : '—',
       gate,
       c.flops.gflopsPerSecond.toFixed(2),
@@ -222,6 +269,9 @@ export function benchSummary(b: BenchFile, files: { file: string; report: string
     benchTable(b),
     '',
     `MatMul peak: ${p.gflopsPerSecond.toFixed(2)} GFLOP/s ([${p.shape.m},${p.shape.k}]x[${p.shape.k},${p.shape.n}] fp32, fastest of ${p.latency.samples} samples ${p.latency.minMs.toFixed(2)} ms, p50 ${p.latency.p50Ms.toFixed(2)} ms, ${p.intraOpThreads || 'default'} threads)`,
+    `  the highest of ${b.peakSamples.length} samples: ${b.peakSamples.map((s) => s.gflopsPerSecond.toFixed(1)).join(', ')} GFLOP/s; load average ${b.peakSamples.map((s) => (s.loadAverage ? s.loadAverage[0].toFixed(2) : '?')).join(', ')}; steal ${b.peakSamples.map((s) => (s.stealShare === null ? '?' : `${(100 * s.stealShare).toFixed(1)} %`)).join(', ')}`,
+    `speedup: median over ${b.repeats} interleaved round${b.repeats === 1 ? '' : 's'} of the baseline's pass time over the configuration's in the same round; interval: ${b.bootstrap.method}, ${b.bootstrap.resamples} resamples, seed ${b.bootstrap.seed}`,
+    ...noiseLines(b),
     `gate: ${b.gate.metric} may drop at most ${b.gate.maxDropPoints.toFixed(2)} points against the baseline`,
     'overhead: the share of a measured pass spent outside model executions (packing, unpacking, scoring)',
   ];

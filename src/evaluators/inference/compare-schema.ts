@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { agreementSchema } from './agreement.js';
+import { bootstrapSchema, intervalSchema } from './paired-speedup.js';
 
 export const COMPARE_SCHEMA_ID = 'optibench/compare';
 export const COMPARE_VERSION = 1;
@@ -55,8 +56,23 @@ export const compareFileSchema = z.object({
   items: z.object({ count: z.number().int(), totalDocs: z.number().int(), datasetSha256: z.string(), datasetPath: z.string() }),
   baseline: sideSchema,
   candidate: sideSchema,
-  /** Baseline median time over the candidate's, measured in the same invocation; null in `results` mode or when unmeasured. */
+  /**
+   * Measured in the same invocation, the passes interleaved: the median over rounds of the baseline's pass time
+   * over the candidate's in the same round; null in `results` mode or when unmeasured.
+   */
   speedup: z.number().nullable(),
+  /** In `runs` mode: the interleaved passes and the speedup's interval (added in version 1, optional). */
+  timing: z
+    .object({
+      /** Every measured pass in the order it ran: baseline, candidate, baseline, ... */
+      passes: z.array(z.object({ round: z.number().int().nonnegative(), side: z.enum(['baseline', 'candidate']), ms: z.number() })),
+      pairedRatios: z.array(z.number()),
+      speedupInterval: intervalSchema.nullable(),
+      bootstrap: bootstrapSchema,
+      /** Coefficient of variation of each side's pass times; null with one pass. */
+      cv: z.object({ baseline: z.number().nullable(), candidate: z.number().nullable() }),
+    })
+    .optional(),
   gate: gateOptionsSchema,
   metrics: z.array(metricComparisonSchema),
   verdict: verdictSchema,

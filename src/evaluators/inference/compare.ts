@@ -2,6 +2,7 @@
  * `optibench compare`: a baseline and a candidate on the same items, the paired test and the gate's
  * verdict, written as compare.json and a comparison page beside both runs' own results and reports.
  */
+import { ensureWritableDir } from '../../core/output-dir.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { RunConfig } from './config.js';
@@ -17,6 +18,8 @@ import { formatP, judge, type GateOptions } from './gate.js';
 import { writeCompareReport } from './report/render.js';
 import { randomShuffleSeed } from '../../core/item-order.js';
 import { checkPlugins, checkSameSelection, runAndWrite } from './run-one.js';
+import { interleave } from './interleave.js';
+import { BOOTSTRAP, coefficientOfVariation, pairedSpeedup } from './paired-speedup.js';
 
 export type Side = 'baseline' | 'candidate';
 
@@ -55,6 +58,9 @@ export function baselineOf(candidate: RunConfig): RunConfig {
 }
 
 function refuseSubsetConfig(config: RunConfig): void {
+  if (config.samples !== undefined) {
+    throw new OptibenchError(`--submission judges the full set: remove the item indices (--samples or the config's "samples")`, { key: 'samples' });
+  }
   if (config.limit !== null) {
     throw new OptibenchError(`--submission judges the full set: remove the limit of ${config.limit} items (--limit or the config's "limit")`, { key: 'limit' });
   }
@@ -82,22 +88,42 @@ export async function compareRuns(input: CompareRunsInput): Promise<CompareOutco
   const dir = path.join(input.candidate.outputDir, id);
   // One item order for both runs: the runs differ by their plugins only, not by how their batches were drawn.
   const order = { shuffleSeed: randomShuffleSeed() };
-  const base = await runAndWrite(input.baseline, path.join(dir, 'baseline'), 'baseline', input.observer?.('baseline'), order);
-  const cand = await runAndWrite(input.candidate, path.join(dir, 'candidate'), 'candidate', input.observer?.('candidate'), order);
-  const baseMs = base.results.timings.inference.medianMs;
-  const candMs = cand.results.timings.inference.medianMs;
+  // Both loaded, then their passes alternate (baseline, candidate, baseline, ...): a slow phase of the machine
+  // slows both sides of a round, and the speedup is paired by round.
+  const sides = [
+    { label: 'baseline' as const, config: input.baseline },
+    { label: 'candidate' as const, config: input.candidate },
+  ];
+  const {
+    values: [base, cand],
+    passes,
+  } = await interleave(
+    sides.map((s) => ({ label: s.label, start: (pacer) => runAndWrite(s.config, path.join(dir, s.label), s.label, input.observer?.(s.label), { ...order, pacer }) })),
+    Math.max(input.baseline.repeats, input.candidate.repeats),
+  );
+  const baseMs = base!.results.timings.inference.repeats;
+  const candMs = cand!.results.timings.inference.repeats;
+  const paired = pairedSpeedup(baseMs, candMs);
   return finish({
     ...input,
     id,
     dir,
     mode: 'runs',
-    baseline: { results: base.results, resultsFile: base.resultsFile, report: base.reportFile },
-    candidate: { results: cand.results, resultsFile: cand.resultsFile, report: cand.reportFile },
-    speedup: baseMs && candMs ? baseMs / candMs : null,
+    baseline: { results: base!.results, resultsFile: base!.resultsFile, report: base!.reportFile },
+    candidate: { results: cand!.results, resultsFile: cand!.resultsFile, report: cand!.reportFile },
+    speedup: paired?.speedup ?? null,
+    timing: {
+      passes: passes.map((p) => ({ round: p.round, side: p.label as Side, ms: p.ms })),
+      pairedRatios: paired?.ratios ?? [],
+      speedupInterval: paired?.interval ?? null,
+      bootstrap: { ...BOOTSTRAP },
+      cv: { baseline: coefficientOfVariation(baseMs), candidate: coefficientOfVariation(candMs) },
+    },
   });
 }
 
 export async function compareResultsFiles(input: CompareFilesInput): Promise<CompareOutcome> {
+  await ensureWritableDir(input.outputDir, '--output');
   const baseline = await readResultsFile(input.baselineFile);
   const candidate = await readResultsFile(input.candidateFile);
   if (input.submission) {
@@ -128,6 +154,7 @@ interface Judged extends Common {
   readonly baseline: { results: InferenceResult; resultsFile: string; report: string | null };
   readonly candidate: { results: InferenceResult; resultsFile: string; report: string | null };
   readonly speedup: number | null;
+  readonly timing?: CompareFile['timing'];
   readonly agreement?: boolean;
 }
 
@@ -154,6 +181,7 @@ async function finish(j: Judged): Promise<CompareOutcome> {
     baseline: side(j.baseline),
     candidate: side(j.candidate),
     speedup: j.speedup,
+    ...(j.timing ? { timing: j.timing } : {}),
     gate: gate.gate,
     metrics: [...gate.metrics],
     verdict: gate.verdict,
@@ -179,7 +207,10 @@ export function compareSummary(c: CompareFile, files: { file: string; report: st
   const time = (ms: number | null) => (ms === null ? 'not timed' : `${ms.toFixed(1)} ms`);
   const lines = [`optibench compare ${c.id}: ${c.items.count} of ${c.items.totalDocs} items`];
   lines.push(`  baseline   ${what(c.baseline)} · inference ${time(c.baseline.inferenceMedianMs)} (median)`);
-  lines.push(`  candidate  ${what(c.candidate)} · inference ${time(c.candidate.inferenceMedianMs)} (median)${c.speedup === null ? '' : ` · ${c.speedup.toFixed(2)}x`}`);
+  const interval = c.timing?.speedupInterval ? ` (95 % interval ${c.timing.speedupInterval.low.toFixed(2)}-${c.timing.speedupInterval.high.toFixed(2)}x, paired over ${c.timing.pairedRatios.length} interleaved rounds)` : '';
+  lines.push(`  candidate  ${what(c.candidate)} · inference ${time(c.candidate.inferenceMedianMs)} (median)${c.speedup === null ? '' : ` · ${c.speedup.toFixed(2)}x${interval}`}`);
+  const cv = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)} %`);
+  if (c.timing) lines.push(`  CV of pass times: baseline ${cv(c.timing.cv.baseline)}, candidate ${cv(c.timing.cv.candidate)}`);
   for (const m of c.metrics) {
     const se = m.pairedStderrPoints === null ? '' : ` ± ${m.pairedStderrPoints.toFixed(2)}`;
     lines.push(

@@ -9,6 +9,7 @@ import { configSha256 } from '../../core/canonical-json.js';
 import { configIssueError, keyName, readConfigFile } from '../../core/config-file.js';
 import { OptibenchError } from '../../core/errors.js';
 import { looksLikePath, pluginEntrySchema, pluginSpec, recordPluginOrigin, type PluginEntry } from '../../core/plugin-entry.js';
+import { checkIndices, isValidLimit, type DocSelection } from '../../core/subset.js';
 
 
 export const backendConfigSchema = z.strictObject({
@@ -39,7 +40,23 @@ export const configSchema = z
       .describe('hellaswag_val.jsonl or the 6-line text form (.bz2 read transparently); null uses the embedded tiny set'),
     backend: backendConfigSchema.prefault({}),
     plugins: z.array(pluginEntrySchema).default([]).describe('Optimization plugins, applied in this order'),
-    limit: z.number().int().positive().nullable().default(null).describe('Score a deterministic subset of this many items'),
+    limit: z
+      .number()
+      .positive()
+      .refine(isValidLimit, 'expected a positive integer, or a fraction between 0 and 1 (a share of the items)')
+      .nullable()
+      .default(null)
+      .describe('Score this many items (a fraction below 1: that share, rounded up); limitMode says which'),
+    // Optional with no default, so configurations that do not use them keep the hash they always had.
+    limitMode: z
+      .enum(['seeded', 'first'])
+      .optional()
+      .describe("Which items a limit takes: 'seeded' (default) a seeded subset spread over the file, 'first' the first ones (lm-eval's --limit)"),
+    samples: z
+      .array(z.number().int().min(0))
+      .min(1)
+      .optional()
+      .describe("Score exactly these dataset indices (lm-eval's --samples); excludes limit"),
     seed: z.number().int().min(0).default(1234).describe('Seed for the --limit subset'),
     batchSize: z.number().int().positive().default(8).describe('Requests per backend call'),
     repeats: z.number().int().positive().default(1).describe('Measured passes over all requests; the median is reported'),
@@ -101,7 +118,25 @@ export async function loadConfig(file: string | undefined, overrides: ConfigOver
   const pluginBase = overrides.plugins !== undefined ? cwd : baseDir;
   config.plugins = config.plugins.map((entry) => resolvePluginPath(entry, pluginBase));
   if (file && overrides.plugins === undefined) recordPluginOrigin(config.plugins, file, (keyPath) => lineFor(['plugins', ...keyPath]));
+  try {
+    selectionOf(config);
+  } catch (error) {
+    if (!(error instanceof OptibenchError)) throw error;
+    const key = error.location?.key ?? 'samples';
+    throw new OptibenchError(error.message, isOverridden(overrides, [key]) ? { key: `command-line flag for ${key}` } : { file, line: lineFor([key]), key });
+  }
   return { config, file };
+}
+
+/** Which documents the configuration scores; refuses a limit together with explicit indices, as lm-eval does. */
+export function selectionOf(config: Pick<RunConfig, 'limit' | 'limitMode' | 'samples' | 'seed'>): DocSelection {
+  if (config.samples !== undefined) {
+    if (config.limit !== null) throw new OptibenchError('give either a limit or item indices (samples), not both', { key: 'samples' });
+    if (config.limitMode !== undefined) throw new OptibenchError('limitMode applies to a limit, not to item indices (samples)', { key: 'limitMode' });
+    checkIndices(config.samples);
+    return { mode: 'indices', indices: config.samples };
+  }
+  return config.limitMode === 'first' ? { mode: 'first', limit: config.limit } : { mode: 'seeded', limit: config.limit, seed: config.seed };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -10,6 +10,7 @@ import { INFERENCE_STANDINGS, teamStandings } from './board/query.js';
 import { renderInferenceBoard } from './board/render.js';
 import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
+import { registerExport } from './commands/export.js';
 import { registerGenerateModel } from './commands/generate-model.js';
 import { registerRerun } from './commands/rerun.js';
 import { registerRescore } from './commands/rescore.js';
@@ -93,6 +94,7 @@ export const inferenceEvaluator: Evaluator<RunConfig, InferencePayload, GateOpti
   registerCommands(program: Command) {
     registerRun(program);
     registerRescore(program);
+    registerExport(program);
     registerCompare(program);
     registerBench(program);
     registerRerun(program);

@@ -7,6 +7,23 @@ import { z } from 'zod';
 import { jsonObjectSchema } from '../../core/json.js';
 import { resultSchema, type Headline } from '../../core/result.js';
 import type { HeadlineSpec } from '../../core/evaluator.js';
+import type { DocSelection } from '../../core/subset.js';
+
+/** core/subset.ts's DocSelection as results record it. */
+export const selectionRecordSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('seeded'), limit: z.number().nullable(), seed: z.number().int() }),
+  z.object({ mode: z.literal('first'), limit: z.number().nullable() }),
+  z.object({ mode: z.literal('indices'), indices: z.array(z.number().int().nonnegative()) }),
+]);
+
+/** The selection of a results file, including one written before selections were recorded (a seeded subset). */
+export function recordedSelection(dataset: { limit: number | null; seed: number; selection?: z.infer<typeof selectionRecordSchema> | undefined }): DocSelection {
+  return dataset.selection ?? { mode: 'seeded', limit: dataset.limit, seed: dataset.seed };
+}
+
+export function selectionRecord(selection: DocSelection): z.infer<typeof selectionRecordSchema> {
+  return selection.mode === 'indices' ? { mode: 'indices', indices: [...selection.indices] } : { ...selection };
+}
 
 export const itemResultSchema = z.object({
   /** Index of the document in the dataset file. */
@@ -19,6 +36,14 @@ export const itemResultSchema = z.object({
   continuationTokens: z.array(z.number().int().nonnegative()),
   predictions: z.record(z.string(), z.number().int()),
 });
+
+export const carriedRequestSchema = z.object({
+  index: z.number().int().nonnegative(),
+  ending: z.number().int().nonnegative(),
+  logprob: z.number(),
+  isGreedy: z.boolean(),
+});
+export type CarriedRequest = z.infer<typeof carriedRequestSchema>;
 
 /** Null when no repeat finished (an incomplete run). */
 export const statsSchema = z.object({
@@ -53,8 +78,11 @@ export const inferencePayloadSchema = z.object({
       sha256: z.string(),
       totalDocs: z.number().int(),
       selectedDocs: z.number().int(),
-      limit: z.number().int().nullable(),
+      /** Items, or (below 1) a share of them; null when all were scored or `selection` lists indices. */
+      limit: z.number().nullable(),
       seed: z.number().int(),
+      /** How the items were chosen (core/subset.ts); absent in files written before it was recorded: seeded. */
+      selection: selectionRecordSchema.optional(),
     }),
   }),
   model: z.object({
@@ -106,7 +134,19 @@ export const inferencePayloadSchema = z.object({
    * Set when the run continued an interrupted one: the items carried over were computed earlier and are not
    * in the timings or the throughput, which cover only the `itemsRun` this process computed.
    */
-  resumed: z.object({ itemsCarriedOver: z.number().int().nonnegative(), itemsRun: z.number().int().nonnegative() }).optional(),
+  resumed: z
+    .object({
+      itemsCarriedOver: z.number().int().nonnegative(),
+      itemsRun: z.number().int().nonnegative(),
+      /** Finished requests of items the interrupted run had not finished, taken from its incomplete file, not computed again. */
+      requestsCarriedOver: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
+  /**
+   * An incomplete run's answered requests of the items it did not finish (by dataset index and ending), so
+   * `--resume` computes only what is missing: with long-first batches, most items are part-way when a run stops.
+   */
+  partialRequests: z.array(carriedRequestSchema).optional(),
   /**
    * Set when a system under test answered over the SUT protocol (an organizer's re-run): the organizer's
    * harness timed it from outside; `reported` is what the SUT said about itself, kept as said and never ranked.

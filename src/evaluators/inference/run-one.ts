@@ -10,6 +10,8 @@ import { loadPlugins } from './plugins.js';
 import type { InferenceResult } from './results.js';
 import { newRunId, runEvaluation, type RunObserver, type RunOptions } from './runner.js';
 import { renderRunReport } from './report/render-run.js';
+import { ensureRunFolders } from './run-folders.js';
+import { defaultCacheDir } from '../../core/paths.js';
 
 export interface WrittenRun {
   readonly results: InferenceResult;
@@ -27,6 +29,7 @@ export async function runAndWrite(config: RunConfig, dir: string, label: string,
     label,
     render: renderRunReport,
     hasWork: (partial) => partial.payload.items.length > 0,
+    cacheDir: config.cacheDir ?? defaultCacheDir(),
   });
   return { results: written.result, resultsFile: written.resultsFile, reportFile: written.reportFile! };
 }
@@ -48,6 +51,8 @@ export function folderName(label: string): string {
 
 /** Loads every configuration's plugins before anything runs: a bad plugin list must not cost a finished baseline. */
 export async function checkPlugins(configs: readonly { label: string; config: RunConfig }[]): Promise<void> {
+  // The folders too: nothing is worth computing that cannot be written.
+  await ensureRunFolders(configs.map((c) => c.config));
   for (const { label, config } of configs) {
     try {
       await loadPlugins(config.plugins, config.backend.name);
@@ -62,8 +67,8 @@ export async function checkPlugins(configs: readonly { label: string; config: Ru
 
 /** Refuses a pair of configurations that would score different items. */
 export function checkSameSelection(a: { label: string; config: RunConfig }, b: { label: string; config: RunConfig }): void {
-  for (const key of ['task', 'dataset', 'limit', 'seed'] as const) {
-    if (a.config[key] !== b.config[key]) {
+  for (const key of ['task', 'dataset', 'limit', 'seed', 'limitMode', 'samples'] as const) {
+    if (JSON.stringify(a.config[key]) !== JSON.stringify(b.config[key])) {
       throw new OptibenchError(
         `the ${a.label} and the ${b.label} would score different items: ${key} is ${JSON.stringify(a.config[key])} and ${JSON.stringify(b.config[key])}`,
         { key },

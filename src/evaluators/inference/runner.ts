@@ -13,7 +13,7 @@ import { getTask } from '../../tasks/index.js';
 import { loadTokenizer } from '../../tokenizers/tokenizer.js';
 import type { Backend, BatchAnswer, BuildSettings, JsonValue, LoadInfo, SessionSettings, TokenAnswer, TokenRequest } from '../../core/backend.js';
 import { checkCanary, planCanary, withCanaryBatches, type CanaryOptions } from './canary.js';
-import { inferenceConfigSha256, type RunConfig } from './config.js';
+import { inferenceConfigSha256, selectionOf, type RunConfig } from './config.js';
 import { defaultDatasetPath, ensureDefaultModel } from './embedded-default.js';
 import { captureEnvironment, peakRssBytes, type Environment } from '../../core/environment.js';
 import { OptibenchError } from '../../core/errors.js';
@@ -26,15 +26,16 @@ import { loadPlugins, type LoadedInferencePlugin as LoadedPlugin } from './plugi
 import { RESULT_SCHEMA_ID, RESULT_VERSION } from '../../core/result.js';
 import type { JsonObject } from '../../core/json.js';
 import { INFERENCE_EVALUATOR_ID, INFERENCE_EVALUATOR_VERSION } from './hooks.js';
-import { inferenceHeadline, type InferencePayload, type InferenceResult, type ItemResult } from './results.js';
+import { inferenceHeadline, selectionRecord, type CarriedRequest, type InferencePayload, type InferenceResult, type ItemResult } from './results.js';
 import { scheduleRequests } from './schedule.js';
 import { scoredItem } from './scored-item.js';
-import { selectSubset } from '../../core/subset.js';
+import { selectDocs } from '../../core/subset.js';
 import { checkShuffleSeed, randomShuffleSeed, shuffleItems } from '../../core/item-order.js';
 import { createRandom } from '../../core/random.js';
 import type { DocOutcome, MultipleChoiceDoc, Task } from '../../core/task.js';
 import { median, repeatStats } from '../../core/timing.js';
 import { ProgressBar } from '../../core/cli/progress.js';
+import type { Pacer } from './interleave.js';
 
 export type RunPhase = 'prepare' | 'load' | 'warmup' | 'inference';
 
@@ -86,6 +87,8 @@ export interface RunOptions {
    * computed again, and the results merge them in (`resumed` says how many).
    */
   readonly resume?: ReadonlyMap<number, ItemResult>;
+  /** Answered requests of items the interrupted run did not finish: not computed again either. */
+  readonly resumeRequests?: readonly CarriedRequest[];
   /** Re-issue this many documents per measured pass with their endings reordered (see `core/canary.ts`). */
   readonly canary?: CanaryOptions;
   /** The backend to run instead of the config's (tests: a deliberately wrong backend the canary must catch). */
@@ -94,6 +97,11 @@ export interface RunOptions {
   readonly plugins?: readonly LoadedPlugin[];
   /** Whose entry this is (a team's submission and its commit), recorded in the result's subject. */
   readonly subject?: { readonly team: string | null; readonly commit: string | null };
+  /**
+   * Turns for interleaved measurement (`interleave.ts`): awaited before each measured pass and before the
+   * after-inference work, so several loaded runs take their passes in turn.
+   */
+  readonly pacer?: Pacer;
 }
 
 /** A run that failed after computing something: `partial` holds it, with status `incomplete`. */
@@ -134,6 +142,10 @@ interface Prepared {
   /** Items the run scores: the documents planned now plus the carried-over ones. */
   selectedDocs: number;
   carried: ItemResult[];
+  /** Answers of requests carried over from the interrupted run, under this plan's request ids. */
+  carriedAnswers: TokenAnswer[];
+  /** The requests this process computes: the plan's, less the carried ones. */
+  computed: readonly TokenRequest[];
   shuffleSeed: number;
   build: BuildSettings;
   session: SessionSettings;
@@ -150,7 +162,7 @@ async function prepare(config: RunConfig, observer: RunObserver, options: RunOpt
   const datasetPath = config.dataset ?? defaultDatasetPath();
   observer.phase?.('prepare', `reading ${datasetPath}`);
   const allDocs = await task.load(datasetPath);
-  const docs = selectSubset(allDocs, config.limit, config.seed);
+  const docs = selectDocs(allDocs, selectionOf(config));
   if (docs.length === 0) throw new OptibenchError('the dataset has no items', { file: datasetPath });
   const carried = carriedItems(docs, options.resume);
   const shuffleSeed = options.shuffleSeed === undefined ? randomShuffleSeed() : checkShuffleSeed(options.shuffleSeed);
@@ -158,9 +170,16 @@ async function prepare(config: RunConfig, observer: RunObserver, options: RunOpt
 
   const { build, session } = backendSettings(config.backend, plugins, modelInfo(llama));
 
-  observer.phase?.('prepare', `tokenizing ${toRun.length} items${carried.length ? ` (${carried.length} carried over from the interrupted run)` : ''}`);
+  const partial = options.resumeRequests ?? [];
+  const carriedNote = [carried.length ? `${carried.length} carried over from the interrupted run` : '', partial.length ? `${partial.length} finished requests of unfinished items carried over` : '']
+    .filter(Boolean)
+    .join('; ');
+  observer.phase?.('prepare', `tokenizing ${toRun.length} items${carriedNote ? ` (${carriedNote})` : ''}`);
   const plan = buildPlan(task, toRun, tokenizer, llama.max_position_embeddings);
-  const batches = scheduleRequests(plan.requests, config.batchSize, plugins);
+  const carriedAnswers = carriedRequestAnswers(plan, partial);
+  const carriedIds = new Set(carriedAnswers.map((a) => a.id));
+  const computed = plan.requests.filter((r) => !carriedIds.has(r.id));
+  const batches = scheduleRequests(computed, config.batchSize, plugins);
   return {
     task,
     plan,
@@ -173,6 +192,8 @@ async function prepare(config: RunConfig, observer: RunObserver, options: RunOpt
     totalDocs: allDocs.length,
     selectedDocs: docs.length,
     carried,
+    carriedAnswers,
+    computed,
     shuffleSeed,
     build,
     session,
@@ -223,7 +244,7 @@ export async function runEvaluation(
   const environment = await captureEnvironment();
 
   const { plan, batches } = prepared;
-  const answers = new Map<number, TokenAnswer>();
+  const answers = new Map<number, TokenAnswer>(prepared.carriedAnswers.map((a) => [a.id, a]));
   const repeatMs: number[] = [];
   /** Per measured pass, the time spent inside model executions (the backend's probe); the rest is harness. */
   const modelMs: number[] = [];
@@ -288,9 +309,10 @@ export async function runEvaluation(
       warmupMs = performance.now() - t;
     }
 
-    const total = plan.requests.length;
+    const total = prepared.computed.length;
     // Nothing left to compute (a resumed run whose items were all carried over): nothing to measure either.
     for (let repeat = 0; repeat < (total > 0 ? config.repeats : 0); repeat++) {
+      await options.pacer?.beforePass(repeat);
       observer.phase?.('inference', config.repeats > 1 ? `measuring, repeat ${repeat + 1} of ${config.repeats}` : 'measuring');
       let done = 0;
       observer.progress?.(0, total, repeat, config.repeats);
@@ -330,8 +352,10 @@ export async function runEvaluation(
       }
       repeatMs.push(performance.now() - t - excludedMs);
       modelMs.push(inModel - excludedModelMs);
+      options.pacer?.afterPass(repeat, repeatMs.at(-1)!);
       if (canary) canaryMaxAbsDiff = Math.max(canaryMaxAbsDiff, checkCanary(canary, canaryAnswers, answers, options.canary!.tolerance));
     }
+    await options.pacer?.beforeFinish();
     if (observer.afterInference) {
       observer.phase?.('inference', 'micro-benchmarks');
       micro = await observer.afterInference({ backend, batches });
@@ -393,6 +417,36 @@ function carriedItems(docs: readonly MultipleChoiceDoc[], resume: ReadonlyMap<nu
   return [...resume.values()];
 }
 
+/**
+ * The interrupted run's answered requests, under this plan's ids: each must name a document this run computes
+ * and one of its endings.
+ */
+function carriedRequestAnswers(plan: Plan, carried: readonly CarriedRequest[]): TokenAnswer[] {
+  if (carried.length === 0) return [];
+  const positionOf = new Map(plan.docs.map((doc, position) => [doc.index, position]));
+  return carried.map((request) => {
+    const position = positionOf.get(request.index);
+    if (position === undefined) throw new OptibenchError(`cannot resume: a finished request of item ${request.index} names an item this run does not compute`);
+    const id = plan.requestsByDoc[position]![request.ending];
+    if (id === undefined) throw new OptibenchError(`cannot resume: a finished request names ending ${request.ending} of item ${request.index}, which has ${plan.requestsByDoc[position]!.length}`);
+    return { id, logprob: request.logprob, isGreedy: request.isGreedy };
+  });
+}
+
+/** Answered requests of the documents that did not finish, for the incomplete file. */
+function partialRequests(plan: Plan, answers: ReadonlyMap<number, TokenAnswer>): CarriedRequest[] {
+  const partial: CarriedRequest[] = [];
+  plan.docs.forEach((doc, position) => {
+    const ids = plan.requestsByDoc[position]!;
+    const answered = ids.map((id) => answers.get(id));
+    if (answered.every((a) => a !== undefined)) return;
+    answered.forEach((a, ending) => {
+      if (a) partial.push({ index: doc.index, ending, logprob: a.logprob, isGreedy: a.isGreedy });
+    });
+  });
+  return partial;
+}
+
 /** Scores every document whose requests were all answered, merges carried-over items, and assembles the results file. */
 function assembleResults(input: AssembleInput): InferenceResult {
   const { prepared, answers } = input;
@@ -404,10 +458,12 @@ function assembleResults(input: AssembleInput): InferenceResult {
   const metrics = outcomes.length ? task.aggregate(outcomes) : {};
   const inference = repeatStats(input.repeatMs);
   // lm-evaluation-harness runs every request as its own sequence: the count every speed-up is measured against.
-  const pairwiseTokens = plan.requests.reduce((sum, r) => sum + positionsOf(r), 0);
+  // Over the requests this process computed: carried-over ones took no time here.
+  const pairwiseTokens = prepared.computed.reduce((sum, r) => sum + positionsOf(r), 0);
   const seconds = inference.medianMs === null ? null : inference.medianMs / 1000;
   const c = input.config;
-  const resumed = prepared.carried.length > 0;
+  const resumed = prepared.carried.length > 0 || prepared.carriedAnswers.length > 0;
+  const partial = input.status === 'incomplete' ? partialRequests(plan, answers) : [];
   return {
     schema: RESULT_SCHEMA_ID,
     version: RESULT_VERSION,
@@ -449,6 +505,7 @@ function assembleResults(input: AssembleInput): InferenceResult {
           selectedDocs: prepared.selectedDocs,
           limit: c.limit,
           seed: c.seed,
+          selection: selectionRecord(selectionOf(c)),
         },
       },
       model: {
@@ -465,7 +522,7 @@ function assembleResults(input: AssembleInput): InferenceResult {
           : {},
       },
       throughput: {
-        requests: plan.requests.length,
+        requests: prepared.computed.length,
         batches: prepared.batches.length,
         tokensThroughModel: input.work.positions,
         paddedTokens: input.work.paddedPositions,
@@ -479,7 +536,16 @@ function assembleResults(input: AssembleInput): InferenceResult {
       repeatMaxAbsDiff: input.repeatMaxAbsDiff,
       shuffleSeed: prepared.shuffleSeed,
       ...(input.canary ? { canary: input.canary } : {}),
-      ...(resumed ? { resumed: { itemsCarriedOver: prepared.carried.length, itemsRun: plan.docs.length } } : {}),
+      ...(resumed
+        ? {
+            resumed: {
+              itemsCarriedOver: prepared.carried.length,
+              itemsRun: plan.docs.length,
+              ...(prepared.carriedAnswers.length ? { requestsCarriedOver: prepared.carriedAnswers.length } : {}),
+            },
+          }
+        : {}),
+      ...(partial.length ? { partialRequests: partial } : {}),
       ...(input.micro ? { micro: input.micro } : {}),
       primaryMetric: task.headlineMetric,
       items,

@@ -24,9 +24,9 @@ import type { BuildSettings, JsonValue } from '../../core/backend.js';
 import { ExternalDataWriter } from '../external-data.js';
 import { ElemType, GraphBuilder, attr } from '../onnx-builder.js';
 import { parseOnnxBuildExtra } from './graph/build-settings.js';
-import { WeightWriter, toFloat, type BuildContext } from './graph/context.js';
-import { fusedAttention, fusedNorm } from './graph/fused.js';
-import type { GraphParts } from './graph/parts.js';
+import { WeightWriter, recordFact, toFloat, type BuildContext } from './graph/context.js';
+import { FUSION_OPERATORS, fusedAttention, fusedNorm } from './graph/fused.js';
+import type { GraphParts, LinearWeight } from './graph/parts.js';
 import { PLAIN_PARTS } from './graph/plain.js';
 import { quantizedLinear } from './graph/quantized-linear.js';
 import type { LlamaConfig, WeightLocation } from './hf-model.js';
@@ -108,9 +108,23 @@ export async function buildLlamaGraph(
         for (const name of names) prepared.push(await parts.linear.prepare(ctx, name));
         return prepared;
       };
-      const [wq, wk, wv, wo] = await linear(['q', 'k', 'v', 'o'].map((x) => `${p}.self_attn.${x}_proj.weight`));
+      const fuse = extra.fusions?.projections ?? false;
+      const attentionNames = ['q', 'k', 'v'].map((x) => `${p}.self_attn.${x}_proj.weight`);
+      const mlpNames = ['gate', 'up'].map((x) => `${p}.mlp.${x}_proj.weight`);
+      const [wqkv] = fuse ? await linear([weightWriter.fuse(`${p}.self_attn.qkv_proj.weight`, attentionNames)]) : [undefined];
+      const [wq, wk, wv] = fuse ? [] : await linear(attentionNames);
+      const [wo] = await linear([`${p}.self_attn.o_proj.weight`]);
       const postNorm = await weightWriter.float(`${p}.post_attention_layernorm.weight`, T, false);
-      const [wGate, wUp, wDown] = await linear(['gate', 'up', 'down'].map((x) => `${p}.mlp.${x}_proj.weight`));
+      const [wGateUp] = fuse ? await linear([weightWriter.fuse(`${p}.mlp.gate_up_proj.weight`, mlpNames)]) : [undefined];
+      const [wGate, wUp] = fuse ? [] : await linear(mlpNames);
+      const [wDown] = await linear([`${p}.mlp.down_proj.weight`]);
+      if (fuse) recordFact(ctx, 'fusions', FUSION_OPERATORS.projections);
+      /** x through several projections: one MatMul and a Split when fused, else one MatMul each. */
+      const project = (x: string, fused: LinearWeight | undefined, separate: (LinearWeight | undefined)[]): string[] => {
+        if (!fused) return separate.map((w) => parts.linear.apply(ctx, x, w!));
+        const sizes = fused === wqkv ? [config.hidden_size, nkv * hd, nkv * hd] : [config.intermediate_size, config.intermediate_size];
+        return g.node('Split', [parts.linear.apply(ctx, x, fused), g.int64s(sizes)], { axis: attr.int(-1) }, { outputs: sizes.length });
+      };
       const nextNorm =
         layer + 1 < config.num_hidden_layers ? await weightWriter.float(`model.layers.${layer + 1}.input_layernorm.weight`, T, false) : undefined;
 
@@ -119,25 +133,19 @@ export async function buildLlamaGraph(
           pastRows === undefined
             ? undefined
             : g.op('Gather', [g.input(pastName(layer, which), T, ['past_batch', nkv, 'past', hd]), pastRows], { axis: attr.int(0) });
-        const attention = g.within('attn', () =>
-          parts.attention.attend(ctx, {
-            layer,
-            q: parts.linear.apply(ctx, normed, wq!),
-            k: parts.linear.apply(ctx, normed, wk!),
-            v: parts.linear.apply(ctx, normed, wv!),
-            pastKey: past('key'),
-            pastValue: past('value'),
-          }),
-        );
+        const attention = g.within('attn', () => {
+          const [q, k, v] = project(normed, wqkv, [wq, wk, wv]);
+          return parts.attention.attend(ctx, { layer, q: q!, k: k!, v: v!, pastKey: past('key'), pastValue: past('value') });
+        });
         if (attention.presentKey && attention.presentValue) {
           g.output(attention.presentKey, presentName(layer, 'key'), T, ['batch', nkv, 'total', hd]);
           g.output(attention.presentValue, presentName(layer, 'value'), T, ['batch', nkv, 'total', hd]);
         }
         const afterAttention = parts.norm.addAndNorm(ctx, hidden, parts.linear.apply(ctx, attention.output, wo!), postNorm);
         const mlp = g.within('mlp', () => {
-          const gate = parts.linear.apply(ctx, afterAttention.normed, wGate!);
-          const activated = g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
-          return parts.linear.apply(ctx, g.op('Mul', [activated, parts.linear.apply(ctx, afterAttention.normed, wUp!)]), wDown!);
+          const [gate, up] = project(afterAttention.normed, wGateUp, [wGate, wUp]);
+          const activated = g.op('Mul', [gate!, g.op('Sigmoid', [gate!])]);
+          return parts.linear.apply(ctx, g.op('Mul', [activated, up!]), wDown!);
         });
         if (nextNorm === undefined) return { hidden: afterAttention.sum, mlp, normed: '' };
         const next = parts.norm.addAndNorm(ctx, afterAttention.sum, mlp, nextNorm);

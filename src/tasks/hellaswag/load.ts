@@ -71,7 +71,7 @@ function bunzip2(compressed: Buffer, file: string): Promise<Buffer> {
   });
 }
 
-function decodeUtf8(bytes: Buffer, file: string): string {
+export function decodeUtf8(bytes: Buffer, file: string): string {
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch (error) {
@@ -103,7 +103,7 @@ export function parseJsonl(text: string, file: string): HellaswagDoc[] {
 }
 
 /** Calls `visit` with each non-blank line parsed as JSON and its 1-based line number; bad JSON names the line. */
-function forEachJsonLine(text: string, file: string, visit: (item: unknown, line: number) => void): void {
+export function forEachJsonLine(text: string, file: string, visit: (item: unknown, line: number) => void): void {
   splitLines(text).forEach((raw, i) => {
     if (pyStrip(raw) === '') return;
     const line = i + 1;

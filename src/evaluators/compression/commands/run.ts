@@ -2,24 +2,25 @@
  * `optibench compression run <solution>`: score a solution on a sample set in the sandbox, write results.json
  * and the report; with `--db`, record the run (with `--team`, as the team's submission run by the organizer) and
  * judge it against score_to_beat: 1% above the current top of the board (another team's), or above the newest
- * baseline's when there is no winner yet. `optibench evaluate compression` runs the same evaluation but judges
- * against the baseline only.
+ * baseline's when there is no winner yet (`optibench evaluate compression --db` judges the same way, but needs a
+ * baseline in the store).
  */
+import { ensureWritableDir } from '../../../core/output-dir.js';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { EXIT } from '../../../core/cli/exit-codes.js';
 import { displayPath, interruptible } from '../../../core/cli/terminal.js';
 import { addProgressFlags, wantsProgressLines, type ProgressFlags } from '../../../core/cli/progress.js';
 import { evaluateAndWrite, StoppedEvaluation } from '../../../core/evaluation.js';
-import { evaluatorTables, standingsSpec, type EvaluationEntry, type RunRecording } from '../../../core/evaluator.js';
+import { evaluatorTables, type EvaluationEntry, type RunRecording } from '../../../core/evaluator.js';
 import { OptibenchError } from '../../../core/errors.js';
 import type { Verdict } from '../../../core/result.js';
 import { newRunId } from '../../../core/run-id.js';
-import type { ResultsStore, RunKind } from '../../../core/store.js';
+import type { RunKind } from '../../../core/store.js';
 import { bubblewrap, canSandbox } from '../../../sandbox/sandbox.js';
 import { openStore } from '../../../store/sqlite-store.js';
 import { registeredTeam } from '../../../submissions/team.js';
-import type { ChallengeRules } from '../judge.js';
+import { currentTop } from '../judge.js';
 import type { CompressionResult } from '../results.js';
 import { scoreToBeat } from '../scoring.js';
 import type { CompressionEvaluator } from './group.js';
@@ -58,19 +59,6 @@ export function registerRun(group: Command, evaluator: CompressionEvaluator): vo
     });
 }
 
-/**
- * The current top of the board, another team's, scored with the same profile (a lossless score and a default one
- * are not comparable): what a new entry must beat by the margin.
- */
-function currentTop(store: ResultsStore, evaluator: CompressionEvaluator, teamRowId: number | null, profile: string): ChallengeRules['top'] {
-  const rows = store
-    .standings(standingsSpec(evaluator))
-    .filter((r) => r.teamId !== teamRowId && r.state === 'judged' && (r.verdict === null || r.verdict.passed) && r.score !== null && r.runId !== null)
-    .filter((r) => (store.readRun(r.runId!)?.config.profile ?? 'default') === profile);
-  const top = rows.reduce<(typeof rows)[number] | null>((best, r) => (best === null || r.score! > best.score! ? r : best), null);
-  return top ? { runId: top.runId!, score: top.score!, team: top.team } : null;
-}
-
 async function runCommand(evaluator: CompressionEvaluator, solutionArg: string, flags: RunFlags): Promise<number> {
   if ((flags.team !== undefined || flags.asBaseline) && flags.db === undefined) throw new OptibenchError('--team and --as-baseline need --db <file>', { key: flags.team !== undefined ? '--team' : '--as-baseline' });
   if (flags.team !== undefined && flags.asBaseline) throw new OptibenchError("a team's submission is not a baseline: give --team or --as-baseline", { key: '--as-baseline' });
@@ -80,6 +68,7 @@ async function runCommand(evaluator: CompressionEvaluator, solutionArg: string, 
   const runId = newRunId(evaluator.id);
   const outDir = path.join(path.resolve(flags.output ?? config.outputDir), runId);
   if (!canSandbox()) throw new OptibenchError('compression solutions run in the sandbox only: run as root with bubblewrap installed (/usr/bin/bwrap)');
+  await ensureWritableDir(path.dirname(outDir), '--output');
   const store = flags.db === undefined ? undefined : openStore(path.resolve(flags.db), { evaluators: evaluatorTables([evaluator]) });
   try {
     const kind: RunKind = flags.asBaseline ? 'baseline' : flags.team !== undefined ? 'rerun' : 'run';
@@ -113,7 +102,7 @@ async function runCommand(evaluator: CompressionEvaluator, solutionArg: string, 
             } }),
           )) as CompressionResult;
           if (store && started && kind !== 'baseline') {
-            const baseline = store.findRuns({ evaluator: evaluator.id, kind: 'baseline', status: 'complete', datasetSha256: started.datasetSha256, totalItems: started.totalItems }).find((r) => r.resultsPath !== null);
+            const baseline = store.findRuns({ evaluator: evaluator.id, kind: 'baseline', status: 'complete', datasetSha256: started.datasetSha256, totalItems: started.totalItems }).find((r) => r.resultsPath !== null && (r.config.profile ?? 'default') === config.profile);
             const top = currentTop(store, evaluator, teamRowId, config.profile);
             if (baseline || top) {
               const reference = baseline ? ((await evaluator.readResult(baseline.resultsPath!)) as CompressionResult) : { ...result, runId: top!.runId, headline: { ...result.headline, value: null } };

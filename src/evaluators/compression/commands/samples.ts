@@ -1,4 +1,5 @@
 /** `optibench compression samples`: generate a sample set from optibench's LLaMA, or download one (--from). */
+import { ensureWritableDir } from '../../../core/output-dir.js';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -57,6 +58,8 @@ export function registerSamples(group: Command): void {
     .option('--cache-dir <dir>', 'where preset models are generated (default: ~/.cache/optibench)')
     .action(async (flags: SamplesFlags) => {
       const log = (m: string) => process.stderr.write(`${m}\n`);
+      await ensureWritableDir(flags.output, '--output');
+      if (!flags.from) await ensureWritableDir(flags.cacheDir ?? defaultCacheDir(), '--cache-dir');
       if (flags.from) {
         const entries = await downloadSamples({ from: flags.from, outDir: flags.output, onProgress: log });
         process.stdout.write(`downloaded ${entries.length} samples to ${flags.output} (every sha256 checked)\n`);

@@ -3,12 +3,9 @@
  * `ProgramRunner`, with a fresh work dir (the only writable path, removed after the call), a fresh /tmp (the
  * sandbox's tmpfs), the solution folder read-only, nothing of the host's network, and the limits of the config.
  *
- * "1 CPU": the command is started under `taskset` pinned to the first `cpus` CPUs. Nothing stops a process from
- * widening its own affinity again (sched_setaffinity needs no privilege for one's own threads) and there are no
- * cgroups here; what is enforced is RLIMIT_CPU at cpus x wall seconds per process and RLIMIT_NPROC. The README's
- * "Matrix compression" section says so.
+ * "1 CPU": the sandbox pins the call to `cpus` CPUs and refuses sched_setaffinity inside (src/sandbox/cpus.ts),
+ * so no process of the solution runs on more; RLIMIT_CPU (cpus x wall seconds per process) bounds the rest.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProgramLimits, ProgramRequest, ProgramRunner } from '../../../core/program.js';
@@ -37,6 +34,8 @@ export interface CallContext {
   /** Folder the call's work dir is made in (never mounted itself). */
   readonly scratch: string;
   readonly run: ProgramRunner;
+  /** A Ctrl-C'd round: the running call is stopped at once. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ProtocolRunner {
@@ -58,6 +57,7 @@ export function programLimits(limits: CallLimits, fileBytes: number): ProgramLim
     fileBytes,
     diskBytes: Math.max(limits.diskBytes, fileBytes),
     tmpBytes: limits.tmpBytes,
+    cpus: limits.cpus,
   };
 }
 
@@ -70,39 +70,12 @@ export async function withWorkDir<T>(scratch: string, phase: Phase, body: (dir: 
   }
 }
 
-/** "0-3,8" as [0, 1, 2, 3, 8]. */
-export function parseCpuList(list: string): number[] {
-  return list
-    .trim()
-    .split(',')
-    .filter(Boolean)
-    .flatMap((part) => {
-      const [a, b] = part.split('-').map(Number) as [number, number | undefined];
-      return b === undefined ? [a] : Array.from({ length: b - a + 1 }, (_, i) => a + i);
-    });
-}
-
-/**
- * The first `count` CPUs optibench itself may run on (a container may not offer CPU 0), as taskset's list.
- * Read from /proc/self/status; CPU 0 up where it cannot be read.
- */
-export function pinnedCpus(count: number): string {
-  let allowed: number[] = [];
-  try {
-    allowed = parseCpuList(/^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '');
-  } catch {
-    // not Linux's /proc: fall through
-  }
-  const chosen = allowed.length ? allowed.slice(0, count) : Array.from({ length: count }, (_, i) => i);
-  return chosen.join(',');
-}
-
-/** The sandboxed request: pinned, the solution's folder read-only and its working directory, a minimal environment. */
+/** The sandboxed request: the solution's folder read-only and its working directory, a minimal environment. */
 export function callRequest(context: CallContext, workDir: string, argv: readonly string[], fileBytes: number, extraInputs: readonly string[] = []): ProgramRequest {
   const cpus = context.limits.cpus;
   const threads = String(cpus);
   return {
-    command: ['/usr/bin/taskset', '-c', pinnedCpus(cpus), ...argv],
+    command: argv,
     workDir,
     inputs: [context.solution.root, ...extraInputs],
     hidden: [],
@@ -119,6 +92,7 @@ export function callRequest(context: CallContext, workDir: string, argv: readonl
       MKL_NUM_THREADS: threads,
     },
     limits: programLimits(context.limits, fileBytes),
+    ...(context.signal ? { signal: context.signal } : {}),
   };
 }
 

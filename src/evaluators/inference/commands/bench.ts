@@ -4,6 +4,7 @@ import { loadConfig } from '../config.js';
 import { benchSummary, runBench, selectPlugins } from '../bench.js';
 import { DEFAULT_GATE_METRIC, DEFAULT_MAX_DROP_POINTS } from '../gate.js';
 import { DEFAULT_MICRO } from '../micro.js';
+import { DEFAULT_NOISE } from '../contention.js';
 import { StoppedEvaluation } from '../../../core/evaluation.js';
 import { EXIT } from '../../../core/cli/exit-codes.js';
 import { positiveInteger } from '../../../core/cli/options.js';
@@ -19,6 +20,8 @@ interface BenchFlags extends RunFlags, ProgressFlags {
   microTime: number;
   microSamples: number;
   reference?: 'pytorch' | 'onnx';
+  peakTolerance: number;
+  maxCv: number;
 }
 
 export function registerBench(program: Command): void {
@@ -33,6 +36,8 @@ export function registerBench(program: Command): void {
       new Option('--reference <backend>', 'also score the same items the lm-eval way (no plugins) on this backend, and compare throughput with it').choices(['pytorch', 'onnx']),
     )
     .option('--micro-samples <n>', 'tinybench minimum samples per micro-benchmark', positiveInteger, DEFAULT_MICRO.minSamples)
+    .option('--peak-tolerance <percent>', 'mark the run noisy when the MatMul peak samples differ by more than this', nonNegativeNumber, 100 * DEFAULT_NOISE.peakTolerance)
+    .option('--max-cv <percent>', "mark the run noisy when a configuration's pass times vary by more than this (coefficient of variation)", nonNegativeNumber, 100 * DEFAULT_NOISE.maxCv)
     .addHelpText('after', '\nExamples:\n  optibench bench --plugins head-pruning,prefix-sharing --limit 100 --repeats 3\n  optibench bench -c bench.yaml\n  optibench bench --plugins prefix-sharing --reference pytorch --limit 100\n')
     .action(async (flags: BenchFlags) => {
       process.exitCode = await benchCommand(flags);
@@ -50,6 +55,7 @@ async function benchCommand(flags: BenchFlags): Promise<number> {
         ...(flags.reference ? { reference: flags.reference } : {}),
         gate: { metric: flags.metric, maxDropPoints: flags.maxDrop },
         micro: { timeMs: flags.microTime, minSamples: flags.microSamples },
+        noise: { peakTolerance: flags.peakTolerance / 100, maxCv: flags.maxCv / 100 },
         command: ['optibench', ...process.argv.slice(2)],
         onMessage: (message) => process.stderr.write(`optibench: ${message}\n`),
         observer: (label) => stderrObserver(label, signal, wantsProgress(flags)),

@@ -1,4 +1,5 @@
 /** `optibench generate-model <dir>`: a deterministic random-weight LLaMA in the Hugging Face layout. */
+import { ensureWritableDir } from '../../../core/output-dir.js';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { DEFAULT_MODEL_SEED, defaultCorpus } from '../embedded-default.js';
@@ -22,6 +23,7 @@ export function registerGenerateModel(program: Command): void {
       if (!(flags.preset in PRESETS)) {
         throw new OptibenchError(`unknown preset "${flags.preset}" (expected one of ${Object.keys(PRESETS).join(', ')})`, { key: '--preset' });
       }
+      await ensureWritableDir(dir, '<dir>');
       const corpus = flags.corpus ? await readFile(flags.corpus, 'utf8') : await defaultCorpus();
       await generateLlama(dir, {
         shape: PRESETS[flags.preset as PresetName],

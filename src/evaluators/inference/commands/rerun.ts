@@ -1,4 +1,5 @@
 /** `optibench rerun <submission-dir> --db <file>`: the organizer's sandboxed re-run of one submission. */
+import { ensureWritableDir } from '../../../core/output-dir.js';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseGpuList } from '../../../sandbox/gpus.js';
@@ -95,6 +96,8 @@ export function registerRerun(program: Command): void {
     .option('--agreement-tolerance <nats>', "largest difference allowed between a request's log-prob in a later pass and in pass 1, per continuation token", nonNegativeNumber, SESSION_DEFAULTS.agreementTolerance)
     .option('--reissue-tolerance <share>', 'how much faster than pass 1 a later pass may be (beyond 1 s) before the SUT is taken to remember answers', nonNegativeNumber, SESSION_DEFAULTS.reissueTolerance);
   addProgressFlags(command).action(async (dir: string, flags: RerunFlags) => {
+    await ensureWritableDir(flags.output, '--output');
+    if (flags.workRoot) await ensureWritableDir(flags.workRoot, '--work-root');
     const bar = new ProgressBar(wantsProgress(flags), 'requests');
     const outcome = await rerunSubmission({
       submissionDir: dir,

@@ -1,7 +1,7 @@
 /** `optibench rescore results.json`: every metric recomputed from the stored log-likelihoods. */
 import type { Command } from 'commander';
 import { readResultsFile } from '../results-file.js';
-import { rescore } from '../rescore.js';
+import { checkRescorable, rescore } from '../rescore.js';
 import { formatPercentStderr } from '../../../report/filters.js';
 import { EXIT } from '../../../core/cli/exit-codes.js';
 
@@ -16,6 +16,7 @@ export function registerRescore(program: Command): void {
     .option('--json', 'print the recomputed metrics as JSON')
     .action(async (file: string, flags: { json?: boolean }) => {
       const results = await readResultsFile(file);
+      checkRescorable(results, file);
       const again = rescore(results);
       const consistent = again.maxMetricDifference <= TOLERANCE && Object.keys(again.changedPredictions).length === 0;
       if (flags.json) {

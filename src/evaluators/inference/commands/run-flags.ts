@@ -1,7 +1,9 @@
 /** The flags that shape a run: `optibench run`, `compare` and `bench` take the same ones. */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { configSchema, type ConfigOverrides } from '../config.js';
 import { nonNegativeInteger, positiveInteger } from '../../../core/cli/options.js';
+import { OptibenchError } from '../../../core/errors.js';
+import { isValidLimit, parseIndexList, type LimitMode } from '../../../core/subset.js';
 
 /**
  * What a run uses when neither a flag nor the config file sets a value: the schema's own defaults. The flags
@@ -36,6 +38,23 @@ export function addPluginFlags(command: Command, what: string): Command {
     .addOption(new PluginListOption('--plugins <list>', 'the same as --plugin (plugins joined by commas)').argParser(pluginSpecs));
 }
 
+/** `--limit`: a count, or a share of the items below 1 (`0.1`), as lm-eval's `--limit` takes. */
+export function limitFlag(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !isValidLimit(n)) throw new InvalidArgumentError('expected a positive integer, or a fraction between 0 and 1 (a share of the items)');
+  return n;
+}
+
+/** `--samples 0,5,7-9`. */
+export function samplesFlag(value: string): number[] {
+  try {
+    return parseIndexList(value);
+  } catch (error) {
+    if (error instanceof OptibenchError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+}
+
 /** The flags of `optibench run` that shape a run; compare and bench take them too. */
 export interface RunFlags {
   config?: string;
@@ -47,6 +66,8 @@ export interface RunFlags {
   threads?: number;
   plugin?: string[];
   limit?: number;
+  limitMode?: LimitMode;
+  samples?: number[];
   seed?: number;
   batchSize?: number;
   repeats?: number;
@@ -67,8 +88,12 @@ export function addRunFlags(command: Command, plugins = "the run's plugins, in o
     .option('--threads <n>', byDefault('intra-op threads; 0: one per core, on both backends', b.intraOpThreads), nonNegativeInteger);
   addPluginFlags(command, plugins);
   return command
-    .option('-n, --limit <n>', byDefault('score a deterministic subset of n items', 'every item'), positiveInteger)
-    .option('--seed <n>', byDefault('seed of the --limit subset', DEFAULTS.seed), nonNegativeInteger)
+    .option('-n, --limit <n>', byDefault('score n items (a fraction below 1: that share); which ones: --limit-mode', 'every item'), limitFlag)
+    .addOption(
+      new Option('--limit-mode <mode>', byDefault("seeded: a seeded subset spread over the file; first: the first n, as lm-eval's --limit", DEFAULTS.limitMode)).choices(['seeded', 'first']),
+    )
+    .option('--samples <indices>', "score exactly these dataset indices, e.g. 0,5,7-9 (lm-eval's --samples; not with --limit)", samplesFlag)
+    .option('--seed <n>', byDefault('seed of the seeded --limit subset', DEFAULTS.seed), nonNegativeInteger)
     .option('-b, --batch-size <n>', byDefault('requests per backend call', DEFAULTS.batchSize), positiveInteger)
     .option('-r, --repeats <n>', byDefault('measured passes; the median time is reported', DEFAULTS.repeats), positiveInteger)
     .option('--warmup <n>', byDefault('untimed warm-up batches', DEFAULTS.warmupBatches), nonNegativeInteger)
@@ -77,11 +102,20 @@ export function addRunFlags(command: Command, plugins = "the run's plugins, in o
 }
 
 export function overridesFrom(flags: RunFlags): ConfigOverrides {
+  if (flags.samples !== undefined && flags.limit !== undefined) {
+    throw new OptibenchError('give either --limit or --samples, not both (as lm-eval refuses both)', { key: '--samples' });
+  }
+  if (flags.samples !== undefined && flags.limitMode !== undefined) {
+    throw new OptibenchError('--limit-mode chooses which items a --limit takes; --samples names them itself', { key: '--limit-mode' });
+  }
   return {
     model: flags.model,
     dataset: flags.dataset,
     plugins: flags.plugin,
-    limit: flags.limit,
+    // Indices on the command line replace the config file's limit rather than clash with it.
+    limit: flags.samples !== undefined ? null : flags.limit,
+    limitMode: flags.limitMode,
+    samples: flags.samples,
     seed: flags.seed,
     batchSize: flags.batchSize,
     repeats: flags.repeats,

@@ -17,6 +17,7 @@ import { openInferenceStore } from '../store/runs.js';
 import type { SqliteStore } from '../../../store/sqlite-store.js';
 import { nonNegativeInteger, nonNegativeNumber } from '../../../core/cli/options.js';
 import { overridesFrom, type RunFlags } from './run-flags.js';
+import { ensureRunFolders } from '../run-folders.js';
 
 export interface RecordFlags {
   db?: string;
@@ -45,7 +46,7 @@ export function addRecordFlags(command: Command): Command {
 
 /** The flags that shape a run's config: a resumed run takes its config from the database instead. */
 const SHAPING_FLAGS: readonly (keyof RunFlags | 'shuffleSeed')[] = [
-  'config', 'model', 'dataset', 'backend', 'provider', 'dtype', 'threads', 'plugin', 'limit', 'seed', 'batchSize', 'repeats', 'warmup', 'output', 'cacheDir', 'shuffleSeed',
+  'config', 'model', 'dataset', 'backend', 'provider', 'dtype', 'threads', 'plugin', 'limit', 'limitMode', 'samples', 'seed', 'batchSize', 'repeats', 'warmup', 'output', 'cacheDir', 'shuffleSeed',
 ];
 
 const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -85,12 +86,13 @@ export async function prepareRunCommand(flags: RunFlags & RecordFlags): Promise<
       }
       db = openInferenceStore(path.resolve(flags.db!));
       const state = await loadResume(db, flags.resume);
+      await ensureRunFolders([state.config]);
       const recorder = new RunRecorder(db, flags.resume, state.config, { resumed: state.run });
       const openDb = db;
       return {
         config: state.config,
         runId: flags.resume,
-        options: { resume: state.items, shuffleSeed: state.shuffleSeed, canary },
+        options: { resume: state.items, resumeRequests: state.requests, shuffleSeed: state.shuffleSeed, canary },
         hooks: recorder.hooks,
         recorder,
         resumed: true,
@@ -98,6 +100,7 @@ export async function prepareRunCommand(flags: RunFlags & RecordFlags): Promise<
       };
     }
     const { config } = await loadConfig(flags.config, overridesFrom(flags));
+    await ensureRunFolders([config]);
     const runId = newRunId(config.task);
     db = flags.db === undefined ? undefined : openInferenceStore(path.resolve(flags.db));
     const recorder = db ? new RunRecorder(db, runId, config, { kind: flags.asBaseline ? 'baseline' : 'run' }) : undefined;
@@ -134,7 +137,8 @@ export function recordLines(r: InferenceResult): string[] {
   if (r.payload.shuffleSeed !== undefined) lines.push(`  order      shuffle seed ${r.payload.shuffleSeed} · config sha256 ${(r.subject.configSha256 ?? '').slice(0, 12)}…`);
   if (r.payload.canary) lines.push(`  canary     ${r.payload.canary.items} items re-issued in each pass: answers matched (max |Δ| ${r.payload.canary.maxAbsDiff.toExponential(1)} ≤ ${r.payload.canary.tolerance})`);
   if (r.payload.resumed) {
-    lines.push(`  resumed    ${r.payload.resumed.itemsCarriedOver} items carried over; timings cover the ${r.payload.resumed.itemsRun} computed now, not a full run`);
+    const requests = r.payload.resumed.requestsCarriedOver ? ` and ${r.payload.resumed.requestsCarriedOver} finished requests of unfinished items` : '';
+    lines.push(`  resumed    ${r.payload.resumed.itemsCarriedOver} items${requests} carried over; timings cover the ${r.payload.resumed.itemsRun} computed now, not a full run`);
   }
   return lines;
 }

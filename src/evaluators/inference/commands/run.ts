@@ -2,8 +2,9 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { evaluateAndWrite, StoppedEvaluation } from '../../../core/evaluation.js';
-import type { InferenceResult } from '../results.js';
+import { evaluateAndWrite, RescuedOutput, StoppedEvaluation } from '../../../core/evaluation.js';
+import { recordedSelection, type InferenceResult } from '../results.js';
+import { describeSelection } from '../../../core/subset.js';
 import { runEvaluation } from '../runner.js';
 import { renderRunReport } from '../report/render-run.js';
 import { formatBytes, formatMs, formatPercentStderr } from '../../../report/filters.js';
@@ -12,14 +13,19 @@ import { addRunFlags, type RunFlags } from './run-flags.js';
 import { addRecordFlags, prepareRunCommand, recordFailure, recordLines, type PreparedRunCommand, type RecordFlags } from './run-record.js';
 import { displayPath, interruptible } from '../../../core/cli/terminal.js';
 import { addProgressFlags, ProgressBar, wantsProgress, type ProgressFlags } from '../../../core/cli/progress.js';
+import { outputFormatOption, writeLmEvalBeside, type OutputFormat } from './export.js';
+import { defaultCacheDir } from '../../../core/paths.js';
 
-interface RunCommandFlags extends RunFlags, RecordFlags, ProgressFlags {}
+interface RunCommandFlags extends RunFlags, RecordFlags, ProgressFlags {
+  outputFormat: OutputFormat;
+}
 
 export function registerRun(program: Command): void {
   const command = program
     .command('run')
     .description('Score a model on a task and write results.json and an HTML report (defaults: the embedded tiny LLaMA and tiny HellaSwag set)');
   addProgressFlags(addRecordFlags(addRunFlags(command)))
+    .addOption(outputFormatOption())
     .addHelpText(
       'after',
       '\nExamples:\n  optibench run\n  optibench run --model ~/models/llama-30b --dataset hellaswag_val.jsonl --limit 500\n  optibench run -c bench.yaml --plugin onnx-session --repeats 3\n',
@@ -71,6 +77,7 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
         label: 'inference',
         render: renderRunReport,
         hasWork: (partial) => partial.payload.items.length > 0,
+        cacheDir: config.cacheDir ?? defaultCacheDir(),
         onFailure: (error) => {
           stopBar();
           recordFailure(recorder, error);
@@ -78,10 +85,16 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
       },
     );
   } catch (error) {
+    // Written elsewhere: the database points at where the files are, then the error says so.
+    if (error instanceof RescuedOutput && (error as RescuedOutput<InferenceResult>).written.result.status === 'complete') {
+      const rescued = (error as RescuedOutput<InferenceResult>).written;
+      recorder?.finish(rescued.result, { resultsPath: rescued.resultsFile, reportPath: rescued.reportFile! });
+    }
     if (!(error instanceof StoppedEvaluation)) throw error;
     const partial = (error as StoppedEvaluation<InferenceResult>).partial;
     err.write(`optibench: error: the run stopped: ${partial.error ?? 'unknown error'}\n`);
-    err.write(`optibench: ${partial.payload.items.length} finished items saved in ${displayPath(error.resultsFile)} (status: incomplete)\n`);
+    const requests = partial.payload.partialRequests?.length ? `; with them ${partial.payload.partialRequests.length} finished requests of unfinished items, which --resume does not compute again` : '';
+    err.write(`optibench: ${partial.payload.items.length} finished items saved in ${displayPath(error.resultsFile)} (status: incomplete)${requests}\n`);
     return EXIT.runFailed;
   }
   const results = written.result;
@@ -91,7 +104,7 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
   // A resumed run may have left one from its failed attempt; the complete file supersedes it.
   await rm(path.join(outDir, 'results.incomplete.json'), { force: true });
   process.stdout.write(summary(results, resultsFile, reportFile));
-  return EXIT.ok;
+  return flags.outputFormat === 'lm-eval' ? writeLmEvalBeside(results, outDir) : EXIT.ok;
 }
 
 /** Where the model ran: the worker's peak when it had one (optibench's own process then only drives it). */
@@ -105,7 +118,7 @@ function summary(r: InferenceResult, resultsFile: string, reportFile: string): s
   const lines: string[] = [];
   const ds = r.payload.task.dataset;
   const inf = r.timings.inference;
-  lines.push(`optibench ${r.runId}: ${r.payload.task.name}, ${ds.selectedDocs} of ${ds.totalDocs} items, ${r.payload.backend.name} (${String(r.payload.backend.session.executionProvider)}, ${String(r.payload.backend.build.dtype)})`);
+  lines.push(`optibench ${r.runId}: ${r.payload.task.name}, ${describeSelection(recordedSelection(ds), ds.selectedDocs, ds.totalDocs)}, ${r.payload.backend.name} (${String(r.payload.backend.session.executionProvider)}, ${String(r.payload.backend.build.dtype)})`);
   const names = [r.payload.primaryMetric, ...Object.keys(r.metrics).filter((n) => n !== r.payload.primaryMetric)];
   for (const name of names) {
     const m = r.metrics[name];

@@ -3,7 +3,8 @@
  * harness against a SUT on this machine (no sandbox: a team's own code on its own laptop); `bench` compares a
  * config served as a SUT with the same config run in process; `init` writes the Python SUT template.
  */
-import { cp, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { ensureWritableDir } from '../../../core/output-dir.js';
+import { cp, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { EXIT } from '../../../core/cli/exit-codes.js';
@@ -50,7 +51,7 @@ function addCommonOptions(command: Command, limit: number): Command {
 }
 
 async function common(flags: CommonFlags) {
-  const cacheDir = path.resolve(flags.cacheDir ?? defaultCacheDir());
+  const cacheDir = await ensureWritableDir(flags.cacheDir ?? defaultCacheDir(), '--cache-dir');
   const modelDir = path.resolve(flags.model ?? (await ensureDefaultModel(cacheDir, (m) => process.stderr.write(`optibench: ${m}\n`))));
   const items = await selectItems(path.resolve(flags.dataset ?? defaultDatasetPath()), flags.limit, flags.seed);
   const bar = new ProgressBar(wantsProgress(flags), 'requests');
@@ -89,6 +90,7 @@ function registerCheck(sut: Command): void {
     40,
   ).action(async (command: string[], flags: CommonFlags & { config?: string; output?: string; verbose?: boolean }) => {
     if ((command.length === 0) === (flags.config === undefined)) throw new OptibenchError('give the SUT to check: a command after -- , or -c <config>', { key: 'command' });
+    if (flags.output) await ensureWritableDir(flags.output, '--output');
     const { cacheDir, modelDir, items, session, bar } = await common(flags);
     const outcome: LocalOutcome = await measureLocalSut({
       command: flags.config ? serveCommand(path.resolve(flags.config)) : command,
@@ -189,8 +191,7 @@ function registerInit(sut: Command): void {
     .description('Write the Python SUT template (PyTorch, a LLaMA read from safetensors) into a folder of your repository')
     .argument('<dir>', 'where to write it (must be empty or missing)')
     .action(async (dir: string) => {
-      const target = path.resolve(dir);
-      await mkdir(target, { recursive: true });
+      const target = await ensureWritableDir(dir, '<dir>');
       if ((await readdir(target)).length > 0) throw new OptibenchError(`${displayPath(target)} is not empty: the template goes into an empty folder`, { file: target });
       await cp(path.join(packageRoot(), TEMPLATE_DIR), target, { recursive: true });
       const relative = path.relative(process.cwd(), path.join(target, 'sut.py')) || 'sut.py';

@@ -6,9 +6,10 @@
 import path from 'node:path';
 import type nunjucks from 'nunjucks';
 import { writeFileAtomic } from '../../../core/atomic-file.js';
-import type { ItemResult, InferenceResult } from '../results.js';
+import { recordedSelection, type ItemResult, type InferenceResult } from '../results.js';
+import { describeSelection } from '../../../core/subset.js';
 import { createReportEnvironment } from '../../../report/environment.js';
-import { formatFixed } from '../../../report/filters.js';
+import { formatFixed, formatInt } from '../../../report/filters.js';
 
 /** Config keys worth a line of their own; the whole config is in the report too. */
 const MODEL_CONFIG_FACTS = [
@@ -47,12 +48,18 @@ export function renderRunReport(results: InferenceResult): string {
     metrics,
     shortSha: results.payload.model.weightsSha256.slice(0, 12),
     datasetShortSha: results.payload.task.dataset.sha256.slice(0, 12),
+    selectionText: selectionText(results.payload.task.dataset),
     modelFacts: Object.fromEntries(
       MODEL_CONFIG_FACTS.filter((key) => key in results.payload.model.config).map((key) => [key, results.payload.model.config[key]]),
     ),
     choiceColumns: Array.from({ length: choiceCount }, (_, i) => i),
     itemRows: results.payload.items.map((item) => itemRow(item, metrics, choiceCount)),
   });
+}
+
+/** Which items, and how they were chosen (seeded subset, first n, listed indices). */
+function selectionText(ds: InferenceResult['payload']['task']['dataset']): string {
+  return describeSelection(recordedSelection(ds), ds.selectedDocs, ds.totalDocs, formatInt);
 }
 
 /** Writes `<dir>/index.html` atomically, so a reader never sees half a report. Returns its path. */

@@ -30,6 +30,9 @@ function unfit(run: StoredRun, selection: ItemSelection): string | null {
   if (run.status !== 'complete') return `it is ${run.status}, not complete`;
   if (run.datasetSha256 !== selection.datasetSha256) return 'it scored another dataset file (sha256 differs)';
   const { limit, seed } = selectionOf(run);
+  // A re-run takes a seeded subset (or every item): a baseline that chose its items another way scored others.
+  if (run.config.samples !== undefined) return 'it scored items chosen by index (samples), and a re-run takes a seeded subset';
+  if (run.config.limitMode === 'first' && limit !== null) return "it scored the first items (limitMode 'first'), and a re-run takes a seeded subset";
   if (run.totalItems !== selection.totalItems || limit !== selection.limit || (selection.limit !== null && seed !== selection.seed)) {
     return `it scored other items (${run.totalItems} items, limit ${String(limit)}, seed ${String(seed)}; the re-run scores ${selection.totalItems}, limit ${String(selection.limit)}, seed ${selection.seed})`;
   }

@@ -27,6 +27,8 @@ export function blockTranspose(values: Float32Array, rows: number, cols: number)
 /** Streams weights into external data, reporting progress about ten times per build. */
 export class WeightWriter {
   private written = 0;
+  /** Weights made by concatenating checkpoint weights along the output dimension (fused projections). */
+  private readonly fused = new Map<string, readonly string[]>();
 
   constructor(
     private readonly g: GraphBuilder,
@@ -35,8 +37,32 @@ export class WeightWriter {
     private readonly onProgress?: (message: string) => void,
   ) {}
 
+  /**
+   * Names a weight made of checkpoint weights stacked along the output dimension ([out1 + out2 + ..., in]), so one
+   * MatMul computes all their projections; every part reads and writes it like a checkpoint weight.
+   */
+  fuse(name: string, parts: readonly string[]): string {
+    this.fused.set(name, parts);
+    return name;
+  }
+
   /** A weight as float32 values, in HF's [out, in] layout (or transposed to [in, out]). */
   async read(name: string, transpose: boolean): Promise<{ values: Float32Array; dims: number[] }> {
+    const parts = this.fused.get(name);
+    if (parts) {
+      const read = [];
+      for (const part of parts) read.push(await this.read(part, false));
+      const inFeatures = read[0]!.dims[1]!;
+      if (read.some((r) => r.dims[1] !== inFeatures)) throw new OptibenchError(`cannot fuse ${parts.join(', ')}: their input sizes differ`);
+      const outFeatures = read.reduce((sum, r) => sum + r.dims[0]!, 0);
+      const values = new Float32Array(outFeatures * inFeatures);
+      let offset = 0;
+      for (const r of read) {
+        values.set(r.values, offset);
+        offset += r.values.length;
+      }
+      return transpose ? { values: blockTranspose(values, outFeatures, inFeatures), dims: [inFeatures, outFeatures] } : { values, dims: [outFeatures, inFeatures] };
+    }
     const source = this.weights.get(name);
     if (!source) throw new OptibenchError(`weight "${name}" is missing`);
     const values = await readTensorAsFloat32(source.entry, source.file);
@@ -48,7 +74,7 @@ export class WeightWriter {
   /** Writes bytes as an external initializer; `source` is the checkpoint tensor it came from (for progress). */
   async write(initializer: string, elemType: ElemType, dims: readonly number[], bytes: Uint8Array, source?: string): Promise<string> {
     const where = await this.writer.append(bytes);
-    if (source !== undefined) this.tick();
+    if (source !== undefined) for (let i = 0; i < (this.fused.get(source)?.length ?? 1); i++) this.tick();
     return this.g.externalInitializer(initializer, elemType, dims, where);
   }
 

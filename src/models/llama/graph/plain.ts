@@ -150,6 +150,9 @@ export function weightShape(config: LlamaConfig, name: string): [number, number]
   const h = config.hidden_size;
   const kv = config.num_key_value_heads * config.head_dim;
   const m = config.intermediate_size;
+  // Fused projections (WeightWriter.fuse): the stacked weights of one MatMul.
+  if (name.endsWith('qkv_proj.weight')) return [h + 2 * kv, h];
+  if (name.endsWith('gate_up_proj.weight')) return [2 * m, h];
   if (name.endsWith('q_proj.weight') || name.endsWith('o_proj.weight')) return [h, h];
   if (name.endsWith('k_proj.weight') || name.endsWith('v_proj.weight')) return [kv, h];
   if (name.endsWith('gate_proj.weight') || name.endsWith('up_proj.weight')) return [m, h];

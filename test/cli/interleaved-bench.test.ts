@@ -1,0 +1,136 @@
+/**
+ * `optibench bench` and `optibench compare` measure interleaved, end to end: the built CLI on the embedded tiny
+ * model, 2 configurations, 3 rounds. No figure is asserted against a clock: the passes' order, the pairing of
+ * the speedups with each run's own results.json, the peak samples and the noise verdict's consistency with
+ * the figures it was drawn from.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { inferenceResultSchema } from '../../src/evaluators/inference/results.js';
+import { benchFileSchema, type BenchFile } from '../../src/evaluators/inference/bench-schema.js';
+import { compareFileSchema } from '../../src/evaluators/inference/compare-schema.js';
+import { REPO_ROOT } from '../helpers/shared.js';
+
+const CLI = path.join(REPO_ROOT, 'dist/src/cli/main.js');
+let work: string;
+
+function optibench(args: string[]) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: work, encoding: 'utf8', env: { ...process.env, OPTIBENCH_CACHE_DIR: path.join(work, 'cache') } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+async function onlyDir(parent: string): Promise<string> {
+  const entries = await readdir(parent);
+  expect(entries).toHaveLength(1);
+  return path.join(parent, entries[0]!);
+}
+
+const readJson = async (file: string): Promise<unknown> => JSON.parse(await readFile(file, 'utf8'));
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it first)`);
+  work = await mkdtemp(path.join(os.tmpdir(), 'optibench-interleaved-'));
+});
+
+describe('optibench bench, interleaved: baseline and head-pruning, 6 items, 3 rounds', () => {
+  let dir: string;
+  let bench: BenchFile;
+  let stdout: string;
+
+  beforeAll(async () => {
+    // --max-cv 0: any spread of pass times at all marks the run noisy, so the verdict is known beforehand.
+    const run = optibench(['bench', '--plugins', 'head-pruning', '--limit', '6', '--repeats', '3', '--micro-time', '10', '--max-cv', '0', '-o', 'bench']);
+    expect(run.stderr).not.toMatch(/error/);
+    expect(run.code).toBe(0);
+    stdout = run.stdout;
+    dir = await onlyDir(path.join(work, 'bench'));
+    bench = benchFileSchema.parse(await readJson(path.join(dir, 'bench.json')));
+  });
+
+  it('ran the passes round-robin, each pass the one its run recorded', async () => {
+    expect(bench.version).toBe(2);
+    expect(bench.passes.map((p) => `${p.configuration}:${p.round}`)).toEqual([
+      'baseline:0', 'head-pruning:0', 'baseline:1', 'head-pruning:1', 'baseline:2', 'head-pruning:2',
+    ]);
+    for (const c of bench.configurations) {
+      const results = inferenceResultSchema.parse(await readJson(path.join(dir, c.resultsFile)));
+      expect(bench.passes.filter((p) => p.configuration === c.label).map((p) => p.ms)).toEqual(results.timings.inference.repeats);
+    }
+  });
+
+  it('pairs the speedup by round and gives its interval and CV', async () => {
+    const [base, pruning] = bench.configurations;
+    const b = bench.passes.filter((p) => p.configuration === 'baseline').map((p) => p.ms);
+    const h = bench.passes.filter((p) => p.configuration === 'head-pruning').map((p) => p.ms);
+    const ratios = b.map((ms, k) => ms / h[k]!);
+    expect(pruning!.pairedRatios).toEqual(ratios);
+    expect(pruning!.speedup).toBeCloseTo(median(ratios), 12);
+    // The median of 3 resampled ratios is one of them: the interval's ends lie within their range.
+    expect(pruning!.speedupInterval!.low).toBeGreaterThanOrEqual(Math.min(...ratios) - 1e-12);
+    expect(pruning!.speedupInterval!.high).toBeLessThanOrEqual(Math.max(...ratios) + 1e-12);
+    expect(pruning!.speedupInterval!.low).toBeLessThanOrEqual(pruning!.speedup);
+    expect(base!.speedup).toBe(1);
+    const mean = h.reduce((x, y) => x + y, 0) / 3;
+    expect(pruning!.cv).toBeCloseTo(Math.sqrt(h.reduce((a, v) => a + (v - mean) ** 2, 0) / 2) / mean, 12);
+    expect(bench.bootstrap).toMatchObject({ resamples: 2000, level: 0.95 });
+  });
+
+  it('sampled the peak before, between and after the rounds, with the load average', () => {
+    expect(bench.peakSamples.map((s) => [s.at, s.roundsDone])).toEqual([['before', 0], ['between', 1], ['between', 2], ['after', 3]]);
+    for (const s of bench.peakSamples) {
+      // --micro-time 10 with 5 samples would make a chance peak: each sample keeps its floor of 10 calls.
+      expect(s.samples).toBeGreaterThanOrEqual(10);
+      expect(s.loadAverage).toHaveLength(3);
+      expect(s.stealShare).toBeGreaterThanOrEqual(0);
+      expect(s.stealShare).toBeLessThanOrEqual(1);
+    }
+    expect(bench.peak.gflopsPerSecond).toBe(Math.max(...bench.peakSamples.map((s) => s.gflopsPerSecond)));
+  });
+
+  it('the noise verdict follows from the figures, on screen, in bench.json and in the report', async () => {
+    expect(bench.noise.thresholds).toEqual({ peakTolerance: 0.15, maxCv: 0 });
+    const peaks = bench.peakSamples.map((s) => s.gflopsPerSecond);
+    const expected = [
+      ...bench.configurations.filter((c) => c.flops.fractionOfPeak > 1).map((c) => `of-peak ${c.label}`),
+      ...((Math.max(...peaks) - Math.min(...peaks)) / Math.max(...peaks) > 0.15 ? ['peak-moved null'] : []),
+      ...bench.configurations.filter((c) => c.cv! > 0).map((c) => `cv ${c.label}`),
+    ];
+    expect(bench.noise.reasons.map((r) => `${r.rule} ${r.configuration}`)).toEqual(expected);
+    expect(expected).toContain('cv baseline');
+    expect(bench.noise.noisy).toBe(true);
+    expect(stdout).toMatch(/^NOISY: the machine was busy/m);
+    expect(stdout).toMatch(/^ {2}cv: baseline's pass times vary by \d+\.\d %/m);
+    const html = await readFile(path.join(dir, 'index.html'), 'utf8');
+    expect(html).toContain('Interleaving and noise');
+    expect(html).toContain('Noisy: the machine was busy');
+  });
+});
+
+describe('optibench compare, interleaved', () => {
+  it('alternates baseline and candidate passes and pairs the speedup by round', async () => {
+    const { code, stdout, stderr } = optibench(['compare', '--plugin', 'head-pruning', '--limit', '6', '--repeats', '3', '-o', 'cmp']);
+    expect(stderr).not.toMatch(/error/);
+    expect(code).toBe(0);
+    const dir = await onlyDir(path.join(work, 'cmp'));
+    const c = compareFileSchema.parse(await readJson(path.join(dir, 'compare.json')));
+    expect(c.timing!.passes.map((p) => `${p.side}:${p.round}`)).toEqual(['baseline:0', 'candidate:0', 'baseline:1', 'candidate:1', 'baseline:2', 'candidate:2']);
+    const base = inferenceResultSchema.parse(await readJson(path.join(dir, 'baseline', 'results.json'))).timings.inference.repeats;
+    const cand = inferenceResultSchema.parse(await readJson(path.join(dir, 'candidate', 'results.json'))).timings.inference.repeats;
+    const ratios = base.map((ms, k) => ms / cand[k]!);
+    expect(c.timing!.pairedRatios).toEqual(ratios);
+    expect(c.speedup).toBeCloseTo(median(ratios), 12);
+    expect(c.timing!.speedupInterval).not.toBeNull();
+    expect(stdout).toMatch(/\(95 % interval \d+\.\d\d-\d+\.\d\dx, paired over 3 interleaved rounds\)/);
+    expect(stdout).toMatch(/CV of pass times: baseline \d+\.\d %, candidate \d+\.\d %/);
+    const html = await readFile(path.join(dir, 'index.html'), 'utf8');
+    expect(html).toMatch(/95 % interval \d+\.\d\d–\d+\.\d\dx; CV of pass times: baseline \d+\.\d %, candidate \d+\.\d %\): the median over interleaved rounds/);
+  });
+});
