@@ -96,7 +96,7 @@ describe('--help states the defaults', () => {
   it('the other verbs: every option with a value has its default shown, or says why it has none', () => {
     const verbs = [['compare'], ['bench'], ['sut', 'check'], ['sut', 'bench'], ['tokenizer', 'bench'], ['compression', 'run'], ['compression', 'bench'], ['compression', 'samples'], ['leaderboard'], ['evaluate']];
     // Options that take a value but have no default: required, or naming something only the user can.
-    const noDefault = new Set(['--config', '--db', '--team', '--commit', '--baseline', '--results', '--backends', '--json', '--from', '--tokenizer', '--dataset', '--plugin', '--plugins', '--reference', '--output']);
+    const noDefault = new Set(['--config', '--db', '--team', '--commit', '--baseline', '--results', '--backends', '--json', '--from', '--tokenizer', '--dataset', '--plugin', '--plugins', '--reference', '--output', '--samples']);
     for (const verb of verbs) {
       const help = optibench([...verb, '--help']).stdout;
       const flags = [...help.matchAll(/^ {2}(?:-\w, )?(--[\w-]+) <[^>]+>/gm)].map((m) => m[1]!);
