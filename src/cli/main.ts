@@ -10,6 +10,7 @@ import type { AnyEvaluator } from '../core/evaluator.js';
 import { isOptibenchError } from '../core/errors.js';
 import { packageVersion } from '../core/paths.js';
 import { EXIT } from '../core/cli/exit-codes.js';
+import { endQuietlyWhenStdoutCloses } from '../core/cli/terminal.js';
 import { loadEvaluators } from '../evaluators/index.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerLeaderboard } from './commands/leaderboard.js';
@@ -59,4 +60,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+endQuietlyWhenStdoutCloses();
 process.exitCode = await main(process.argv);

@@ -118,5 +118,11 @@ export interface Backend {
   load(request: LoadRequest): Promise<LoadInfo>;
   /** Answers one batch; the answers may come in any order and are matched by `id`. */
   loglikelihood(batch: readonly TokenRequest[]): Promise<BatchAnswer>;
+  /**
+   * For a backend whose model runs in other processes (the PyTorch worker): their peak resident memory so
+   * far, summed over them, or null when they cannot say. Absent for in-process backends, whose memory is
+   * optibench's own.
+   */
+  peakRssBytes?(): Promise<number | null>;
   close(): Promise<void>;
 }

@@ -127,6 +127,11 @@ export interface Evaluator<Config = unknown, Payload = unknown, Rules = unknown>
   readonly verdictLabel?: string;
   /** The JSON Schema of its results file, payload included; the envelope's alone when absent. */
   resultJsonSchema?(): Record<string, unknown>;
+  /**
+   * The other files it writes for scripts to read, by the name `optibench schema <name>` prints them under
+   * (the inference evaluator's compare, bench, leaderboard): what each file is, and its JSON Schema.
+   */
+  readonly fileSchemas?: Readonly<Record<string, { readonly file: string; jsonSchema(): Record<string, unknown> }>>;
   /** Reads one of its results files, upgrading older versions. */
   readResult(file: string): Promise<Result<Payload>>;
   /** The run's report page (standalone HTML); it may read files (the inference report reads item texts from the dataset). */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { OptibenchError } from './errors.js';
-import { looksLikePath, pluginSpec, type PluginEntry } from './plugin-entry.js';
+import { looksLikePath, pluginOrigin, pluginSpec, type PluginEntry } from './plugin-entry.js';
 import type { BaseHooks, PluginDefinition } from './plugin.js';
 
 /** `plugins/` beside `src/`, both in the source tree and in `dist/`. */
@@ -132,18 +132,29 @@ async function importPlugin(file: string, spec: string, upgrade: PluginScope['up
   return candidate as PluginDefinition;
 }
 
-async function validateOptions(definition: PluginDefinition, raw: unknown, key: string): Promise<unknown> {
+/** `plugins[i]...` with its file and line when the list came from a config file. */
+type Locate = (keyPathInList: readonly PropertyKey[]) => { file?: string; line?: number; key: string };
+
+function locator(entries: readonly PluginEntry[]): Locate {
+  const origin = pluginOrigin(entries);
+  return (keyPath) => {
+    const key = keyPath.reduce<string>((name, k) => (typeof k === 'number' ? `${name}[${k}]` : `${name}.${String(k)}`), 'plugins');
+    return origin ? { file: origin.file, line: origin.lineFor(keyPath), key } : { key };
+  };
+}
+
+async function validateOptions(definition: PluginDefinition, raw: unknown, index: number, locate: Locate): Promise<unknown> {
   if (!definition.options) {
     if (raw !== undefined && Object.keys(raw as object).length > 0) {
-      throw new OptibenchError(`plugin "${definition.name}" takes no options`, { key });
+      throw new OptibenchError(`plugin "${definition.name}" takes no options`, locate([index, 'options']));
     }
     return undefined;
   }
   const result = await definition.options['~standard'].validate(raw ?? {});
   if (result.issues) {
     const issue = result.issues[0]!;
-    const where = (issue.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)).join('.');
-    throw new OptibenchError(`${issue.message}`, { key: where ? `${key}.${where}` : key });
+    const where = (issue.path ?? []).map((p) => (typeof p === 'object' ? p.key : p));
+    throw new OptibenchError(`${issue.message}`, locate([index, 'options', ...where]));
   }
   return result.value;
 }
@@ -167,29 +178,33 @@ function misfit(definition: PluginDefinition, scope: PluginScope): string | null
 /** Loads every plugin of a run, checks they fit the evaluator, its target and each other, and creates their hooks. */
 export async function loadPlugins<Hooks extends BaseHooks>(entries: readonly PluginEntry[], scope: PluginScope, cwd = process.cwd()): Promise<LoadedPlugin<Hooks>[]> {
   const loaded: LoadedPlugin<Hooks>[] = [];
+  const locate = locator(entries);
   for (const [index, entry] of entries.entries()) {
-    const key = `plugins[${index}]`;
+    const key = locate([index]);
     const rawOptions = typeof entry === 'string' ? undefined : entry.options;
-    const { definition, source } = await loadPluginDefinition(pluginSpec(entry), cwd, scope.upgrade);
+    const { definition, source } = await loadPluginDefinition(pluginSpec(entry), cwd, scope.upgrade).catch((error: unknown) => {
+      // An unknown name in a config file is named at its line; one from a flag is already clear as it is.
+      throw error instanceof OptibenchError && key.file !== undefined && !error.location?.file ? new OptibenchError(error.message, key) : error;
+    });
     const why = misfit(definition, scope);
-    if (why) throw new OptibenchError(why, { key });
+    if (why) throw new OptibenchError(why, key);
     if (loaded.some((p) => p.definition.name === definition.name)) {
-      throw new OptibenchError(`plugin "${definition.name}" is listed twice`, { key });
+      throw new OptibenchError(`plugin "${definition.name}" is listed twice`, key);
     }
     for (const other of loaded) {
       const reason = definition.conflicts?.[other.definition.name] ?? other.definition.conflicts?.[definition.name];
       if (reason !== undefined) {
-        throw new OptibenchError(`plugins "${other.definition.name}" and "${definition.name}" cannot run together: ${reason}`, { key });
+        throw new OptibenchError(`plugins "${other.definition.name}" and "${definition.name}" cannot run together: ${reason}`, key);
       }
     }
-    const options = await validateOptions(definition, rawOptions, `${key}.options`);
+    const options = await validateOptions(definition, rawOptions, index, locate);
     const hooks = definition.create(options) as Hooks;
     if (scope.hooks) {
       const unknown = Object.keys(hooks ?? {}).filter((name) => !scope.hooks!.includes(name));
       if (hooks === null || typeof hooks !== 'object' || unknown.length) {
         throw new OptibenchError(
           `plugin "${definition.name}" returned ${unknown.length ? `hooks the ${scope.evaluator} evaluator does not have: ${unknown.join(', ')}` : 'no hooks object'} (its hooks: ${scope.hooks.join(', ')})`,
-          { key },
+          key,
         );
       }
     }

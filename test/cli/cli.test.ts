@@ -152,7 +152,7 @@ describe('help and the other commands', () => {
 describe('a run interrupted part-way', () => {
   it('saves the finished items as results.incomplete.json, exits 3, and writes no results.json', async () => {
     const output = path.join(work, 'interrupted');
-    const child = spawn(process.execPath, [CLI, 'run', '--dataset', sharedFile(HELLASWAG_FULL), '--limit', '1500', '--batch-size', '1', '-o', output], {
+    const child = spawn(process.execPath, [CLI, 'run', '--dataset', sharedFile(HELLASWAG_FULL), '--limit', '1500', '--batch-size', '1', '--progress', '-o', output], {
       cwd: work,
       env: { ...process.env, OPTIBENCH_CACHE_DIR: cacheDir },
     });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configJsonSchema, loadConfig } from '../../src/evaluators/inference/config.js';
 import { OptibenchError } from '../../src/core/errors.js';
+import { loadPlugins } from '../../src/evaluators/inference/plugins.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 
 async function configFile(name: string, text: string): Promise<string> {
@@ -65,10 +66,49 @@ describe('config', () => {
     expect(error.oneLine()).toBe(`${file}:4: backend.dtype: Invalid option: expected one of "fp32"|"fp16"|"bf16"`);
   });
 
-  it('names an unknown key (a typo) with its line', async () => {
+  it('names an unknown key (a typo) at its own line, with the key it is closest to', async () => {
     const file = await configFile('typo.yaml', 'limit: 5\nbach_size: 4\n');
     const error = await loadError(file);
-    expect(error.oneLine()).toBe(`${file}:1: (top level): unknown key "bach_size"`);
+    expect(error.oneLine()).toBe(`${file}:2: bach_size: unknown key (did you mean "batchSize"?)`);
+  });
+
+  it('points at a nested unknown key, not at its mapping, and suggests from that mapping only', async () => {
+    const file = await configFile('nested.yaml', 'limit: 5\nbackend:\n  name: onnx\n\n  intraOpTreads: 2\n  colour: red\n');
+    const error = await loadError(file);
+    expect(error.oneLine()).toBe(`${file}:5: backend.intraOpTreads: unknown key (did you mean "intraOpThreads"?); also unknown: "colour"`);
+    const far = await loadError(await configFile('far.yaml', 'backend:\n  colour: red\n'));
+    expect(far.message).toBe('unknown key');
+    expect(far.location?.line).toBe(2);
+  });
+
+  it('suggests the keys of a plugin entry inside the list', async () => {
+    const file = await configFile('entry.yaml', 'plugins:\n  - name: onnx-session\n    option: {}\n');
+    const error = await loadError(file);
+    expect(error.oneLine()).toBe(`${file}:3: plugins[0].option: unknown key (did you mean "options"?)`);
+  });
+
+  it('refuses an alias bomb ("billion laughs") with a clear error at the first alias, not a stack trace', async () => {
+    const lol = (name: string, of: string) => `${name}: &${name} [${Array(9).fill(of).join(', ')}]`;
+    const text = ['limit: 5', lol('a', '"lol"'), lol('b', '*a'), lol('c', '*b'), lol('d', '*c'), lol('e', '*d'), ''].join('\n');
+    const error = await loadError(await configFile('bomb.yaml', text));
+    expect(error.location?.line).toBe(3);
+    expect(error.message).toMatch(/aliases expand to more than 100 copies of an anchor \(an alias bomb, "billion laughs"\)/);
+  });
+
+  it('still reads a config with a few aliases', async () => {
+    const file = await configFile('alias.yaml', 'seed: &s 7\nlimit: *s\n');
+    expect((await loadConfig(file)).config).toMatchObject({ seed: 7, limit: 7 });
+  });
+
+  it('gives a plugin option the plugin refuses its file and line', async () => {
+    const file = await configFile('options.yaml', 'limit: 5\nplugins:\n  - quantization\n  - name: onnx-session\n    options:\n      graphOptimizationLevel: max\n');
+    const { config } = await loadConfig(file);
+    const error = await loadPlugins(config.plugins, 'onnx').catch((e: unknown) => e as OptibenchError);
+    expect(error).toBeInstanceOf(OptibenchError);
+    expect((error as OptibenchError).oneLine()).toMatch(new RegExp(`^${file}:6: plugins\\[1\\]\\.options\\.graphOptimizationLevel: Invalid option`));
+    const typo = await configFile('plugin-typo.yaml', 'plugins:\n  - onnx-sesion\n');
+    const unknown = await loadPlugins((await loadConfig(typo)).config.plugins, 'onnx').catch((e: unknown) => e as OptibenchError);
+    expect((unknown as OptibenchError).location).toMatchObject({ file: typo, line: 2, key: 'plugins[0]' });
   });
 
   it('points into lists', async () => {

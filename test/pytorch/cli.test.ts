@@ -64,6 +64,12 @@ describe('optibench run --backend pytorch', () => {
     expect(results.metrics).toEqual(onnx.metrics);
     expect(maxLoglikelihoodDiff(onnx, results)).toBeLessThan(1e-4);
     expect(results.payload.throughput.tokensThroughModel).toBe(onnx.payload.throughput.tokensThroughModel);
+    // The headline's peak RSS is the worker's, where the model ran; ONNX Runtime runs inside optibench.
+    const worker = results.payload.workerPeakRssBytes!;
+    expect(worker).toBeGreaterThan(0);
+    expect(worker).not.toBe(results.payload.peakRssBytes);
+    expect(stdout).toMatch(new RegExp(`peak RSS ${(worker / 2 ** 20).toFixed(1)} MiB \\(the pytorch worker; optibench itself \\d+\\.\\d MiB\\)`));
+    expect(onnx.payload.workerPeakRssBytes).toBeUndefined();
   });
 
   it('with prefix-sharing (a tree, one pass): same predictions in fewer positions', async () => {
@@ -125,10 +131,14 @@ describe('optibench compare --backends onnx,pytorch', () => {
     expect(stderr).not.toMatch(/error/);
     expect(code).toBe(0);
     expect(stdout).toMatch(/agreement {2}onnx vs pytorch: largest log-likelihood difference \d\.\d\de-\d+ \(mean .*, 32 requests\) · same prediction: acc 100\.00 %, acc_norm 100\.00 %/);
+    // Each side names the backend that ran it, not just its (empty) plugin list.
+    expect(stdout).toMatch(/^ {2}baseline {3}onnx \(cpu, fp32\) · no plugins · inference /m);
+    expect(stdout).toMatch(/^ {2}candidate {2}pytorch \(cpu, fp32\) · no plugins · inference /m);
     const [id] = await readdir(out);
     const compare = compareFileSchema.parse(JSON.parse(await readFile(path.join(out, id!, 'compare.json'), 'utf8')));
     expect(compare.agreement).toMatchObject({ backends: ['onnx', 'pytorch'], requests: 32, samePrediction: { acc: 1, acc_norm: 1 }, sameGreedy: 1 });
     expect(compare.agreement!.maxLoglikelihoodDiff).toBeLessThan(1e-4);
+    expect([compare.baseline.backend, compare.candidate.backend]).toEqual(['onnx (cpu, fp32)', 'pytorch (cpu, fp32)']);
     expect(compare.verdict.pass).toBe(true);
   });
 

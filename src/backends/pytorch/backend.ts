@@ -212,6 +212,15 @@ export class PyTorchBackend implements Backend {
     return result.ranks;
   }
 
+  /** The worker's peak resident memory (every rank's, summed: an upper bound of their peak together). */
+  async peakRssBytes(): Promise<number | null> {
+    if (!this.worker) return null;
+    const result = (await this.worker.request('stats')) as { peakRssBytes?: unknown } | null;
+    const ranks = result?.peakRssBytes;
+    if (!Array.isArray(ranks) || !ranks.every((b) => typeof b === 'number' && b > 0)) return null;
+    return (ranks as number[]).reduce((sum, b) => sum + b, 0);
+  }
+
   async close(): Promise<void> {
     await this.worker?.close();
   }

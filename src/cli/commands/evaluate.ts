@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { EXIT } from '../../core/cli/exit-codes.js';
 import { positiveInteger } from '../../core/cli/options.js';
 import { displayPath, interruptible } from '../../core/cli/terminal.js';
+import { addProgressFlags, wantsProgressLines, type ProgressFlags } from '../../core/cli/progress.js';
 import { evaluateAndWrite, StoppedEvaluation } from '../../core/evaluation.js';
 import { evaluatorTables, type AnyEvaluator, type EvaluationEntry, type RunRecording } from '../../core/evaluator.js';
 import { OptibenchError } from '../../core/errors.js';
@@ -27,7 +28,7 @@ import { openStore } from '../../store/sqlite-store.js';
 import { registeredTeam } from '../../submissions/team.js';
 import { getEvaluator } from '../../evaluators/index.js';
 
-interface EvaluateFlags {
+interface EvaluateFlags extends ProgressFlags {
   config?: string;
   db?: string;
   team?: string;
@@ -54,7 +55,7 @@ async function commitOf(entry: string | null, given: string | undefined): Promis
 }
 
 export function registerEvaluate(program: Command, evaluators: readonly AnyEvaluator[]): void {
-  program
+  const command = program
     .command('evaluate')
     .description('Run any registered evaluator on an entry: its config and plugins, the sandbox, the results database, its verdict, results.json and the report')
     .argument('<evaluator>', `which evaluator (${evaluators.map((e) => e.id).join(', ')}; more from OPTIBENCH_EVALUATORS)`)
@@ -67,7 +68,8 @@ export function registerEvaluate(program: Command, evaluators: readonly AnyEvalu
     .option('--as-baseline', 'record the run (with --db) as the baseline later runs are judged against')
     .option('--baseline <run-id>', 'judge against this run (default: the newest complete baseline of the evaluator on the same data)')
     .option('-o, --output <dir>', "where <run-id>/ is written (default: the config's output folder)")
-    .option('--cache-dir <dir>', 'where built artefacts are cached (default: ~/.cache/optibench)')
+    .option('--cache-dir <dir>', 'where built artefacts are cached (default: ~/.cache/optibench)');
+  addProgressFlags(command)
     .addHelpText(
       'after',
       '\nExit codes: 0 done (and passed its verdict), 5 the verdict failed, 3 it stopped part-way (what finished is kept), 1 bad input, 2 usage.\n' +
@@ -130,7 +132,9 @@ async function evaluateCommand(evaluator: AnyEvaluator, all: readonly AnyEvaluat
               ...(canSandbox() ? { programs: bubblewrap } : {}),
               ...(recording ? { recording } : {}),
               signal,
-              say: (message: string) => process.stderr.write(`optibench: ${message}\n`),
+              say: (message: string) => {
+                if (wantsProgressLines(flags)) process.stderr.write(`optibench: ${message}\n`);
+              },
             }),
           )) as Result;
           judged = store ? await judge(store, evaluator, result, started, named, refused, teamRowId) : null;

@@ -11,6 +11,7 @@ import { benchTokenizer } from '../../tokenizers/bench.js';
 import { sentencePieceToTokenizerJson } from '../../tokenizers/sentencepiece-convert.js';
 import { readSentencePieceModel } from '../../tokenizers/sentencepiece-model.js';
 import { positiveInteger } from '../../core/cli/options.js';
+import { addProgressFlags, ProgressBar, wantsProgress, type ProgressFlags } from '../../core/cli/progress.js';
 
 const DEBIAN_PYTHON = '/usr/bin/python3';
 
@@ -36,17 +37,18 @@ export function registerTokenizer(program: Command): void {
       );
     });
 
-  tokenizer
+  const bench = tokenizer
     .command('bench')
     .description("Encode every HellaSwag context, ' ' + ending and joined string with optibench and with Python's sentencepiece: ids compared, tokens/s of both")
     .requiredOption('-t, --tokenizer <model>', 'the SentencePiece tokenizer.model')
     .requiredOption('-d, --dataset <file>', 'HellaSwag (jsonl or the 6-line text form, .bz2 read transparently)')
-    .option('-n, --limit <n>', 'only a deterministic subset of n items', positiveInteger)
+    .option('-n, --limit <n>', 'only a deterministic subset of n items (default: every item)', positiveInteger)
     .option('-r, --repeats <n>', 'timed passes; medians are reported', positiveInteger, 3)
     .option('--python <exe>', "Python with sentencepiece installed (the reference)", existsSync(DEBIAN_PYTHON) ? DEBIAN_PYTHON : 'python3')
     .option('--no-reference', 'time optibench alone')
-    .option('--json <file>', 'also write the figures as JSON')
-    .action(async (flags: { tokenizer: string; dataset: string; limit?: number; repeats: number; python: string; reference: boolean; json?: string }) => {
+    .option('--json <file>', 'also write the figures as JSON');
+  addProgressFlags(bench).action(
+    async (flags: ProgressFlags & { tokenizer: string; dataset: string; limit?: number; repeats: number; python: string; reference: boolean; json?: string }) => {
       if (flags.json) await ensureWritableFileDir(flags.json, '--json');
       const docs = selectSubset(await hellaswagTask.load(flags.dataset), flags.limit, 1234);
       const strings: string[] = [];
@@ -54,10 +56,12 @@ export function registerTokenizer(program: Command): void {
         strings.push(doc.query);
         for (const choice of doc.choices) strings.push(` ${choice}`, `${doc.query} ${choice}`);
       }
+      const bar = new ProgressBar(wantsProgress(flags), 'strings');
       const result = await benchTokenizer(flags.tokenizer, strings, {
         repeats: flags.repeats,
         python: flags.reference ? flags.python : null,
-        onProgress: (m) => process.stderr.write(`optibench: ${m}\n`),
+        onProgress: (m) => bar.log(`optibench: ${m}`),
+        onEncoded: (done, total, repeat) => bar.update(done, total, `repeat ${repeat + 1}/${flags.repeats}: optibench`),
       });
       const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')} tokens/s`;
       const lines = [
@@ -76,5 +80,6 @@ export function registerTokenizer(program: Command): void {
       process.stdout.write(`${lines.join('\n')}\n`);
       if (flags.json) await writeFile(flags.json, `${JSON.stringify({ tokenizer: flags.tokenizer, dataset: flags.dataset, items: docs.length, ...result }, null, 2)}\n`);
       if (result.sentencepiece && result.equal !== result.strings) process.exitCode = 4;
-    });
+    },
+  );
 }

@@ -11,6 +11,8 @@ export const EXIT = {
   checkFailed: 4,
   /** The accuracy gate failed: the candidate lost more of the metric than allowed (optibench compare). */
   gateFailed: 5,
+  /** Whoever read stdout closed it early (`optibench help run | head -3`): 128 + SIGPIPE, as a shell tool killed by it. */
+  stdoutClosed: 141,
   /** A bug in optibench. */
   internal: 70,
 } as const;

@@ -1,5 +1,17 @@
 /** Terminal plumbing the commands share: paths for humans, Ctrl-C, progress lines. */
 import path from 'node:path';
+import { EXIT } from './exit-codes.js';
+
+/**
+ * A reader that stops early (`| head`) closes our stdout: Node turns the next write into an unhandled EPIPE
+ * error with a stack trace, where a shell tool would end quietly on SIGPIPE. End as that tool would.
+ */
+export function endQuietlyWhenStdoutCloses(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.stdoutClosed);
+    throw error;
+  });
+}
 
 /**
  * Runs `fn` with Ctrl-C stopping the current run after its batch (what it finished is saved, exit 3);

@@ -35,6 +35,8 @@ const sideSchema = z.object({
   /** Paths relative to the folder of compare.json. */
   resultsFile: z.string(),
   report: z.string().nullable(),
+  /** What ran it: `onnx (cpu, fp32)`; added in version 1, optional (files written before it lack it). */
+  backend: z.string().optional(),
   plugins: z.array(z.string()),
   /** Median inference wall time of the run; null when it was not measured. */
   inferenceMedianMs: z.number().nullable(),

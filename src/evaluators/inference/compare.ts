@@ -164,6 +164,7 @@ async function finish(j: Judged): Promise<CompareOutcome> {
     runId: s.results.runId,
     resultsFile: relativeLink(j.dir, s.resultsFile),
     report: s.report === null ? null : relativeLink(j.dir, s.report),
+    backend: backendLabel(s.results),
     plugins: s.results.plugins.map((p) => p.name),
     inferenceMedianMs: s.results.timings.inference.medianMs,
     tokensPerSecond: s.results.payload.throughput.tokensPerSecond,
@@ -192,15 +193,22 @@ async function finish(j: Judged): Promise<CompareOutcome> {
   return { compare, dir: j.dir, file, report };
 }
 
+/** `onnx (cpu, fp32)`: which backend ran a side, so a cross-backend comparison says which is which. */
+function backendLabel(r: InferenceResult): string {
+  const b = r.payload.backend;
+  return `${b.name} (${String(b.session.executionProvider)}, ${String(b.build.dtype)})`;
+}
+
 /** The terminal summary: both sides, every metric's paired figures, the verdict. */
 export function compareSummary(c: CompareFile, files: { file: string; report: string }): string {
   const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
-  const plugins = (p: readonly string[]) => (p.length ? p.join(', ') : '(no plugins)');
+  const plugins = (p: readonly string[]) => (p.length ? p.join(', ') : 'no plugins');
+  const what = (s: CompareFile['baseline']) => (s.backend === undefined ? plugins(s.plugins) : `${s.backend} · ${plugins(s.plugins)}`);
   const time = (ms: number | null) => (ms === null ? 'not timed' : `${ms.toFixed(1)} ms`);
   const lines = [`optibench compare ${c.id}: ${c.items.count} of ${c.items.totalDocs} items`];
-  lines.push(`  baseline   ${plugins(c.baseline.plugins)} · inference ${time(c.baseline.inferenceMedianMs)} (median)`);
+  lines.push(`  baseline   ${what(c.baseline)} · inference ${time(c.baseline.inferenceMedianMs)} (median)`);
   const interval = c.timing?.speedupInterval ? ` (95 % interval ${c.timing.speedupInterval.low.toFixed(2)}-${c.timing.speedupInterval.high.toFixed(2)}x, paired over ${c.timing.pairedRatios.length} interleaved rounds)` : '';
-  lines.push(`  candidate  ${plugins(c.candidate.plugins)} · inference ${time(c.candidate.inferenceMedianMs)} (median)${c.speedup === null ? '' : ` · ${c.speedup.toFixed(2)}x${interval}`}`);
+  lines.push(`  candidate  ${what(c.candidate)} · inference ${time(c.candidate.inferenceMedianMs)} (median)${c.speedup === null ? '' : ` · ${c.speedup.toFixed(2)}x${interval}`}`);
   const cv = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)} %`);
   if (c.timing) lines.push(`  CV of pass times: baseline ${cv(c.timing.cv.baseline)}, candidate ${cv(c.timing.cv.candidate)}`);
   for (const m of c.metrics) {

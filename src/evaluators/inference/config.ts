@@ -6,9 +6,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { configSha256 } from '../../core/canonical-json.js';
-import { describeIssue, keyName, readConfigFile } from '../../core/config-file.js';
+import { configIssueError, keyName, readConfigFile } from '../../core/config-file.js';
 import { OptibenchError } from '../../core/errors.js';
-import { looksLikePath, pluginEntrySchema, pluginSpec, type PluginEntry } from '../../core/plugin-entry.js';
+import { looksLikePath, pluginEntrySchema, pluginSpec, recordPluginOrigin, type PluginEntry } from '../../core/plugin-entry.js';
 import { checkIndices, isValidLimit, type DocSelection } from '../../core/subset.js';
 
 
@@ -95,10 +95,7 @@ export async function loadConfig(file: string | undefined, overrides: ConfigOver
     ({ data: fileData, lineFor } = await readConfigFile(file));
   }
   const fromFile = configSchema.safeParse(fileData);
-  if (!fromFile.success) {
-    const issue = fromFile.error.issues[0]!;
-    throw new OptibenchError(describeIssue(issue), { file, line: lineFor(issue.path), key: keyName(issue.path) });
-  }
+  if (!fromFile.success) throw configIssueError(configSchema, fromFile.error.issues[0]!, file, lineFor);
   const baseDir = file ? path.dirname(path.resolve(cwd, file)) : cwd;
   const resolvedFile = resolvePaths(fromFile.data, baseDir);
 
@@ -110,9 +107,8 @@ export async function loadConfig(file: string | undefined, overrides: ConfigOver
   const final = configSchema.safeParse(merged);
   if (!final.success) {
     const issue = final.error.issues[0]!;
-    const key = keyName(issue.path);
-    const fromFlag = isOverridden(overrides, issue.path);
-    throw new OptibenchError(describeIssue(issue), fromFlag ? { key: `command-line flag for ${key}` } : { file, line: lineFor(issue.path), key });
+    if (!isOverridden(overrides, issue.path)) throw configIssueError(configSchema, issue, file, lineFor);
+    throw new OptibenchError(configIssueError(configSchema, issue, undefined, () => undefined).message, { key: `command-line flag for ${keyName(issue.path)}` });
   }
   // Values from the file keep their file-relative paths; values from flags resolve against cwd.
   const config = resolvePaths(final.data, cwd);
@@ -121,6 +117,7 @@ export async function loadConfig(file: string | undefined, overrides: ConfigOver
   }
   const pluginBase = overrides.plugins !== undefined ? cwd : baseDir;
   config.plugins = config.plugins.map((entry) => resolvePluginPath(entry, pluginBase));
+  if (file && overrides.plugins === undefined) recordPluginOrigin(config.plugins, file, (keyPath) => lineFor(['plugins', ...keyPath]));
   try {
     selectionOf(config);
   } catch (error) {

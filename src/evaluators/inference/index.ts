@@ -29,6 +29,11 @@ import { INFERENCE_HEADLINE, inferenceResultSchema, type InferencePayload, type 
 import { runEvaluation } from './runner.js';
 import { inferenceTables } from './store/tables.js';
 import { recordGateVerdict } from './rerun/baseline.js';
+import { benchFileSchema } from './bench-schema.js';
+import { leaderboardFileSchema } from './board/schema.js';
+import { compareFileSchema } from './compare-schema.js';
+
+const jsonSchemaOf = (schema: z.ZodType) => z.toJSONSchema(schema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
 
 export const DEFAULT_GATE: GateOptions = { metric: DEFAULT_GATE_METRIC, maxDropPoints: DEFAULT_MAX_DROP_POINTS };
 
@@ -67,7 +72,12 @@ export const inferenceEvaluator: Evaluator<RunConfig, InferencePayload, GateOpti
     recordGateVerdict(store, runId, judge(reference as InferenceResult, candidate as InferenceResult, rules), reference.runId, rules);
   },
   verdictLabel: INFERENCE_STANDINGS.verdictLabel!,
-  resultJsonSchema: () => z.toJSONSchema(inferenceResultSchema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>,
+  resultJsonSchema: () => jsonSchemaOf(inferenceResultSchema),
+  fileSchemas: {
+    compare: { file: 'compare.json (optibench compare)', jsonSchema: () => jsonSchemaOf(compareFileSchema) },
+    bench: { file: 'bench.json (optibench bench)', jsonSchema: () => jsonSchemaOf(benchFileSchema) },
+    leaderboard: { file: "leaderboard.json (the inference board's, beside its page)", jsonSchema: () => jsonSchemaOf(leaderboardFileSchema) },
+  },
   readResult: readResultsFile,
   renderReport: (result) => renderRunReportWithTexts(result as InferenceResult),
   tables: inferenceTables,

@@ -138,6 +138,12 @@ export const inferencePayloadSchema = z.object({
   }),
   /** Peak resident set size of the optibench process during the run. */
   peakRssBytes: z.number(),
+  /**
+   * Peak resident set size of the backend's worker, where the model ran (PyTorch: every rank's, summed),
+   * read from the worker after the measured passes; absent for in-process backends (ONNX Runtime), and in
+   * results written before it was recorded.
+   */
+  workerPeakRssBytes: z.number().optional(),
   /** Largest difference between the log-likelihoods of repeats: 0 means the backend is deterministic. */
   repeatMaxAbsDiff: z.number(),
   /** Seed of the order the items were issued in (shuffled per run, so a backend cannot key answers by position). */

@@ -34,6 +34,7 @@ import { checkShuffleSeed, randomShuffleSeed, shuffleItems } from '../../core/it
 import { createRandom } from '../../core/random.js';
 import type { DocOutcome, MultipleChoiceDoc, Task } from '../../core/task.js';
 import { latencySummary, median, repeatStats } from '../../core/timing.js';
+import { ProgressBar } from '../../core/cli/progress.js';
 import type { Pacer } from './interleave.js';
 
 export type RunPhase = 'prepare' | 'load' | 'warmup' | 'inference';
@@ -113,9 +114,17 @@ export class RunFailure extends EvaluationFailure<InferencePayload> {
   }
 }
 
-/** Progress lines on stderr, prefixed with the configuration they belong to; `signal` stops the run between batches. */
-export function stderrObserver(label: string, signal?: AbortSignal): RunObserver {
-  return { signal, phase: (_phase, message) => process.stderr.write(`optibench: [${label}] ${message}\n`) };
+/**
+ * Step lines on stderr, prefixed with the configuration they belong to, and a bar of the requests answered in
+ * each measured repeat when progress is on; `signal` stops the run between batches.
+ */
+export function stderrObserver(label: string, signal?: AbortSignal, progress = false): RunObserver {
+  const bar = new ProgressBar(progress, 'requests');
+  return {
+    signal,
+    phase: (_phase, message) => bar.log(`optibench: [${label}] ${message}`),
+    progress: (done, total, repeat, repeats) => bar.update(done, total, repeats > 1 ? `${label}, repeat ${repeat + 1}/${repeats}` : label),
+  };
 }
 
 export { newRunId };
@@ -252,6 +261,7 @@ export async function runEvaluation(
   /** What the model computed in one pass, as the backend counts it. */
   const work = { positions: 0, paddedPositions: 0 };
   let micro: { [key: string]: JsonValue } | undefined;
+  let workerPeakRssBytes: number | null = null;
   let loadMs = 0;
   let warmupMs = 0;
   let loadInfo: LoadInfo | undefined;
@@ -276,7 +286,7 @@ export async function runEvaluation(
 
   const results = (status: InferenceResult['status'], error?: string): InferenceResult =>
     assembleResults({
-      config, configSha256: configHash, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, repeatMs, modelMs, batchMs, batchRequests, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0,
+      config, configSha256: configHash, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, workerPeakRssBytes, repeatMs, modelMs, batchMs, batchRequests, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0,
       canary: canary && options.canary ? { items: canary.items, requests: canary.requests, tolerance: options.canary.tolerance, maxAbsDiff: canaryMaxAbsDiff } : undefined,
       subject: options.subject,
     });
@@ -358,6 +368,8 @@ export async function runEvaluation(
       observer.phase?.('inference', 'micro-benchmarks');
       micro = await observer.afterInference({ backend, batches });
     }
+    // A worker's memory is not optibench's: asked once the passes are done, before it closes.
+    if (backend.peakRssBytes) workerPeakRssBytes = await backend.peakRssBytes();
   } catch (error) {
     const message = error instanceof OptibenchError ? error.oneLine() : error instanceof Error ? error.message : String(error);
     throw new RunFailure(results('incomplete', message), error);
@@ -382,6 +394,7 @@ interface AssembleInput {
   answers: ReadonlyMap<number, TokenAnswer>;
   work: { positions: number; paddedPositions: number };
   micro: { [key: string]: JsonValue } | undefined;
+  workerPeakRssBytes: number | null;
   repeatMs: number[];
   modelMs: number[];
   batchMs: number[][];
@@ -530,6 +543,7 @@ function assembleResults(input: AssembleInput): InferenceResult {
         pairwiseTokensPerSecond: seconds ? pairwiseTokens / seconds : 0,
       },
       peakRssBytes: peakRssBytes(),
+      ...(input.workerPeakRssBytes === null ? {} : { workerPeakRssBytes: input.workerPeakRssBytes }),
       repeatMaxAbsDiff: input.repeatMaxAbsDiff,
       shuffleSeed: prepared.shuffleSeed,
       ...(input.canary ? { canary: input.canary } : {}),

@@ -78,6 +78,20 @@ def _peak_rss_bytes():
     return peak if sys.platform == "darwin" else peak * 1024
 
 
+def _cores():
+    """Physical cores among the CPUs this process may run on: what "one thread per core" means here, as in
+    ONNX Runtime's default. Hyperthreads of one core count once; without the sysfs topology, each CPU counts."""
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    cores = set()
+    for cpu in cpus:
+        try:
+            with open(f"/sys/devices/system/cpu/cpu{cpu}/topology/core_id") as core, open(f"/sys/devices/system/cpu/cpu{cpu}/topology/physical_package_id") as package:
+                cores.add((package.read().strip(), core.read().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores))
+
+
 def _decode(name, spec):
     if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data"}:
         raise RequestError(f"input {name}: expected {{dtype, shape, data}}")
@@ -145,11 +159,11 @@ class Worker:
                 raise RequestError("forward before load")
             _check_keys("forward request", request, ("id", "op", "inputs"), "bad_request")
             return {"op": "forward", "id": request["id"], "inputs": self._prepare_inputs(request.get("inputs"))}
-        if op in ("shapes", "close"):
+        if op in ("shapes", "stats", "close"):
             if op == "shapes" and self.model is None:
                 raise RequestError("shapes before load")
             return {"op": op, "id": request["id"]}
-        raise RequestError(f"unknown op {op!r} (load, forward, shapes, close)")
+        raise RequestError(f"unknown op {op!r} (load, forward, shapes, stats, close)")
 
     def _prepare_load(self, request):
         if self.model is not None:
@@ -290,6 +304,8 @@ class Worker:
             return self._forward(plan["inputs"])
         if op == "shapes":
             return {"ranks": self._gather(self.model.weight_shapes())}
+        if op == "stats":
+            return {"peakRssBytes": self._gather(_peak_rss_bytes())}
         if op == "close":
             return {}
         raise AssertionError(op)
@@ -305,6 +321,10 @@ class Worker:
     def _load(self, plan, progress):
         if plan["threads"] > 0:
             torch.set_num_threads(plan["threads"])
+        elif self.world == 1:
+            # 0 is one thread per core, as ONNX Runtime takes it: PyTorch's own default is not (Debian's
+            # torch starts with 1). Under torchrun each rank keeps the 1 thread torchrun gives it.
+            torch.set_num_threads(_cores())
         dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[plan["dtype"]]
         device = plan["device"]
         if device == "cuda" and self.world > 1:

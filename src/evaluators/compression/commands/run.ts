@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { EXIT } from '../../../core/cli/exit-codes.js';
 import { displayPath, interruptible } from '../../../core/cli/terminal.js';
+import { addProgressFlags, wantsProgressLines, type ProgressFlags } from '../../../core/cli/progress.js';
 import { evaluateAndWrite, StoppedEvaluation } from '../../../core/evaluation.js';
 import { evaluatorTables, type EvaluationEntry, type RunRecording } from '../../../core/evaluator.js';
 import { OptibenchError } from '../../../core/errors.js';
@@ -24,7 +25,7 @@ import type { CompressionResult } from '../results.js';
 import { scoreToBeat } from '../scoring.js';
 import type { CompressionEvaluator } from './group.js';
 
-interface RunFlags {
+interface RunFlags extends ProgressFlags {
   config?: string;
   samples?: string;
   profile?: 'default' | 'lossless';
@@ -36,13 +37,13 @@ interface RunFlags {
 }
 
 export function registerRun(group: Command, evaluator: CompressionEvaluator): void {
-  group
+  const command = group
     .command('run')
     .description('Score a solution on the samples, each call in its own sandbox; with --db, record it and judge it against score_to_beat')
     .argument('<solution>', 'the solution folder (with optibench-solution.yaml)')
     .option('-c, --config <file>', 'the compression config (see `optibench schema config --evaluator compression`)')
-    .option('--samples <dir>', "the sample set (manifest.csv + .npy files); default: the config's")
-    .option('--profile <name>', 'the scoring profile: default or lossless', (v: string) => {
+    .option('--samples <dir>', "the sample set (manifest.csv + .npy files) (default: the config's)")
+    .option('--profile <name>', "the scoring profile: default or lossless (default: the config's, else default)", (v: string) => {
       if (v !== 'default' && v !== 'lossless') throw new OptibenchError(`expected default or lossless, got "${v}"`, { key: '--profile' });
       return v;
     })
@@ -50,7 +51,8 @@ export function registerRun(group: Command, evaluator: CompressionEvaluator): vo
     .option('--team <id>', "whose solution this is, a registered team's id (needs --db)")
     .option('--commit <sha>', "the solution's commit, when it is one")
     .option('--as-baseline', 'record the run as the baseline (needs --db)')
-    .option('-o, --output <dir>', "where <run-id>/ is written (default: the config's output folder)")
+    .option('-o, --output <dir>', "where <run-id>/ is written (default: the config's output folder)");
+  addProgressFlags(command)
     .addHelpText('after', '\nExit codes: 0 done (and reached score_to_beat when judged), 5 below score_to_beat, 3 stopped part-way, 1 bad input.\n')
     .action(async (solution: string, flags: RunFlags) => {
       process.exitCode = await runCommand(evaluator, solution, flags);
@@ -95,7 +97,9 @@ async function runCommand(evaluator: CompressionEvaluator, solutionArg: string, 
       written = await evaluateAndWrite(
         async () => {
           const result = (await interruptible((signal) =>
-            evaluator.evaluate(entry, config, { runId, outputDir: outDir, cacheDir: outDir, plugins: [], programs: bubblewrap, ...(recording ? { recording } : {}), signal, say: (m) => process.stderr.write(`optibench: ${m}\n`) }),
+            evaluator.evaluate(entry, config, { runId, outputDir: outDir, cacheDir: outDir, plugins: [], programs: bubblewrap, ...(recording ? { recording } : {}), signal, say: (m) => {
+              if (wantsProgressLines(flags)) process.stderr.write(`optibench: ${m}\n`);
+            } }),
           )) as CompressionResult;
           if (store && started && kind !== 'baseline') {
             const baseline = store.findRuns({ evaluator: evaluator.id, kind: 'baseline', status: 'complete', datasetSha256: started.datasetSha256, totalItems: started.totalItems }).find((r) => r.resultsPath !== null && (r.config.profile ?? 'default') === config.profile);

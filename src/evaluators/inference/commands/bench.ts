@@ -12,9 +12,9 @@ import { nonNegativeNumber } from '../../../core/cli/options.js';
 import { addRunFlags, overridesFrom, type RunFlags } from './run-flags.js';
 import { displayPath, interruptible } from '../../../core/cli/terminal.js';
 import { stderrObserver } from '../runner.js';
+import { addProgressFlags, wantsProgress, type ProgressFlags } from '../../../core/cli/progress.js';
 
-interface BenchFlags extends RunFlags {
-  plugins?: string[];
+interface BenchFlags extends RunFlags, ProgressFlags {
   metric: string;
   maxDrop: number;
   microTime: number;
@@ -24,19 +24,11 @@ interface BenchFlags extends RunFlags {
   maxCv: number;
 }
 
-function list(value: string): string[] {
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
 export function registerBench(program: Command): void {
   const command = program
     .command('bench')
     .description('Benchmark the plugins: the baseline, each plugin alone and all together on the same items, with speedups, the gate and tinybench figures');
-  addRunFlags(command, false)
-    .option('--plugins <list>', "comma-separated plugins to ablate (default: the config's plugins; their options come from the config)", list)
+  addProgressFlags(addRunFlags(command, "the plugins to ablate (default: the config's plugins; a plugin the config lists keeps its options from there)"))
     .option('--metric <name>', 'the metric the gate judges', DEFAULT_GATE_METRIC)
     .option('--max-drop <points>', 'largest allowed drop of the metric, in points', nonNegativeNumber, DEFAULT_MAX_DROP_POINTS)
     .option('--micro-time <ms>', 'tinybench time budget per micro-benchmark', positiveInteger, DEFAULT_MICRO.timeMs)
@@ -53,19 +45,20 @@ export function registerBench(program: Command): void {
 }
 
 async function benchCommand(flags: BenchFlags): Promise<number> {
-  const { config } = await loadConfig(flags.config, overridesFrom(flags));
+  // The plugin flags pick which plugins to ablate; the config keeps its list, whose entries carry their options.
+  const { config } = await loadConfig(flags.config, { ...overridesFrom(flags), plugins: undefined });
   try {
     const outcome = await interruptible((signal) =>
       runBench({
         config,
-        plugins: selectPlugins(config, flags.plugins),
+        plugins: selectPlugins(config, flags.plugin),
         ...(flags.reference ? { reference: flags.reference } : {}),
         gate: { metric: flags.metric, maxDropPoints: flags.maxDrop },
         micro: { timeMs: flags.microTime, minSamples: flags.microSamples },
         noise: { peakTolerance: flags.peakTolerance / 100, maxCv: flags.maxCv / 100 },
         command: ['optibench', ...process.argv.slice(2)],
         onMessage: (message) => process.stderr.write(`optibench: ${message}\n`),
-        observer: (label) => stderrObserver(label, signal),
+        observer: (label) => stderrObserver(label, signal, wantsProgress(flags)),
       }),
     );
     process.stdout.write(benchSummary(outcome.bench, { file: displayPath(outcome.file), report: displayPath(outcome.report) }));

@@ -10,8 +10,9 @@ import { nonNegativeNumber } from '../../../core/cli/options.js';
 import { addRunFlags, overridesFrom, type RunFlags } from './run-flags.js';
 import { displayPath, interruptible } from '../../../core/cli/terminal.js';
 import { stderrObserver } from '../runner.js';
+import { addProgressFlags, wantsProgress, type ProgressFlags } from '../../../core/cli/progress.js';
 
-interface CompareFlags extends RunFlags {
+interface CompareFlags extends RunFlags, ProgressFlags {
   baseline?: string;
   metric: string;
   maxDrop: number;
@@ -24,7 +25,7 @@ export function registerCompare(program: Command): void {
   const command = program
     .command('compare')
     .description('The accuracy gate: run a baseline and a candidate on the same items (or read two results files) and judge the candidate');
-  addRunFlags(command)
+  addProgressFlags(addRunFlags(command, "the candidate's plugins, in order (replaces the config's list; the baseline runs without them)"))
     .option('--baseline <config>', "the baseline's config file; run flags apply to it too, except --plugin (default: the candidate's config without plugins)")
     .option('--metric <name>', 'the metric the gate judges', DEFAULT_GATE_METRIC)
     .option('--max-drop <points>', 'largest allowed drop of the metric, in points', nonNegativeNumber, DEFAULT_MAX_DROP_POINTS)
@@ -78,7 +79,7 @@ async function compareCommand(flags: CompareFlags, command: Command): Promise<nu
           gate,
           submission: flags.submission === true,
           command: argv,
-          observer: (side) => stderrObserver(side, signal),
+          observer: (side) => stderrObserver(side, signal, wantsProgress(flags)),
           agreement: backends !== undefined,
         }),
       );

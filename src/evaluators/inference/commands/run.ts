@@ -1,7 +1,6 @@
 /** `optibench run`: one evaluation, then results.json and the HTML report under <outputDir>/<run-id>/. */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { evaluateAndWrite, RescuedOutput, StoppedEvaluation } from '../../../core/evaluation.js';
 import { recordedSelection, type InferenceResult } from '../results.js';
@@ -14,11 +13,11 @@ import { EXIT } from '../../../core/cli/exit-codes.js';
 import { addRunFlags, type RunFlags } from './run-flags.js';
 import { addRecordFlags, prepareRunCommand, recordFailure, recordLines, type PreparedRunCommand, type RecordFlags } from './run-record.js';
 import { displayPath, interruptible } from '../../../core/cli/terminal.js';
+import { addProgressFlags, ProgressBar, wantsProgress, type ProgressFlags } from '../../../core/cli/progress.js';
 import { outputFormatOption, writeLmEvalBeside, type OutputFormat } from './export.js';
 import { defaultCacheDir } from '../../../core/paths.js';
 
-interface RunCommandFlags extends RunFlags, RecordFlags {
-  progress: boolean;
+interface RunCommandFlags extends RunFlags, RecordFlags, ProgressFlags {
   outputFormat: OutputFormat;
 }
 
@@ -26,8 +25,7 @@ export function registerRun(program: Command): void {
   const command = program
     .command('run')
     .description('Score a model on a task and write results.json and an HTML report (defaults: the embedded tiny LLaMA and tiny HellaSwag set)');
-  addRecordFlags(addRunFlags(command))
-    .option('--no-progress', 'no progress bar')
+  addProgressFlags(addRecordFlags(addRunFlags(command)))
     .addOption(outputFormatOption())
     .addHelpText(
       'after',
@@ -50,22 +48,8 @@ async function runCommand(flags: RunCommandFlags): Promise<number> {
 async function runAndRecord(flags: RunCommandFlags, { config, runId, options, hooks, recorder }: PreparedRunCommand): Promise<number> {
   const outDir = path.join(config.outputDir, runId);
   const err = process.stderr;
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: err,
-      format: '  {bar} {percentage}% | {value}/{total} requests | {label} | eta {eta_formatted}',
-      hideCursor: err.isTTY,
-      noTTYOutput: true,
-      notTTYSchedule: 5000,
-      clearOnComplete: false,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let barActive = false;
-  const stopBar = () => {
-    if (barActive) bar.stop();
-    barActive = false;
-  };
+  const bar = new ProgressBar(wantsProgress(flags), 'requests');
+  const stopBar = () => bar.stop();
   let written;
   try {
     written = await evaluateAndWrite(
@@ -82,14 +66,7 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
                 err.write(`optibench: ${message}\n`);
               },
               progress(done, total, repeat, repeats) {
-                if (!flags.progress) return;
-                const label = repeats > 1 ? `repeat ${repeat + 1}/${repeats}` : 'measuring';
-                if (!barActive) {
-                  bar.start(total, done, { label });
-                  barActive = true;
-                }
-                bar.update(done, { label });
-                if (done === total) stopBar();
+                bar.update(done, total, repeats > 1 ? `repeat ${repeat + 1}/${repeats}` : 'measuring');
               },
             },
             runId,
@@ -131,6 +108,13 @@ async function runAndRecord(flags: RunCommandFlags, { config, runId, options, ho
   return flags.outputFormat === 'lm-eval' ? writeLmEvalBeside(results, outDir) : EXIT.ok;
 }
 
+/** Where the model ran: the worker's peak when it had one (optibench's own process then only drives it). */
+function peakRss(r: InferenceResult): string {
+  const worker = r.payload.workerPeakRssBytes;
+  if (worker === undefined) return formatBytes(r.payload.peakRssBytes);
+  return `${formatBytes(worker)} (the ${r.payload.backend.name} worker; optibench itself ${formatBytes(r.payload.peakRssBytes)})`;
+}
+
 /** What `optibench run` prints when it finishes. */
 export function summary(r: InferenceResult, resultsFile: string, reportFile: string): string {
   const lines: string[] = [];
@@ -156,7 +140,7 @@ export function summary(r: InferenceResult, resultsFile: string, reportFile: str
     lines.push(`  batches    p50 ${formatMs(batchLatency.p50Ms)} · p90 ${formatMs(batchLatency.p90Ms)} · p99 ${formatMs(batchLatency.p99Ms)} (${batchLatency.count} batch times)`);
   }
   const cache = r.payload.backend.name !== 'onnx' ? '' : r.payload.backend.load.cacheHit === true ? ' (graph from cache)' : ' (graph built now)';
-  lines.push(`  load       ${formatMs(r.timings.loadMs)}${cache} · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${formatBytes(r.payload.peakRssBytes)}`);
+  lines.push(`  load       ${formatMs(r.timings.loadMs)}${cache} · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${peakRss(r)}`);
   lines.push(...recordLines(r));
   lines.push(`  results    ${displayPath(resultsFile)}`);
   lines.push(`  report     ${displayPath(reportFile)}`);

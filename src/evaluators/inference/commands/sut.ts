@@ -24,10 +24,11 @@ import { serveCommand } from '../sut/local.js';
 import { measureLocalSut, type LocalOutcome } from '../sut/measure-local.js';
 import { planForSut } from '../sut/prepare.js';
 import { SESSION_DEFAULTS } from '../sut/session.js';
+import { addProgressFlags, ProgressBar, wantsProgress, type ProgressFlags } from '../../../core/cli/progress.js';
 
 const TEMPLATE_DIR = 'src/evaluators/inference/sut/python-template';
 
-interface CommonFlags {
+interface CommonFlags extends ProgressFlags {
   model?: string;
   dataset?: string;
   limit: number;
@@ -38,7 +39,7 @@ interface CommonFlags {
 }
 
 function addCommonOptions(command: Command, limit: number): Command {
-  return command
+  command
     .option('-m, --model <dir>', 'the model the SUT is asked about, a Hugging Face LLaMA directory (default: the embedded tiny model)')
     .option('--dataset <file>', 'the labelled HellaSwag file (default: the embedded tiny set)')
     .option('--limit <n>', 'how many items (a deterministic subset)', positiveInteger, limit)
@@ -46,14 +47,21 @@ function addCommonOptions(command: Command, limit: number): Command {
     .option('--passes <n>', 'measured passes (2 or more checks re-issued requests)', positiveInteger, SESSION_DEFAULTS.passes)
     .option('--warmup-items <n>', "documents' worth of random-token warm-up requests", nonNegativeInteger, 8)
     .option('--cache-dir <dir>', 'where the embedded model is generated and a SUT may cache what it builds (default: the user cache)');
+  return addProgressFlags(command);
 }
 
 async function common(flags: CommonFlags) {
   const cacheDir = await ensureWritableDir(flags.cacheDir ?? defaultCacheDir(), '--cache-dir');
   const modelDir = path.resolve(flags.model ?? (await ensureDefaultModel(cacheDir, (m) => process.stderr.write(`optibench: ${m}\n`))));
   const items = await selectItems(path.resolve(flags.dataset ?? defaultDatasetPath()), flags.limit, flags.seed);
-  const session = { passes: flags.passes, warmupItems: flags.warmupItems, onPhase: (m: string) => process.stderr.write(`optibench: ${m}\n`) };
-  return { cacheDir, modelDir, items, session };
+  const bar = new ProgressBar(wantsProgress(flags), 'requests');
+  const session = {
+    passes: flags.passes,
+    warmupItems: flags.warmupItems,
+    onPhase: (m: string) => bar.log(`optibench: ${m}`),
+    onProgress: (done: number, total: number, pass: number) => bar.update(done, total, `pass ${pass}`),
+  };
+  return { cacheDir, modelDir, items, session, bar };
 }
 
 function summary(results: InferenceResult): string[] {
@@ -83,7 +91,7 @@ function registerCheck(sut: Command): void {
   ).action(async (command: string[], flags: CommonFlags & { config?: string; output?: string; verbose?: boolean }) => {
     if ((command.length === 0) === (flags.config === undefined)) throw new OptibenchError('give the SUT to check: a command after -- , or -c <config>', { key: 'command' });
     if (flags.output) await ensureWritableDir(flags.output, '--output');
-    const { cacheDir, modelDir, items, session } = await common(flags);
+    const { cacheDir, modelDir, items, session, bar } = await common(flags);
     const outcome: LocalOutcome = await measureLocalSut({
       command: flags.config ? serveCommand(path.resolve(flags.config)) : command,
       items,
@@ -95,6 +103,7 @@ function registerCheck(sut: Command): void {
       session,
       echoStderr: flags.verbose ?? false,
     });
+    bar.stop();
     if (!outcome.ok) {
       const tail = outcome.stderrTail.trim().split('\n').slice(-10).join('\n');
       process.stderr.write(`optibench: error: the SUT failed the check: ${outcome.error}\n${tail ? `--- its last stderr lines\n${tail}\n` : ''}`);
@@ -116,7 +125,7 @@ function registerBench(sut: Command): void {
       .option('--json', 'print the figures as JSON'),
     100,
   ).action(async (flags: CommonFlags & { config: string; json?: boolean; rounds: number }) => {
-    const { cacheDir, modelDir, items, session } = await common(flags);
+    const { cacheDir, modelDir, items, session, bar } = await common(flags);
     const configFile = path.resolve(flags.config);
     const plan = await planForSut(items.docs, modelDir);
     const served = (extra: string[]) =>
@@ -125,7 +134,10 @@ function registerBench(sut: Command): void {
     const rounds: { inProcessMs: number; servedMs: number; harnessShare: number | null; sameMetrics: boolean }[] = [];
     for (let round = 1; round <= flags.rounds; round++) {
       process.stderr.write(`optibench: round ${round} of ${flags.rounds}: the config in process\n`);
-      const inProcess = await runEvaluation(config, { phase: (_p, m) => process.stderr.write(`optibench: [in process] ${m}\n`) });
+      const inProcess = await runEvaluation(config, {
+        phase: (_p, m) => bar.log(`optibench: [in process] ${m}`),
+        progress: (done, total, repeat, repeats) => bar.update(done, total, `in process, repeat ${repeat + 1}/${repeats}`),
+      });
       process.stderr.write(`optibench: round ${round} of ${flags.rounds}: the config served as a SUT\n`);
       const sutRun = await served([]);
       if (!sutRun.ok) throw new OptibenchError(`the served SUT failed: ${sutRun.error}`);

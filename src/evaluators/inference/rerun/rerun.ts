@@ -77,6 +77,8 @@ export interface RerunOptions {
   readonly gpus?: readonly number[];
   readonly submittedAt?: Date;
   readonly onProgress?: (message: string) => void;
+  /** Requests the submission has answered so far in a measured pass (for a progress bar). */
+  readonly onAnswered?: (answered: number, total: number, pass: number) => void;
   /** The baseline run to judge against; by default the newest complete baseline that scored the same items. */
   readonly baseline?: string;
   /** The accuracy gate (default: acc_norm may drop 0.5 points). */
@@ -216,7 +218,7 @@ export async function rerunSubmission(options: RerunOptions): Promise<RerunOutco
   const layout = await makeLayout(path.resolve(options.workRoot ?? os.tmpdir()), runId);
   let recorded = false;
   /** What the organizer runs: the submission's own run settings on the selected items. */
-  const session: SessionOptions = { ...SESSION_DEFAULTS, seed: randomShuffleSeed(), ...options.session, modelDir: model, cacheDir: layout.cache, vocabSize: sutPlan.vocabSize };
+  const session: SessionOptions = { ...SESSION_DEFAULTS, seed: randomShuffleSeed(), ...options.session, modelDir: model, cacheDir: layout.cache, vocabSize: sutPlan.vocabSize, onProgress: options.onAnswered };
   const { passes, warmupItems, agreementTolerance, reissueTolerance, reissueFloorMs } = session;
   const rerunConfig = { manifestRun: manifest.run, limit, seed, modelWeightsSha256: modelFacts.weightsSha256, measurement: { passes, warmupItems, agreementTolerance, reissueTolerance, reissueFloorMs } };
   try {
