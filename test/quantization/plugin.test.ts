@@ -64,7 +64,7 @@ describe('quantization plugin options', () => {
     [{ mode: 'weight-only', accuracyLevel: 5 }, 'plugins[0].options.accuracyLevel: accuracyLevel must be 0-4'],
     [{ mode: 'int4' }, 'plugins[0].options.mode: Invalid option: expected one of "dynamic-int8"|"weight-only"|"none"'],
     [{ kernel: 'qgemm', mode: 'dynamic-int8' }, 'plugins[0].options.kernel: Invalid option: expected one of "matmul-integer"|"dynamic-quantize-matmul"'],
-    [{ keepFloat: ['lm_head('] }, 'plugins[0].options.keepFloat.0: not a valid regular expression'],
+    [{ keepFloat: ['lm_head('] }, 'plugins[0].options.keepFloat[0]: not a valid regular expression'],
     [{ bitz: 4 }, 'plugins[0].options: Unrecognized key: "bitz"'],
   ])('refuses %o naming the key', async (options, message) => {
     expect(await refusal(options)).toBe(message);

@@ -45,10 +45,11 @@ export function registerLeaderboard(program: Command, evaluators: readonly AnyEv
     .action(async (flags: LeaderboardFlags) => {
       // openDatabase would name the missing file too, but only in SQLite's words.
       if (!existsSync(flags.db)) throw new OptibenchError('results database not found', { file: flags.db });
-      await ensureWritableDir(flags.output, '--output');
       // Read-only: a database written by an older optibench is upgraded in memory for this render, never on disk.
       const store = openStore(flags.db, { readonly: true, evaluators: evaluatorTables(evaluators) });
       try {
+        // After the database: a refused database leaves no empty site folder behind.
+        await ensureWritableDir(flags.output, '--output');
         const date = flags.date ?? utcDay(new Date());
         const site = await writeLeaderboardSite({ store, dbFile: flags.db, outDir: flags.output, date, top: flags.top, title: flags.title, round: flags.round, evaluators });
         const lines: string[] = [];
