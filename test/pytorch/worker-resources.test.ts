@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PyTorchBackend } from '../../src/backends/pytorch/backend.js';
+import { PyTorchBackend, summedPeakRss } from '../../src/backends/pytorch/backend.js';
 import { ensureDefaultModel } from '../../src/evaluators/inference/embedded-default.js';
 import { lengthSortedBatches } from '../../src/evaluators/inference/schedule.js';
 import { pytorchSession, realRequests, tempDir } from './helpers.js';
@@ -76,5 +76,20 @@ describe('the PyTorch worker', () => {
     expect(Math.abs(reported! - hwmKb * 1024)).toBeLessThanOrEqual(64 * 1024);
     // And it is the worker's, not optibench's own.
     expect(Math.abs(reported! - process.memoryUsage().rss)).toBeGreaterThan(1024 * 1024);
+  });
+});
+
+describe("the worker's stats answer, read as untrusted", () => {
+  it('adds up positive whole byte counts, one per rank, and takes nothing else', () => {
+    expect(summedPeakRss([1000, 2500])).toBe(3500);
+    expect(summedPeakRss(JSON.parse('[1e400]'))).toBeNull(); // Infinity
+    expect(summedPeakRss([Number.NaN])).toBeNull();
+    expect(summedPeakRss([1.5])).toBeNull();
+    expect(summedPeakRss([-1])).toBeNull();
+    expect(summedPeakRss([0])).toBeNull();
+    expect(summedPeakRss(['1000'])).toBeNull();
+    expect(summedPeakRss([])).toBeNull();
+    expect(summedPeakRss({ 0: 1000 })).toBeNull();
+    expect(summedPeakRss([Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER])).toBeNull();
   });
 });

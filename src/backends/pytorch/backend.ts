@@ -216,12 +216,20 @@ export class PyTorchBackend implements Backend {
   async peakRssBytes(): Promise<number | null> {
     if (!this.worker) return null;
     const result = (await this.worker.request('stats')) as { peakRssBytes?: unknown } | null;
-    const ranks = result?.peakRssBytes;
-    if (!Array.isArray(ranks) || !ranks.every((b) => typeof b === 'number' && b > 0)) return null;
-    return (ranks as number[]).reduce((sum, b) => sum + b, 0);
+    return summedPeakRss(result?.peakRssBytes);
   }
 
   async close(): Promise<void> {
     await this.worker?.close();
   }
+}
+
+/**
+ * The ranks' peaks added up, or null unless every one is a positive whole byte count: the worker's answer is
+ * read like any untrusted line (JSON.parse turns 1e400 into Infinity, and a float or NaN is no byte count).
+ */
+export function summedPeakRss(ranks: unknown): number | null {
+  if (!Array.isArray(ranks) || ranks.length === 0 || !ranks.every((b) => Number.isSafeInteger(b) && (b as number) > 0)) return null;
+  const sum = (ranks as number[]).reduce((total, b) => total + b, 0);
+  return Number.isSafeInteger(sum) ? sum : null;
 }
