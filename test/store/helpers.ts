@@ -6,6 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { defaultCorpus } from '../../src/evaluators/inference/embedded-default.js';
+import { generateLlama } from '../../src/models/llama/generate.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 
 /** Rows from `sqlite3 -json`: Debian's sqlite3 shell reads the file, not better-sqlite3. */
@@ -56,4 +58,17 @@ export function optibenchChild(args: readonly string[], cwd: string, cacheDir: s
   child.stdout.resume();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return { child, exited, stderr: () => stderr };
+}
+
+/**
+ * A generated LLaMA larger than the embedded tiny one, so a pass over real items lasts long enough to stop a run
+ * half-way with some of it finished (the resume tests).
+ */
+export async function interruptibleModel(dir: string): Promise<string> {
+  await generateLlama(dir, {
+    shape: { hiddenSize: 256, intermediateSize: 688, numHeads: 4, numKeyValueHeads: 4, numLayers: 4, maxPositions: 1024, bpeMerges: 253 },
+    seed: 3,
+    corpus: await defaultCorpus(),
+  });
+  return dir;
 }

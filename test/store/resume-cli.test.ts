@@ -9,13 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/evaluators/inference/config.js';
-import { defaultCorpus } from '../../src/evaluators/inference/embedded-default.js';
 import { inferenceResultSchema, type InferenceResult } from '../../src/evaluators/inference/results.js';
-import { generateLlama } from '../../src/models/llama/generate.js';
 import { sha256File } from '../../src/models/llama/weights-hash.js';
 import { createRun, openInferenceStore } from '../../src/evaluators/inference/store/runs.js';
 import { HELLASWAG_FULL, REPO_ROOT, sharedFile } from '../helpers/shared.js';
-import { optibench, optibenchChild, recordedItems, sqlite3 } from './helpers.js';
+import { interruptibleModel, optibench, optibenchChild, recordedItems, sqlite3 } from './helpers.js';
 
 let work: string;
 let cacheDir: string;
@@ -26,12 +24,7 @@ beforeAll(async () => {
   cacheDir = path.join(work, 'cache');
   // Larger than the embedded tiny model, so a pass over 60 real items lasts seconds: long enough to kill it
   // half-way with some items recorded.
-  model = path.join(work, 'model');
-  await generateLlama(model, {
-    shape: { hiddenSize: 256, intermediateSize: 688, numHeads: 4, numKeyValueHeads: 4, numLayers: 4, maxPositions: 1024, bpeMerges: 253 },
-    seed: 3,
-    corpus: await defaultCorpus(),
-  });
+  model = await interruptibleModel(path.join(work, 'model'));
 });
 
 async function resultsIn(dir: string): Promise<InferenceResult> {

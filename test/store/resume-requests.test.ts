@@ -7,12 +7,10 @@ import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defaultCorpus } from '../../src/evaluators/inference/embedded-default.js';
 import { inferenceResultSchema, type InferenceResult } from '../../src/evaluators/inference/results.js';
-import { generateLlama } from '../../src/models/llama/generate.js';
 import { HELLASWAG_FULL, sharedFile } from '../helpers/shared.js';
 import { runBuiltCli, startBuiltCli } from '../helpers/built-cli.js';
-import { recordedItems, sqlite3 } from './helpers.js';
+import { interruptibleModel, recordedItems, sqlite3 } from './helpers.js';
 
 const ITEMS = 30;
 /** HellaSwag: four endings per item, so four requests. */
@@ -26,12 +24,7 @@ beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'optibench-resume-requests-'));
   cacheDir = path.join(work, 'cache');
   // Larger than the embedded tiny model, so a pass lasts long enough to interrupt it half-way.
-  model = path.join(work, 'model');
-  await generateLlama(model, {
-    shape: { hiddenSize: 256, intermediateSize: 688, numHeads: 4, numKeyValueHeads: 4, numLayers: 4, maxPositions: 1024, bpeMerges: 253 },
-    seed: 3,
-    corpus: await defaultCorpus(),
-  });
+  model = await interruptibleModel(path.join(work, 'model'));
 }, 120_000);
 
 const parse = async (file: string): Promise<InferenceResult> => inferenceResultSchema.parse(JSON.parse(await readFile(file, 'utf8')));
