@@ -214,7 +214,7 @@ function namedBaseline(store: ResultsStore, evaluator: AnyEvaluator, id: string)
 async function judge(store: ResultsStore, evaluator: AnyEvaluator, result: Result, started: { datasetSha256: string; totalItems: number } | undefined, named: StoredRun | undefined, refused: string[], teamRowId: number | null): Promise<Judged | null> {
   if (!evaluator.judge || result.status !== 'complete') return null;
   // Looked up once, before the baselines: the rules (a board's current top) do not depend on which one judges.
-  const rules = rulesFor(evaluator, store, result, teamRowId);
+  const rules: unknown = evaluator.judgeRules?.(store, result, teamRowId);
   const candidates = named
     ? [named]
     : started
@@ -230,10 +230,6 @@ async function judge(store: ResultsStore, evaluator: AnyEvaluator, result: Resul
     }
   }
   return null;
-}
-
-function rulesFor(evaluator: AnyEvaluator, store: ResultsStore, result: Result, teamRowId: number | null): unknown {
-  return evaluator.judgeRules ? evaluator.judgeRules(store, result, teamRowId) : undefined;
 }
 
 function summary(evaluator: AnyEvaluator, r: Result, resultsFile: string, reportFile: string | null, kind: RunKind): string {
