@@ -15,6 +15,7 @@ import { defineInferencePlugin } from '../../src/evaluators/inference/hooks.js';
 import {
   DEFAULT_KEEP_FLOAT,
   DYNAMIC_INT8_KERNELS,
+  INT8_WEIGHT_STORAGES,
   blockSizeSchema,
   quantizationSettingsSchema,
   regexPatternSchema,
@@ -40,11 +41,12 @@ const options = z
      */
     activations: z.enum(['per-tensor', 'per-token']).optional(),
     /**
-     * dynamic-int8 only: store the int8 codes `signed` (uint8 x int8 kernels, fastest with VNNI) or `unsigned`
-     * (+128, uint8 x uint8 kernels, exact everywhere). Default: chosen for the CPU the graph is built on
-     * (unsigned on x86-64 without VNNI, where the signed kernels saturate).
+     * dynamic-int8 only: store the int8 codes `signed` (uint8 x int8 kernels, fastest with VNNI), `unsigned`
+     * (+128, uint8 x uint8 kernels, exact everywhere, about half the speed) or `signed-7bit` (codes within
+     * +-63, uint8 x int8 kernels that cannot saturate). Default: chosen for the CPU the graph is built on
+     * (signed-7bit on x86-64 without VNNI, where 8-bit signed codes saturate).
      */
-    int8Weights: z.enum(['signed', 'unsigned']).optional(),
+    int8Weights: z.enum(INT8_WEIGHT_STORAGES).optional(),
     /** weight-only only: 4 or 8 (default 4). */
     bits: z.union([z.literal(4), z.literal(8)], { message: 'bits must be 4 or 8' }).optional(),
     /** weight-only only: weights per block along the input dimension, a power of two >= 16 (default 32). */

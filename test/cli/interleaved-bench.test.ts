@@ -114,6 +114,79 @@ describe('optibench bench, interleaved: baseline and head-pruning, 6 items, 3 ro
   });
 });
 
+describe('optibench bench --full: every item, baseline and the plugins together, interleaved segment by segment', () => {
+  let dir: string;
+  let bench: BenchFile;
+  let stdout: string;
+
+  beforeAll(async () => {
+    const run = optibench(['bench', '--full', '--segments', '3', '--plugins', 'prefix-sharing,head-pruning', '-b', '4', '-o', 'full']);
+    expect(run.stderr).not.toMatch(/error/);
+    expect(run.code).toBe(0);
+    stdout = run.stdout;
+    dir = await onlyDir(path.join(work, 'full'));
+    bench = benchFileSchema.parse(await readJson(path.join(dir, 'bench.json')));
+  });
+
+  it('scores every item once per configuration, only the baseline and the plugins together', () => {
+    expect(bench.configurations.map((c) => c.label)).toEqual(['baseline', 'all']);
+    expect(bench.items.count).toBe(40); // datasets/tiny-hellaswag has 40 items
+    expect(bench.items.totalDocs).toBe(40);
+    expect(bench.items.subsetNote).toBeNull();
+    expect(bench.repeats).toBe(1);
+    expect(bench.segments).toBe(3);
+    for (const c of bench.configurations) expect(c.micro).toEqual([]);
+  });
+
+  it('took turns segment by segment over the same slices, and a pass is the sum of its segments', async () => {
+    expect(bench.passes.map((p) => `${p.configuration}:${p.round}`)).toEqual(['baseline:0', 'all:0', 'baseline:1', 'all:1', 'baseline:2', 'all:2']);
+    const segments = [];
+    for (const c of bench.configurations) {
+      const results = inferenceResultSchema.parse(await readJson(path.join(dir, c.resultsFile)));
+      const seg = results.timings.segments!;
+      // 40 items in 3 contiguous slices: floor(s * 40 / 3) bounds.
+      expect(seg.items).toEqual([13, 13, 14]);
+      expect(seg.passesMs).toHaveLength(1);
+      expect(bench.passes.filter((p) => p.configuration === c.label).map((p) => p.ms)).toEqual(seg.passesMs[0]);
+      expect(results.timings.inference.repeats[0]).toBeCloseTo(seg.passesMs[0]!.reduce((a, b) => a + b, 0), 9);
+      segments.push(seg.passesMs[0]!);
+    }
+    const [b, a] = segments as [number[], number[]];
+    const ratios = b.map((ms, k) => ms / a[k]!);
+    const all = bench.configurations[1]!;
+    expect(all.pairedRatios).toEqual(ratios);
+    expect(all.speedup).toBeCloseTo(median(ratios), 12);
+    expect(all.wholeSpeedup).toBeCloseTo(b.reduce((x, y) => x + y, 0) / a.reduce((x, y) => x + y, 0), 12);
+    const mean = ratios.reduce((x, y) => x + y, 0) / 3;
+    expect(all.cv).toBeCloseTo(Math.sqrt(ratios.reduce((acc, r) => acc + (r - mean) ** 2, 0) / 2) / mean, 12);
+    expect(bench.configurations[0]!.cv).toBeNull();
+    expect(stdout).toMatch(/^whole passes \(sum of every turn\): baseline \d+\.\d s, all \d+\.\d s \(\d+\.\d\dx\)$/m);
+  });
+
+  it('segments change the batches, not the answers: the baseline matches an unsegmented run item by item', async () => {
+    const run = optibench(['run', '-b', '4', '-o', 'plain']);
+    expect(run.code).toBe(0);
+    const plain = inferenceResultSchema.parse(await readJson(path.join(await onlyDir(path.join(work, 'plain')), 'results.json')));
+    const segmented = inferenceResultSchema.parse(await readJson(path.join(dir, bench.configurations[0]!.resultsFile)));
+    expect(segmented.payload.items.map((i) => i.index)).toEqual(plain.payload.items.map((i) => i.index));
+    let worst = 0;
+    segmented.payload.items.forEach((item, k) => {
+      expect(item.predictions).toEqual(plain.payload.items[k]!.predictions);
+      item.loglikelihoods.forEach((ll, e) => (worst = Math.max(worst, Math.abs(ll - plain.payload.items[k]!.loglikelihoods[e]!))));
+    });
+    // Other batch neighbours change only the padding: fp32 sums in another order.
+    expect(worst).toBeLessThan(1e-3);
+    expect(segmented.metrics).toEqual(plain.metrics);
+  });
+
+  it('refuses --full with --limit, before computing anything', () => {
+    const run = optibench(['bench', '--full', '--limit', '5', '-o', 'refused']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/--full scores every item: leave out --limit and --samples/);
+    expect(existsSync(path.join(work, 'refused'))).toBe(false);
+  });
+});
+
 describe('optibench compare, interleaved', () => {
   it('alternates baseline and candidate passes and pairs the speedup by round', async () => {
     const { code, stdout, stderr } = optibench(['compare', '--plugin', 'head-pruning', '--limit', '6', '--repeats', '3', '-o', 'cmp']);

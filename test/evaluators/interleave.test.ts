@@ -19,7 +19,7 @@ function scriptedRun(label: string, passes: number, log: string[], options: { fa
       log.push(`loaded ${label}`);
       for (let r = 0; r < passes; r++) {
         try {
-          await pacer.beforePass(r);
+          await pacer.beforeTurn(r);
         } catch (error) {
           log.push(`stopped ${label}`);
           throw error;
@@ -28,7 +28,7 @@ function scriptedRun(label: string, passes: number, log: string[], options: { fa
         // A pass takes a few turns of the event loop, as a real one awaits the backend per batch.
         for (let k = 0; k < 3; k++) await new Promise((resolve) => setImmediate(resolve));
         if (options.failInPass === r) throw new Error(`${label} broke`);
-        pacer.afterPass(r, 10 * (r + 1));
+        pacer.afterTurn(r, 10 * (r + 1));
       }
       await pacer.beforeFinish();
       log.push(`finish ${label}`);

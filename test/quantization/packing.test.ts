@@ -23,6 +23,7 @@ import { ExternalDataWriter } from '../../src/models/external-data.js';
 import { listWeights, type LlamaConfig } from '../../src/models/llama/hf-model.js';
 import { WeightWriter, type BuildContext } from '../../src/models/llama/graph/context.js';
 import {
+  defaultInt8Weights,
   quantizationSettingsSchema,
   quantizeBlockwise,
   quantizeInt8PerChannel,
@@ -246,8 +247,9 @@ if c['mode'] == 'weight-only':
     y = x.astype(np.float64) @ deq.T.astype(np.float64)
 else:
     # Per-channel symmetric int8 weights; activations as ONNX's DynamicQuantizeLinear defines it.
-    s_w = (np.abs(W).max(axis=1) / np.float32(127)).astype(np.float32)
-    q_w = np.clip(np.rint(W / s_w[:, None]), -127, 127).astype(np.int64)
+    top = 63 if c['int8Weights'] == 'signed-7bit' else 127
+    s_w = (np.abs(W).max(axis=1) / np.float32(top)).astype(np.float32)
+    q_w = np.clip(np.rint(W / s_w[:, None]), -top, top).astype(np.int64)
     if c['fp16']:
         x = x.astype(np.float16).astype(np.float32)
 if c['mode'] == 'dynamic-int8' and c.get('activations') == 'per-token':
@@ -279,6 +281,10 @@ describe('a quantized linear layer in ONNX Runtime vs numpy', () => {
     { mode: 'dynamic-int8', kernel: 'matmul-integer', int8Weights: 'unsigned' },
     { mode: 'dynamic-int8', kernel: 'dynamic-quantize-matmul', int8Weights: 'unsigned' },
     { mode: 'dynamic-int8', kernel: 'matmul-integer', activations: 'per-token', int8Weights: 'unsigned' },
+    // 7-bit codes stored signed: the uint8 x int8 kernels cannot saturate with them, VNNI or not.
+    { mode: 'dynamic-int8', kernel: 'matmul-integer', int8Weights: 'signed-7bit' },
+    { mode: 'dynamic-int8', kernel: 'dynamic-quantize-matmul', int8Weights: 'signed-7bit' },
+    { mode: 'dynamic-int8', kernel: 'matmul-integer', activations: 'per-token', int8Weights: 'signed-7bit' },
   ] as const;
 
   for (const name of ['model.layers.0.mlp.down_proj.weight', 'model.layers.0.mlp.up_proj.weight']) {
@@ -293,7 +299,9 @@ describe('a quantized linear layer in ONNX Runtime vs numpy', () => {
         const result = await session.run({ x: new ort.Tensor('float32', x, [2, 5, K]) });
         await session.release();
         const ours = result.y!.data as Float32Array;
-        const ref = JSON.parse(runPython(['-c', LINEAR_REFERENCE], JSON.stringify({ ...variant, fp16, K, N, x: b64(x), w: b64(w) }))) as { y: string; scale: number };
+        // The storage this machine's default picks (signed with VNNI, 7-bit elsewhere) when the variant names none.
+        const int8Weights = 'int8Weights' in variant ? variant.int8Weights : defaultInt8Weights();
+        const ref = JSON.parse(runPython(['-c', LINEAR_REFERENCE], JSON.stringify({ ...variant, int8Weights, fp16, K, N, x: b64(x), w: b64(w) }))) as { y: string; scale: number };
         const theirs = new Float32Array(new Uint8Array(Buffer.from(ref.y, 'base64')).buffer);
         let worst = 0;
         for (let i = 0; i < theirs.length; i++) worst = Math.max(worst, Math.abs(ours[i]! - theirs[i]!));
@@ -304,7 +312,7 @@ describe('a quantized linear layer in ONNX Runtime vs numpy', () => {
         expect(facts.quantized).toEqual([name]);
         if (variant.mode === 'weight-only') expect(operators['com.microsoft.MatMulNBits']).toBe(1);
         else if (variant.kernel === 'dynamic-quantize-matmul') expect(operators['com.microsoft.DynamicQuantizeMatMul']).toBe(1);
-        else if ('activations' in variant) expect([operators.DynamicQuantizeLinear, operators.MatMulInteger]).toEqual([undefined, 1]);
+        else if ('activations' in variant) expect([operators.QuantizeLinear, operators['com.microsoft.MatMulIntegerToFloat'], operators.MatMulInteger]).toEqual([1, 1, undefined]);
         else expect([operators.DynamicQuantizeLinear, operators.MatMulInteger]).toEqual([1, 1]);
       });
     }

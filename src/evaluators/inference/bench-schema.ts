@@ -45,8 +45,17 @@ export const benchConfigurationSchema = z.object({
   pairedRatios: z.array(z.number()),
   /** The bootstrap interval of the speedup (see `bootstrap`); null with no paired round. */
   speedupInterval: intervalSchema.nullable(),
-  /** Coefficient of variation of this configuration's pass times (sample standard deviation over the mean); null with one pass. */
+  /**
+   * Coefficient of variation of this configuration's pass times (sample standard deviation over the mean); null
+   * with one pass. With segmented passes (`segments` > 1) the segments hold different items, so it is instead
+   * the CV of the per-turn paired ratios to the baseline (null for the baseline itself).
+   */
   cv: z.number().nullable(),
+  /**
+   * The baseline's total measured time over this configuration's (sum over every turn): the ratio of the
+   * whole passes' wall times. Added without a version bump (optional).
+   */
+  wholeSpeedup: z.number().optional(),
   headlineMetric: z.string(),
   metrics: z.record(z.string(), metricValueSchema),
   /** The accuracy gate against the baseline; null for the baseline itself. */
@@ -109,6 +118,12 @@ export const benchFileSchema = z.object({
   model: z.object({ dir: z.string(), weightsSha256: z.string(), layerWeightParameters: z.number().int(), vocabSize: z.number().int(), hiddenSize: z.number().int() }),
   backend: z.object({ name: z.string(), executionProvider: z.string(), dtype: z.string(), intraOpThreads: z.number().int(), interOpThreads: z.number().int() }),
   repeats: z.number().int(),
+  /**
+   * Turns per pass: each pass ran in this many segments (contiguous slices of the items, the same slices for
+   * every configuration), interleaved segment by segment; `passes` then holds one entry per segment and every
+   * paired ratio is of one segment. Absent (1) for unsegmented passes; added without a version bump.
+   */
+  segments: z.number().int().positive().optional(),
   batchSize: z.number().int(),
   /** The highest of the peak samples: what the MatMul did at its best during this invocation. */
   peak: peakSchema,

@@ -15,7 +15,7 @@ import { BENCH_SCHEMA_ID, BENCH_VERSION, benchFileSchema, type BenchConfiguratio
 import { relativeLink, writeJsonAtomic } from './files.js';
 import { layerWeightParameters, runFlops, shapeFromConfig } from './flops.js';
 import { judge, subsetNote, type GateOptions } from './gate.js';
-import { microFromResults, microObserver, type MicroOptions } from './micro.js';
+import { DEFAULT_MICRO, microFromResults, microObserver, type MicroOptions } from './micro.js';
 import { DEFAULT_NOISE, judgeNoise, type NoiseThresholds } from './contention.js';
 import { interleave, type PassRecord } from './interleave.js';
 import { BOOTSTRAP, coefficientOfVariation, pairedSpeedup } from './paired-speedup.js';
@@ -32,9 +32,17 @@ export interface Ablation {
   readonly plugins: readonly PluginEntry[];
 }
 
-/** Baseline, each plugin alone, then all together (when there are two or more). */
-export function ablation(plugins: readonly PluginEntry[]): Ablation[] {
+/**
+ * Baseline, each plugin alone, then all together (when there are two or more). `combinedOnly`: the baseline
+ * and the plugins together, nothing alone (the full-set run, where each configuration costs a whole pass).
+ */
+export function ablation(plugins: readonly PluginEntry[], combinedOnly = false): Ablation[] {
   const out: Ablation[] = [{ label: 'baseline', plugins: [] }];
+  if (combinedOnly) {
+    if (plugins.length === 1) out.push({ label: pluginLabel(plugins[0]!), plugins: [...plugins] });
+    if (plugins.length > 1) out.push({ label: 'all', plugins: [...plugins] });
+    return out;
+  }
   for (const p of plugins) out.push({ label: pluginLabel(p), plugins: [p] });
   if (plugins.length > 1) out.push({ label: 'all', plugins: [...plugins] });
   return out;
@@ -55,7 +63,15 @@ export interface BenchInput {
   readonly reference?: BackendName;
   readonly plugins: readonly PluginEntry[];
   readonly gate: GateOptions;
-  readonly micro: MicroOptions;
+  /** Micro-benchmarks after the passes; null: none (the full-set run). */
+  readonly micro: MicroOptions | null;
+  /**
+   * Turns per pass (see `RunOptions.segments`): with more than one, the configurations take turns segment by
+   * segment and every paired ratio is of one segment. Default 1.
+   */
+  readonly segments?: number;
+  /** Only the baseline and the plugins together (plus the reference): no plugin alone. */
+  readonly combinedOnly?: boolean;
   /** When the run counts as noisy (defaults: DEFAULT_NOISE). */
   readonly noise?: NoiseThresholds;
   readonly command: readonly string[];
@@ -73,7 +89,7 @@ export interface BenchOutcome {
 
 export async function runBench(input: BenchInput): Promise<BenchOutcome> {
   const { config } = input;
-  const configs: { label: string; plugins: readonly PluginEntry[]; config: RunConfig; reference?: boolean }[] = ablation(input.plugins).map((a) => ({
+  const configs: { label: string; plugins: readonly PluginEntry[]; config: RunConfig; reference?: boolean }[] = ablation(input.plugins, input.combinedOnly).map((a) => ({
     ...a,
     config: { ...config, plugins: [...a.plugins] },
   }));
@@ -88,17 +104,26 @@ export async function runBench(input: BenchInput): Promise<BenchOutcome> {
 
   const id = newRunId('bench');
   const dir = path.join(config.outputDir, id);
-  const sampler = await PeakSampler.start(config.backend, input.micro);
-  const rounds = config.repeats;
+  const sampler = await PeakSampler.start(config.backend, input.micro ?? DEFAULT_MICRO);
+  const segments = Math.max(1, Math.floor(input.segments ?? 1));
+  const rounds = config.repeats * segments;
   // One item order for every configuration: they differ by their plugins only, not by how their batches were drawn.
   const order = { shuffleSeed: randomShuffleSeed() };
   const folders = configs.map((c, position) => `${position}-${folderName(c.label)}`);
+  const soFar: PassRecord[] = [];
+  /** For a long segmented run: each configuration's time so far, and its ratio to the baseline's. */
+  const turnSoFar = (roundsDone: number): string => {
+    if (segments === 1) return '';
+    const totals = configs.map((_, position) => soFar.filter((p) => p.configuration === position && p.round < roundsDone).reduce((a, p) => a + p.ms, 0));
+    return `; so far ${configs.map((c, position) => `${c.label} ${(totals[position]! / 1000).toFixed(1)} s${position > 0 && totals[position]! > 0 ? ` (${(totals[0]! / totals[position]!).toFixed(2)}x)` : ''}`).join(', ')}`;
+  };
   const { values: written, passes } = await interleave(
     configs.map((c, position) => ({
       label: c.label,
       start: (pacer) => {
-        const observer = { ...input.observer?.(c.label, position, configs.length), afterInference: microObserver(input.micro) };
-        return runAndWrite(c.config, path.join(dir, folders[position]!), c.label, observer, { ...order, pacer });
+        const base = input.observer?.(c.label, position, configs.length);
+        const observer = input.micro ? { ...base, afterInference: microObserver(input.micro) } : { ...base };
+        return runAndWrite(c.config, path.join(dir, folders[position]!), c.label, observer, { ...order, pacer, segments });
       },
     })),
     rounds,
@@ -107,8 +132,10 @@ export async function runBench(input: BenchInput): Promise<BenchOutcome> {
         const c = configs[position]!;
         input.onMessage?.(`[${position + 1}/${configs.length}] loading ${c.label}${c.plugins.length ? ` (${c.plugins.map(pluginLabel).join(', ')})` : ' (no plugins)'}`);
       },
+      onPass: (pass) => void soFar.push(pass),
       atBoundary: async (roundsDone) => {
-        input.onMessage?.(roundsDone === 0 ? `all ${configs.length} configurations loaded; ${rounds} round${rounds === 1 ? '' : 's'} of interleaved passes` : `round ${roundsDone} of ${rounds} done`);
+        const what = segments > 1 ? `turn${rounds === 1 ? '' : 's'} (${config.repeats} pass${config.repeats === 1 ? '' : 'es'} in ${segments} segments)` : `round${rounds === 1 ? '' : 's'}`;
+        input.onMessage?.(roundsDone === 0 ? `all ${configs.length} configurations loaded; ${rounds} ${what} of interleaved passes` : `${segments > 1 ? 'turn' : 'round'} ${roundsDone} of ${rounds} done${turnSoFar(roundsDone)}`);
         const s = await sampler.sample(roundsDone, rounds);
         input.onMessage?.(`MatMul peak: ${s.gflopsPerSecond.toFixed(1)} GFLOP/s${s.loadAverage ? `, load average ${s.loadAverage[0].toFixed(2)}` : ''}${s.stealShare === null ? '' : `, steal ${(100 * s.stealShare).toFixed(1)} %`}`);
       },
@@ -116,7 +143,7 @@ export async function runBench(input: BenchInput): Promise<BenchOutcome> {
   );
   const runs = configs.map((c, position) => ({ label: c.label, folder: folders[position]!, reference: c.reference === true, run: written[position]! }));
 
-  const bench = assemble(input, id, dir, sampler, passes, runs, await captureEnvironment());
+  const bench = assemble(input, id, dir, sampler, passes, segments, runs, await captureEnvironment());
   const file = await writeJsonAtomic(path.join(dir, 'bench.json'), bench);
   const report = await writeBenchReport(bench, dir);
   return { bench, dir, file, report };
@@ -132,12 +159,20 @@ function assemble(
   dir: string,
   sampler: PeakSampler,
   passes: readonly PassRecord[],
+  segments: number,
   runs: { label: string; folder: string; run: WrittenRun; reference: boolean }[],
   environment: BenchFile['environment'],
 ): BenchFile {
   const base = runs[0]!.run.results;
-  const referenceRun = runs.find((r) => r.reference)?.run.results;
-  const baseMs = base.timings.inference.repeats;
+  // Per turn, in turn order: a pass's time, or with segments one segment's (the same items in every configuration).
+  const turnMs = (position: number) =>
+    passes
+      .filter((p) => p.configuration === position)
+      .sort((a, b) => a.round - b.round)
+      .map((p) => p.ms);
+  const total = (ms: readonly number[]) => ms.reduce((a, b) => a + b, 0);
+  const baseMs = turnMs(0);
+  const referencePosition = runs.findIndex((r) => r.reference);
   const peak = sampler.best();
   const shape = shapeFromConfig(base.payload.model.config);
   const ds = base.payload.task.dataset;
@@ -147,7 +182,8 @@ function assemble(
     const gate = position === 0 ? null : judge(base, r, input.gate);
     const judged = gate?.metrics.find((m) => m.name === input.gate.metric);
     const flops = runFlops(r);
-    const paired = pairedSpeedup(baseMs, inf.repeats)!;
+    const ms = turnMs(position);
+    const paired = pairedSpeedup(baseMs, ms)!;
     return {
       label,
       plugins: r.plugins.map((p) => p.name),
@@ -164,7 +200,8 @@ function assemble(
       speedup: paired.speedup,
       pairedRatios: paired.ratios,
       speedupInterval: paired.interval,
-      cv: coefficientOfVariation(inf.repeats),
+      cv: segments === 1 ? coefficientOfVariation(inf.repeats) : position === 0 ? null : coefficientOfVariation(paired.ratios),
+      wholeSpeedup: total(baseMs) / total(ms),
       headlineMetric: r.payload.primaryMetric,
       metrics: r.metrics,
       gate:
@@ -177,7 +214,7 @@ function assemble(
       backend: r.payload.backend.name,
       ...(reference ? { reference: true } : {}),
       // Both score the same pairwise tokens, so the throughput ratio is reference time over this one's, paired by round.
-      vsReference: referenceRun ? pairedSpeedup(referenceRun.timings.inference.repeats, inf.repeats)!.speedup : null,
+      vsReference: referencePosition >= 0 ? pairedSpeedup(turnMs(referencePosition), ms)!.speedup : null,
     };
   });
   const c = input.config;
@@ -208,6 +245,7 @@ function assemble(
     model: { dir: base.payload.model.dir, weightsSha256: base.payload.model.weightsSha256, layerWeightParameters: layerWeightParameters(shape), vocabSize: shape.vocabSize, hiddenSize: shape.hiddenSize },
     backend: { name: c.backend.name, executionProvider: c.backend.executionProvider, dtype: c.backend.dtype, intraOpThreads: c.backend.intraOpThreads, interOpThreads: c.backend.interOpThreads },
     repeats: c.repeats,
+    ...(segments > 1 ? { segments } : {}),
     batchSize: c.batchSize,
     peak,
     peakSamples: sampler.samples,
@@ -226,6 +264,17 @@ export function noiseLines(b: BenchFile): string[] {
   const rules = `peak within ${(100 * t.peakTolerance).toFixed(0)} %, CV at most ${(100 * t.maxCv).toFixed(0)} %, of peak at most 100 %`;
   if (!b.noise.noisy) return [`quiet: no sign of contention (${rules})`];
   return [`NOISY: the machine was busy; these ratios may not hold (${rules}):`, ...b.noise.reasons.map((r) => `  ${r.rule}: ${r.message}`)];
+}
+
+/** A long duration as h:mm:ss (seconds with one decimal below a minute). */
+export function formatWall(ms: number): string {
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const whole = Math.round(seconds);
+  const h = Math.floor(whole / 3600);
+  const m = Math.floor((whole % 3600) / 60);
+  const sec = whole % 60;
+  return `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
 }
 
 /** The table `optibench bench` prints: one row per configuration, aligned columns. */
@@ -270,7 +319,12 @@ export function benchSummary(b: BenchFile, files: { file: string; report: string
     '',
     `MatMul peak: ${p.gflopsPerSecond.toFixed(2)} GFLOP/s ([${p.shape.m},${p.shape.k}]x[${p.shape.k},${p.shape.n}] fp32, fastest of ${p.latency.samples} samples ${p.latency.minMs.toFixed(2)} ms, p50 ${p.latency.p50Ms.toFixed(2)} ms, ${p.intraOpThreads || 'default'} threads)`,
     `  the highest of ${b.peakSamples.length} samples: ${b.peakSamples.map((s) => s.gflopsPerSecond.toFixed(1)).join(', ')} GFLOP/s; load average ${b.peakSamples.map((s) => (s.loadAverage ? s.loadAverage[0].toFixed(2) : '?')).join(', ')}; steal ${b.peakSamples.map((s) => (s.stealShare === null ? '?' : `${(100 * s.stealShare).toFixed(1)} %`)).join(', ')}`,
-    `speedup: median over ${b.repeats} interleaved round${b.repeats === 1 ? '' : 's'} of the baseline's pass time over the configuration's in the same round; interval: ${b.bootstrap.method}, ${b.bootstrap.resamples} resamples, seed ${b.bootstrap.seed}`,
+    b.segments && b.segments > 1
+      ? `speedup: each pass ran in ${b.segments} segments (the same slices of the items in every configuration, interleaved segment by segment); median over the ${b.repeats * b.segments} turns of the baseline's segment time over the configuration's; CV: of those ratios; interval: ${b.bootstrap.method}, ${b.bootstrap.resamples} resamples, seed ${b.bootstrap.seed}`
+      : `speedup: median over ${b.repeats} interleaved round${b.repeats === 1 ? '' : 's'} of the baseline's pass time over the configuration's in the same round; interval: ${b.bootstrap.method}, ${b.bootstrap.resamples} resamples, seed ${b.bootstrap.seed}`,
+    ...(b.segments && b.segments > 1
+      ? [`whole passes (sum of every turn): ${b.configurations.map((c) => `${c.label} ${formatWall(c.inference.repeats.reduce((a, x) => a + x, 0))}${c.wholeSpeedup !== undefined && c !== b.configurations[0] ? ` (${c.wholeSpeedup.toFixed(2)}x)` : ''}`).join(', ')}`]
+      : []),
     ...noiseLines(b),
     `gate: ${b.gate.metric} may drop at most ${b.gate.maxDropPoints.toFixed(2)} points against the baseline`,
     'overhead: the share of a measured pass spent outside model executions (packing, unpacking, scoring)',

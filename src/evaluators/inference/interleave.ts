@@ -7,18 +7,22 @@
  */
 import { OptibenchError } from '../../core/errors.js';
 
-/** The runner's side of the turns: it awaits each call before doing what the call is named after. */
+/**
+ * The runner's side of the turns: it awaits each call before doing what the call is named after. A turn is a
+ * measured pass, or with segmented passes one segment of one (turn = repeat x segments + segment).
+ */
 export interface Pacer {
-  /** Resolves when measured pass `repeat` (0-based) may start; rejects when the measurement stopped. */
-  beforePass(repeat: number): Promise<void>;
-  /** Pass `repeat` finished; `ms` is its measured time. */
-  afterPass(repeat: number, ms: number): void;
+  /** Resolves when measured turn `turn` (0-based) may start; rejects when the measurement stopped. */
+  beforeTurn(turn: number): Promise<void>;
+  /** Turn `turn` finished; `ms` is its measured time. */
+  afterTurn(turn: number, ms: number): void;
   /** Resolves when the run may do its after-inference work and close its backend. */
   beforeFinish(): Promise<void>;
 }
 
-/** One measured pass, in the order the passes ran. */
+/** One measured turn (a pass, or a segment of one), in the order the turns ran. */
 export interface PassRecord {
+  /** The turn's index: the round of the round-robin it belongs to. */
   readonly round: number;
   readonly configuration: number;
   readonly label: string;
@@ -136,12 +140,12 @@ export async function interleave<T>(runs: readonly InterleavedRun<T>[], rounds: 
   };
 
   const pacer = (i: number): Pacer => ({
-    beforePass: (repeat) => wait(i, `pass:${i}:${repeat}`),
-    afterPass: (repeat, ms) => {
-      const record = { round: repeat, configuration: i, label: runs[i]!.label, ms };
+    beforeTurn: (turn) => wait(i, `pass:${i}:${turn}`),
+    afterTurn: (turn, ms) => {
+      const record = { round: turn, configuration: i, label: runs[i]!.label, ms };
       passes.push(record);
       hooks.onPass?.(record);
-      states[i]!.passes = repeat + 1;
+      states[i]!.passes = turn + 1;
       wake(i);
     },
     beforeFinish: () => wait(i, `finish:${i}`),

@@ -92,6 +92,20 @@ export const inferenceTimingsSchema = z.object({
       latency: latencySummarySchema.nullable(),
     })
     .optional(),
+  /**
+   * With segmented passes (`bench --full`): each pass ran as `count` turns over contiguous slices of the items
+   * (in the run's item order), each slice scheduled on its own, and another configuration may have run
+   * between them; the pass's time is the sum of its segments'. Absent for an ordinary, unsegmented run.
+   */
+  segments: z
+    .object({
+      count: z.number().int().positive(),
+      /** Items in each segment, in order. */
+      items: z.array(z.number().int().nonnegative()),
+      /** Per measured pass, each segment's time. */
+      passesMs: z.array(z.array(z.number())),
+    })
+    .optional(),
   totalMs: z.number(),
 });
 

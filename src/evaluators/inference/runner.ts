@@ -98,10 +98,16 @@ export interface RunOptions {
   /** Whose entry this is (a team's submission and its commit), recorded in the result's subject. */
   readonly subject?: { readonly team: string | null; readonly commit: string | null };
   /**
-   * Turns for interleaved measurement (`interleave.ts`): awaited before each measured pass and before the
-   * after-inference work, so several loaded runs take their passes in turn.
+   * Turns for interleaved measurement (`interleave.ts`): awaited before each measured turn (a pass, or one
+   * segment of a pass) and before the after-inference work, so several loaded runs take their turns in order.
    */
   readonly pacer?: Pacer;
+  /**
+   * Split every measured pass into this many turns over contiguous slices of the items (in the run's item
+   * order), each slice scheduled on its own, so a pass over many items can be interleaved with another
+   * configuration's slice by slice. Default 1: one turn per pass, one schedule over all items.
+   */
+  readonly segments?: number;
 }
 
 /** A run that failed after computing something: `partial` holds it, with status `incomplete`. */
@@ -133,6 +139,10 @@ interface Prepared {
   task: Task;
   plan: Plan;
   batches: TokenRequest[][];
+  /** Index of the first batch of each segment (one entry, 0, for an unsegmented run). */
+  segmentStarts: number[];
+  /** Items (documents computed here) in each segment. */
+  segmentItems: number[];
   plugins: LoadedPlugin[];
   modelDir: string;
   modelConfig: Record<string, JsonValue>;
@@ -179,11 +189,13 @@ async function prepare(config: RunConfig, observer: RunObserver, options: RunOpt
   const carriedAnswers = carriedRequestAnswers(plan, partial);
   const carriedIds = new Set(carriedAnswers.map((a) => a.id));
   const computed = plan.requests.filter((r) => !carriedIds.has(r.id));
-  const batches = scheduleRequests(computed, config.batchSize, plugins);
+  const { batches, segmentStarts, segmentItems } = segmentedSchedule(plan.docs.length, computed, config.batchSize, plugins, options.segments ?? 1);
   return {
     task,
     plan,
     batches,
+    segmentStarts,
+    segmentItems,
     plugins,
     modelDir,
     modelConfig: llama as unknown as Record<string, JsonValue>,
@@ -199,6 +211,37 @@ async function prepare(config: RunConfig, observer: RunObserver, options: RunOpt
     session,
     cacheDir,
   };
+}
+
+/**
+ * The schedule, whole or in segments: segment s holds the documents at positions [s n / S, (s + 1) n / S) of
+ * the item order and is scheduled by itself (plugins' schedule hooks see only its requests), so every
+ * configuration's segment s covers the same items whatever its plugins do with the batches.
+ */
+function segmentedSchedule(
+  docs: number,
+  requests: readonly TokenRequest[],
+  batchSize: number,
+  plugins: readonly LoadedPlugin[],
+  segments: number,
+): { batches: TokenRequest[][]; segmentStarts: number[]; segmentItems: number[] } {
+  const count = Math.max(1, Math.min(Math.floor(segments), docs));
+  if (count === 1) return { batches: scheduleRequests(requests, batchSize, plugins), segmentStarts: [0], segmentItems: [docs] };
+  const bounds = Array.from({ length: count + 1 }, (_, s) => Math.floor((s * docs) / count));
+  const bySegment: TokenRequest[][] = Array.from({ length: count }, () => []);
+  for (const request of requests) {
+    let s = Math.min(count - 1, Math.floor((request.group * count) / docs));
+    while (request.group < bounds[s]!) s--;
+    while (request.group >= bounds[s + 1]!) s++;
+    bySegment[s]!.push(request);
+  }
+  const batches: TokenRequest[][] = [];
+  const segmentStarts: number[] = [];
+  for (const part of bySegment) {
+    segmentStarts.push(batches.length);
+    if (part.length) batches.push(...scheduleRequests(part, batchSize, plugins));
+  }
+  return { batches, segmentStarts, segmentItems: bounds.slice(1).map((b, s) => b - bounds[s]!) };
 }
 
 async function answerAll(
@@ -251,6 +294,8 @@ export async function runEvaluation(
   /** Per measured pass, each measured batch's time; and each batch's request count (the same every pass). */
   const batchMs: number[][] = [];
   const batchRequests: number[] = [];
+  /** Per measured pass, each segment's time (one segment per pass unless the run is segmented). */
+  const segmentMs: number[][] = [];
   let inModel = 0;
   let enteredAt = 0;
   const probe = {
@@ -286,7 +331,7 @@ export async function runEvaluation(
 
   const results = (status: InferenceResult['status'], error?: string): InferenceResult =>
     assembleResults({
-      config, configSha256: configHash, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, workerPeakRssBytes, repeatMs, modelMs, batchMs, batchRequests, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0,
+      config, configSha256: configHash, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, workerPeakRssBytes, repeatMs, modelMs, batchMs, batchRequests, segmentMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0,
       canary: canary && options.canary ? { items: canary.items, requests: canary.requests, tolerance: options.canary.tolerance, maxAbsDiff: canaryMaxAbsDiff } : undefined,
       subject: options.subject,
     });
@@ -314,20 +359,36 @@ export async function runEvaluation(
 
     const total = prepared.computed.length;
     // Nothing left to compute (a resumed run whose items were all carried over): nothing to measure either.
+    const starts = prepared.segmentStarts;
     for (let repeat = 0; repeat < (total > 0 ? config.repeats : 0); repeat++) {
-      await options.pacer?.beforePass(repeat);
-      observer.phase?.('inference', config.repeats > 1 ? `measuring, repeat ${repeat + 1} of ${config.repeats}` : 'measuring');
-      let done = 0;
-      observer.progress?.(0, total, repeat, config.repeats);
       // Canary batches and the observer's item writes are not the run's work: their time is taken out.
       let excludedMs = 0;
       let excludedModelMs = 0;
       const canaryAnswers: TokenAnswer[] = [];
       const schedule = withCanaryBatches(batches, canary, random);
-      inModel = 0;
       const passBatchMs: number[] = [];
+      const passSegmentMs: number[] = [];
+      // A turn is one segment of one pass; the time between turns (another configuration's) is not this pass's.
+      let segment = -1;
+      let segmentT = 0;
+      let segmentExcluded = 0;
+      const openSegment = async (s: number) => {
+        await options.pacer?.beforeTurn(repeat * starts.length + s);
+        segment = s;
+        segmentExcluded = excludedMs;
+        segmentT = performance.now();
+      };
+      const closeSegment = () => {
+        passSegmentMs.push(performance.now() - segmentT - (excludedMs - segmentExcluded));
+        options.pacer?.afterTurn(repeat * starts.length + segment, passSegmentMs.at(-1)!);
+      };
+      await openSegment(0);
+      observer.phase?.('inference', config.repeats > 1 ? `measuring, repeat ${repeat + 1} of ${config.repeats}` : 'measuring');
+      let done = 0;
+      observer.progress?.(0, total, repeat, config.repeats);
+      inModel = 0;
       batchMs.push(passBatchMs);
-      t = performance.now();
+      let measuredBatches = 0;
       for (const { batch, canary: isCanary } of schedule) {
         if (isCanary) {
           const [c0, m0] = [performance.now(), inModel];
@@ -336,6 +397,11 @@ export async function runEvaluation(
           excludedModelMs += inModel - m0;
           continue;
         }
+        while (segment + 1 < starts.length && measuredBatches >= starts[segment + 1]!) {
+          closeSegment();
+          await openSegment(segment + 1);
+        }
+        measuredBatches++;
         const b0 = performance.now();
         const batchAnswer = await answerBatch(backend, batch, observer.signal);
         passBatchMs.push(performance.now() - b0);
@@ -358,9 +424,15 @@ export async function runEvaluation(
         done += batchAnswer.answers.length;
         observer.progress?.(done, total, repeat, config.repeats);
       }
-      repeatMs.push(performance.now() - t - excludedMs);
+      // Segments left with no batches (every item carried over by a resume) still take their turn.
+      while (segment + 1 < starts.length) {
+        closeSegment();
+        await openSegment(segment + 1);
+      }
+      closeSegment();
+      segmentMs.push(passSegmentMs);
+      repeatMs.push(passSegmentMs.reduce((a, b) => a + b, 0));
       modelMs.push(inModel - excludedModelMs);
-      options.pacer?.afterPass(repeat, repeatMs.at(-1)!);
       if (canary) canaryMaxAbsDiff = Math.max(canaryMaxAbsDiff, checkCanary(canary, canaryAnswers, answers, options.canary!.tolerance));
     }
     await options.pacer?.beforeFinish();
@@ -399,6 +471,7 @@ interface AssembleInput {
   modelMs: number[];
   batchMs: number[][];
   batchRequests: number[];
+  segmentMs: number[][];
   repeatMaxAbsDiff: number;
   prepareMs: number;
   loadMs: number;
@@ -500,6 +573,9 @@ function assembleResults(input: AssembleInput): InferenceResult {
       modelExecution: repeatStats(input.modelMs),
       harnessOverhead: harnessOverhead(input.repeatMs, input.modelMs),
       batches: batchTimings(input.batchMs, input.batchRequests, input.repeatMs.length),
+      ...(prepared.segmentStarts.length > 1
+        ? { segments: { count: prepared.segmentStarts.length, items: prepared.segmentItems, passesMs: input.segmentMs.slice(0, input.repeatMs.length) } }
+        : {}),
       totalMs: input.totalMs,
     },
     metrics,

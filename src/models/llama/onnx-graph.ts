@@ -32,7 +32,7 @@ import { quantizedLinear } from './graph/quantized-linear.js';
 import type { LlamaConfig, WeightLocation } from './hf-model.js';
 
 /** Bumped whenever the graph changes, so cached graphs from an older builder are not reused. */
-export const LLAMA_GRAPH_VERSION = 5;
+export const LLAMA_GRAPH_VERSION = 6;
 
 export interface BuiltGraph {
   readonly modelFile: string;

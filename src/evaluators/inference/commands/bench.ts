@@ -7,6 +7,7 @@ import { DEFAULT_MICRO } from '../micro.js';
 import { DEFAULT_NOISE } from '../contention.js';
 import { StoppedEvaluation } from '../../../core/evaluation.js';
 import { EXIT } from '../../../core/cli/exit-codes.js';
+import { OptibenchError } from '../../../core/errors.js';
 import { positiveInteger } from '../../../core/cli/options.js';
 import { nonNegativeNumber } from '../../../core/cli/options.js';
 import { addRunFlags, overridesFrom, type RunFlags } from './run-flags.js';
@@ -22,7 +23,12 @@ interface BenchFlags extends RunFlags, ProgressFlags {
   reference?: 'pytorch' | 'onnx';
   peakTolerance: number;
   maxCv: number;
+  full?: boolean;
+  segments?: number;
 }
+
+/** Segments per pass of `--full` unless `--segments` says otherwise: ~630 HellaSwag items each. */
+export const FULL_RUN_SEGMENTS = 16;
 
 export function registerBench(program: Command): void {
   const command = program
@@ -38,7 +44,12 @@ export function registerBench(program: Command): void {
     .option('--micro-samples <n>', 'tinybench minimum samples per micro-benchmark', positiveInteger, DEFAULT_MICRO.minSamples)
     .option('--peak-tolerance <percent>', 'mark the run noisy when the MatMul peak samples differ by more than this', nonNegativeNumber, 100 * DEFAULT_NOISE.peakTolerance)
     .option('--max-cv <percent>', "mark the run noisy when a configuration's pass times vary by more than this (coefficient of variation)", nonNegativeNumber, 100 * DEFAULT_NOISE.maxCv)
-    .addHelpText('after', '\nExamples:\n  optibench bench --plugins head-pruning,prefix-sharing --limit 100 --repeats 3\n  optibench bench -c bench.yaml\n  optibench bench --plugins prefix-sharing --reference pytorch --limit 100\n')
+    .option(
+      '--full',
+      'the full-set figures: every item of the dataset, one pass each for the baseline and the plugins together (no plugin alone; plus --reference), interleaved segment by segment, no micro-benchmarks',
+    )
+    .option('--segments <n>', `split each pass into n turns over slices of the items, interleaved across the configurations (default: ${FULL_RUN_SEGMENTS} with --full, else 1)`, positiveInteger)
+    .addHelpText('after', '\nExamples:\n  optibench bench --plugins head-pruning,prefix-sharing --limit 100 --repeats 3\n  optibench bench -c bench.yaml\n  optibench bench --plugins prefix-sharing --reference pytorch --limit 100\n  optibench bench --full -m medium -d hellaswag_val.jsonl --plugins kernel-fusion,quantization,prefix-sharing,head-pruning --reference pytorch\n')
     .action(async (flags: BenchFlags) => {
       process.exitCode = await benchCommand(flags);
     });
@@ -46,7 +57,13 @@ export function registerBench(program: Command): void {
 
 async function benchCommand(flags: BenchFlags): Promise<number> {
   // The plugin flags pick which plugins to ablate; the config keeps its list, whose entries carry their options.
-  const { config } = await loadConfig(flags.config, { ...overridesFrom(flags), plugins: undefined });
+  if (flags.full && (flags.limit !== undefined || flags.samples !== undefined)) {
+    throw new OptibenchError('--full scores every item: leave out --limit and --samples', { key: flags.limit !== undefined ? '--limit' : '--samples' });
+  }
+  const loaded = await loadConfig(flags.config, { ...overridesFrom(flags), plugins: undefined });
+  // The full set is every item once: a config file's limit or indices give way, and one pass unless -r says more.
+  const config = flags.full ? { ...loaded.config, limit: null, limitMode: undefined, samples: undefined, repeats: flags.repeats ?? 1 } : loaded.config;
+  const segments = flags.segments ?? (flags.full ? FULL_RUN_SEGMENTS : 1);
   try {
     const outcome = await interruptible((signal) =>
       runBench({
@@ -54,7 +71,9 @@ async function benchCommand(flags: BenchFlags): Promise<number> {
         plugins: selectPlugins(config, flags.plugin),
         ...(flags.reference ? { reference: flags.reference } : {}),
         gate: { metric: flags.metric, maxDropPoints: flags.maxDrop },
-        micro: { timeMs: flags.microTime, minSamples: flags.microSamples },
+        micro: flags.full ? null : { timeMs: flags.microTime, minSamples: flags.microSamples },
+        segments,
+        combinedOnly: flags.full === true,
         noise: { peakTolerance: flags.peakTolerance / 100, maxCv: flags.maxCv / 100 },
         command: ['optibench', ...process.argv.slice(2)],
         onMessage: (message) => process.stderr.write(`optibench: ${message}\n`),

@@ -56,6 +56,13 @@ export const blockSizeSchema = z
   .refine((n) => (n & (n - 1)) === 0, { message: 'blockSize must be a power of two >= 16' });
 
 export const DYNAMIC_INT8_KERNELS = ['matmul-integer', 'dynamic-quantize-matmul'] as const;
+export const INT8_WEIGHT_STORAGES = ['signed', 'unsigned', 'signed-7bit'] as const;
+export type Int8WeightStorage = (typeof INT8_WEIGHT_STORAGES)[number];
+
+/** The storage used when the settings name none: the fastest exact one on this CPU. */
+export function defaultInt8Weights(): Int8WeightStorage {
+  return signedInt8MatmulExact() ? 'signed' : 'signed-7bit';
+}
 
 export const quantizationSettingsSchema = z.discriminatedUnion('mode', [
   z.strictObject({
@@ -71,10 +78,13 @@ export const quantizationSettingsSchema = z.discriminatedUnion('mode', [
     /**
      * How the int8 codes are stored. `signed`: int8, run by uint8 x int8 kernels (the fastest where the CPU has
      * VNNI). `unsigned`: the same codes + 128 as uint8 with zero point 128, run by uint8 x uint8 kernels: the
-     * same integers, exact on every CPU. Absent: chosen for this machine when the graph is built
-     * (`withInt8WeightsForThisCpu`), since on x86-64 without VNNI the signed kernels saturate.
+     * same integers, exact on every CPU, but MLAS widens to 16 bits first and runs them at about half the rate.
+     * `signed-7bit`: codes in [-63, 63] (scale max|w| / 63) stored as int8, so the uint8 x int8 kernels cannot
+     * saturate even without VNNI (2 x 255 x 63 < 32767): fast and exact, at half the weight resolution (ONNX
+     * Runtime's own quantizer calls this reduce_range). Absent: chosen for this machine when the graph is built
+     * (`withInt8WeightsForThisCpu`): `signed` with VNNI, `signed-7bit` on x86-64 without.
      */
-    int8Weights: z.enum(['signed', 'unsigned']).optional(),
+    int8Weights: z.enum(INT8_WEIGHT_STORAGES).optional(),
     keepFloat,
   })
     .refine((s) => s.activations === 'per-tensor' || s.kernel === 'matmul-integer', {
@@ -104,10 +114,10 @@ function rint(x: number): number {
 
 /**
  * Symmetric int8, one scale per output channel: `w` is [K, N] (inputs x outputs, the MatMul layout), and
- * scale[n] = max|w[:, n]| / 127 in float32, q = clamp(rint(w / scale), -127, 127). -128 is never used, so the
- * range is symmetric and the zero point is 0.
+ * scale[n] = max|w[:, n]| / maxCode in float32, q = clamp(rint(w / scale), -maxCode, maxCode). -128 is never
+ * used, so the range is symmetric and the zero point is 0. `maxCode` 63 gives 7-bit codes (`signed-7bit`).
  */
-export function quantizeInt8PerChannel(w: Float32Array, K: number, N: number): { q: Int8Array; scales: Float32Array } {
+export function quantizeInt8PerChannel(w: Float32Array, K: number, N: number, maxCode = 127): { q: Int8Array; scales: Float32Array } {
   const absMax = new Float32Array(N);
   for (let k = 0; k < K; k++) {
     const row = k * N;
@@ -117,14 +127,14 @@ export function quantizeInt8PerChannel(w: Float32Array, K: number, N: number): {
     }
   }
   const scales = new Float32Array(N);
-  for (let n = 0; n < N; n++) scales[n] = absMax[n]! / 127;
+  for (let n = 0; n < N; n++) scales[n] = absMax[n]! / maxCode;
   const q = new Int8Array(K * N);
   for (let k = 0; k < K; k++) {
     const row = k * N;
     for (let n = 0; n < N; n++) {
       const s = scales[n]!;
       if (s === 0) continue;
-      q[row + n] = Math.max(-127, Math.min(127, rint(Math.fround(w[row + n]! / s))));
+      q[row + n] = Math.max(-maxCode, Math.min(maxCode, rint(Math.fround(w[row + n]! / s))));
     }
   }
   return { q, scales };
@@ -223,12 +233,12 @@ function account(ctx: BuildContext, name: string, floatBytes: number, quantizedB
 export function withInt8WeightsForThisCpu(extra: { quantization?: unknown }): { quantization?: unknown } {
   const q = extra.quantization as QuantizationSettings | undefined;
   if (q?.mode !== 'dynamic-int8' || q.int8Weights !== undefined) return extra;
-  return { ...extra, quantization: { ...q, int8Weights: signedInt8MatmulExact() ? 'signed' : 'unsigned' } };
+  return { ...extra, quantization: { ...q, int8Weights: defaultInt8Weights() } };
 }
 
 function describe(settings: QuantizationSettings): string {
   return settings.mode === 'dynamic-int8'
-    ? `dynamic-int8 (${settings.kernel}, activations ${settings.activations}, ${settings.int8Weights ?? (signedInt8MatmulExact() ? 'signed' : 'unsigned')} int8 weights)`
+    ? `dynamic-int8 (${settings.kernel}, activations ${settings.activations}, ${settings.int8Weights ?? defaultInt8Weights()} int8 weights)`
     : `weight-only MatMulNBits bits=${settings.bits} blockSize=${settings.blockSize} accuracyLevel=${settings.accuracyLevel}`;
 }
 
@@ -247,8 +257,9 @@ export function quantizedLinear(settings: QuantizationSettings): LinearPart {
       const floatBytes = outFeatures * inFeatures * (ctx.T === ElemType.FLOAT16 ? 2 : 4);
       if (settings.mode === 'dynamic-int8') {
         const { values } = await ctx.weights.read(name, true);
-        const { q, scales } = quantizeInt8PerChannel(values, inFeatures, outFeatures);
-        const unsigned = (settings.int8Weights ?? (signedInt8MatmulExact() ? 'signed' : 'unsigned')) === 'unsigned';
+        const storage = settings.int8Weights ?? defaultInt8Weights();
+        const { q, scales } = quantizeInt8PerChannel(values, inFeatures, outFeatures, storage === 'signed-7bit' ? 63 : 127);
+        const unsigned = storage === 'unsigned';
         const codes = unsigned ? Uint8Array.from(q, (c) => c + 128) : new Uint8Array(q.buffer);
         const weight = await ctx.weights.write(`${name}.${unsigned ? 'uint8' : 'int8'}`, unsigned ? ElemType.UINT8 : ElemType.INT8, [inFeatures, outFeatures], codes, name);
         const scale = await ctx.weights.write(`${name}.scale`, ElemType.FLOAT, [outFeatures], new Uint8Array(scales.buffer));
@@ -296,15 +307,20 @@ export function quantizedLinear(settings: QuantizationSettings): LinearPart {
         return toModel(ctx, g.node('DynamicQuantizeMatMul', [xf, w!, scale!, zeroPoint!], {}, { domain: 'com.microsoft' })[0]!);
       }
       if (settings.activations === 'per-token') {
-        // One symmetric scale per row: s = max|x| / 127 over the row, q = rint(x / s) + 128 as uint8 with the
-        // scalar zero point 128 (uint8 x int8 is the pair MLAS runs fastest; a per-row zero point it does not take).
-        const absMax = g.op('ReduceMax', [g.op('Abs', [xf])], { axes: attr.ints([-1]), keepdims: attr.int(1) });
+        // One symmetric scale per row (token): s = max|x| / 127, q = rint(x / s) + 128 as uint8. The rows are
+        // flattened to 2-D so one per-axis QuantizeLinear does divide, round, shift and cast in a single pass,
+        // and MatMulIntegerToFloat applies the per-channel weight scales inside the GEMM's output stage; only
+        // the row scale is left as a Mul. (Each was its own pass over the tensor before: 10 operators, 8 of
+        // them over whole activations, which cost more than the integer GEMM saved on this model.)
+        const rows = g.op('Reshape', [xf, g.int64s([-1, weight.inFeatures])]);
+        const absMax = g.op('ReduceMax', [g.op('Abs', [rows])], { axes: attr.ints([-1]), keepdims: attr.int(0) });
         const rowScale = g.op('Max', [g.op('Div', [absMax, g.scalar(ElemType.FLOAT, 127)]), g.scalar(ElemType.FLOAT, 1e-30)]);
-        const shifted = g.op('Add', [g.op('Round', [g.op('Div', [xf, rowScale])]), g.scalar(ElemType.FLOAT, 128)]);
-        const xq = g.op('Cast', [shifted], { to: attr.int(ElemType.UINT8) });
-        const accumulated = g.op('MatMulInteger', [xq, w!, g.scalar(ElemType.UINT8, 128), zeroPoint!]);
-        const rowScaled = g.op('Mul', [g.op('Cast', [accumulated], { to: attr.int(ElemType.FLOAT) }), rowScale]);
-        return toModel(ctx, g.op('Mul', [rowScaled, scale!]));
+        const rowZeroPoint = g.op('Expand', [g.scalar(ElemType.UINT8, 128), g.op('Shape', [rowScale])]);
+        const xq = g.op('QuantizeLinear', [rows, rowScale, rowZeroPoint], { axis: attr.int(0) });
+        const product = g.op('MatMulIntegerToFloat', [xq, w!, g.scalar(ElemType.FLOAT, 1), scale!, g.scalar(ElemType.UINT8, 128), zeroPoint!], {}, 'com.microsoft');
+        const scaled = g.op('Mul', [product, g.op('Unsqueeze', [rowScale, g.int64s([1])])]);
+        const outShape = g.op('Concat', [g.op('Slice', [g.op('Shape', [xf]), g.int64s([0]), g.int64s([-1])]), g.int64s([weight.outFeatures])], { axis: attr.int(0) });
+        return toModel(ctx, g.op('Reshape', [scaled, outShape]));
       }
       // uint8 activations (DynamicQuantizeLinear's only output type) x int8 weights, the pair MLAS runs fastest.
       const [xq, xScale, xZeroPoint] = g.node('DynamicQuantizeLinear', [xf], {}, { outputs: 3 });
