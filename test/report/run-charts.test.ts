@@ -110,6 +110,9 @@ describe('a real run of the embedded tiny model', () => {
     expect(randomWeightModel(r.payload.model.config)).toEqual({ embeddedDefault: true, seed: DEFAULT_MODEL_SEED });
     expect(renderRunReport(r)).toContain('The embedded tiny model, with random weights.');
     expect(summary(r, 'results.json', 'index.html')).toContain('the embedded tiny model has random weights: its accuracy is chance by construction');
+    // generate-model's default seed is the embedded one: another shape with it is "a model optibench generated".
+    const medium = { ...r.payload.model.config, hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 8 };
+    expect(randomWeightModel(medium)).toEqual({ embeddedDefault: false, seed: DEFAULT_MODEL_SEED });
     // A Hugging Face config has no optibench_generator: no warning.
     const trained = structuredClone(r);
     delete (trained.payload.model.config as Record<string, unknown>).optibench_generator;

@@ -56,5 +56,9 @@ export interface RandomWeightModel {
 export function randomWeightModel(config: { readonly [key: string]: unknown }): RandomWeightModel | null {
   const generator = config.optibench_generator as { seed?: unknown } | null | undefined;
   if (typeof generator !== 'object' || generator === null || typeof generator.seed !== 'number') return null;
-  return { embeddedDefault: generator.seed === DEFAULT_MODEL_SEED, seed: generator.seed };
+  // `generate-model` defaults to the same seed: only the tiny preset's shape with it is the embedded default.
+  const tiny = PRESETS.tiny;
+  const embeddedDefault =
+    generator.seed === DEFAULT_MODEL_SEED && config.hidden_size === tiny.hiddenSize && config.intermediate_size === tiny.intermediateSize && config.num_hidden_layers === tiny.numLayers;
+  return { embeddedDefault, seed: generator.seed };
 }
