@@ -21,11 +21,13 @@ const options = z
     attention: z.enum(['none', 'mha']).default('mha'),
     /** q/k/v projections as one MatMul over stacked weights, gate/up as another (split after). */
     projections: z.boolean().default(true),
+    /** With the head at every position: log-softmax only at the scored positions (row-wise, the same numbers). */
+    scoredLogSoftmax: z.boolean().default(true),
     /** ONNX Runtime's own graph rewrites on top (`disabled` runs the fused graph exactly as built). */
     graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
   })
-  .refine((o) => o.rmsNorm || o.skipRmsNorm || o.rotary || o.attention !== 'none' || o.projections, {
-    message: 'no fusion chosen: enable at least one of rmsNorm, skipRmsNorm, rotary, attention, projections',
+  .refine((o) => o.rmsNorm || o.skipRmsNorm || o.rotary || o.attention !== 'none' || o.projections || o.scoredLogSoftmax, {
+    message: 'no fusion chosen: enable at least one of rmsNorm, skipRmsNorm, rotary, attention, projections, scoredLogSoftmax',
   });
 
 export default defineInferencePlugin({
@@ -45,6 +47,7 @@ export default defineInferencePlugin({
       rotary: settings.rotary,
       attention: settings.attention,
       projections: settings.projections,
+      scoredLogSoftmax: settings.scoredLogSoftmax,
     };
     return {
       modelBuild({ build }) {

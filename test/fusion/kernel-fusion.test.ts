@@ -28,8 +28,8 @@ import { HELLASWAG_FULL, sharedFile } from '../helpers/shared.js';
 
 type Layout = 'plain' | 'kvCache' | 'treeMask';
 
-const NONE: FusionSettings = { rmsNorm: false, skipRmsNorm: false, rotary: false, attention: 'none', projections: false };
-const ALL: FusionSettings = { rmsNorm: true, skipRmsNorm: true, rotary: true, attention: 'mha', projections: true };
+const NONE: FusionSettings = { rmsNorm: false, skipRmsNorm: false, rotary: false, attention: 'none', projections: false, scoredLogSoftmax: false };
+const ALL: FusionSettings = { rmsNorm: true, skipRmsNorm: true, rotary: true, attention: 'mha', projections: true, scoredLogSoftmax: true };
 
 /** Each fusion alone, then all together; with the operators the facts must name. */
 const FUSION_CASES: [string, FusionSettings, string[]][] = [
@@ -38,6 +38,7 @@ const FUSION_CASES: [string, FusionSettings, string[]][] = [
   ['rotary', { ...NONE, rotary: true }, [FUSION_OPERATORS.rotary]],
   ['attention', { ...NONE, attention: 'mha' }, [FUSION_OPERATORS.attention]],
   ['projections', { ...NONE, projections: true }, [FUSION_OPERATORS.projections]],
+  ['scoredLogSoftmax', { ...NONE, scoredLogSoftmax: true }, [FUSION_OPERATORS.scoredLogSoftmax]],
   ['all', ALL, Object.values(FUSION_OPERATORS)],
 ];
 
@@ -128,12 +129,19 @@ describe.each(MODELS)('fused equals plain (fp32, real HellaSwag requests): %s', 
         applied,
       ]);
       // All fusions with the head on the scored positions only (the last add + norm runs on gathered rows).
-      cases.push(['all, head pruned', { ...layoutExtra(layout), head: 'scored', fusions: { ...ALL } }, Object.values(FUSION_OPERATORS)]);
+      // (The log-softmax then runs on the scored rows anyway: scoredLogSoftmax has nothing left to do.)
+      cases.push([
+        'all, head pruned',
+        { ...layoutExtra(layout), head: 'scored', fusions: { ...ALL } },
+        Object.values(FUSION_OPERATORS).filter((op) => op !== FUSION_OPERATORS.scoredLogSoftmax),
+      ]);
       for (const [name, extra, applied] of cases) {
         const fused = await run(modelDir, extra, batches);
         const difference = maxDifference(requests, plain, fused);
         expect([name, difference]).toEqual([name, expect.any(Number)]);
         expect(difference).toBeLessThan(1e-4);
+        // Row-wise: the scored rows' log-softmax is the same computation on the same numbers, bit for bit.
+        if (name === 'scoredLogSoftmax') expect(difference).toBe(0);
         expect(predictions(requests, fused)).toEqual(predictions(requests, plain));
         expect(requests.map((r) => fused.byId.get(r.id)!.isGreedy)).toEqual(requests.map((r) => plain.byId.get(r.id)!.isGreedy));
         expect([name, [...(fused.facts.fusions as string[])].sort()]).toEqual([name, [...applied].sort()]);
@@ -202,7 +210,7 @@ describe('the kernel-fusion plugin', () => {
 
   it('defaults to every fusion and optimisation level "all", and sets the build and session settings', async () => {
     const [plugin] = await loadPlugins(['kernel-fusion'], 'onnx');
-    expect(plugin!.options).toEqual({ rmsNorm: true, skipRmsNorm: true, rotary: true, attention: 'mha', projections: true, graphOptimizationLevel: 'all' });
+    expect(plugin!.options).toEqual({ rmsNorm: true, skipRmsNorm: true, rotary: true, attention: 'mha', projections: true, scoredLogSoftmax: true, graphOptimizationLevel: 'all' });
     const build = { dtype: 'fp32' as const, extra: {} };
     const model = { hiddenSize: 64, intermediateSize: 172, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, vocabSize: 512 };
     plugin!.hooks.modelBuild!({ backend: 'onnx', model, build });
@@ -219,7 +227,7 @@ describe('the kernel-fusion plugin', () => {
     const [plugin] = await loadPlugins([{ name: 'kernel-fusion', options: { attention: 'none', rotary: false, graphOptimizationLevel: 'disabled' } }], 'onnx');
     const build = { dtype: 'fp32' as const, extra: {} };
     plugin!.hooks.modelBuild!({ backend: 'onnx', model: { hiddenSize: 64, intermediateSize: 172, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, vocabSize: 512 }, build });
-    expect(build.extra).toEqual({ fusions: { rmsNorm: true, skipRmsNorm: true, rotary: false, attention: 'none', projections: true } });
+    expect(build.extra).toEqual({ fusions: { rmsNorm: true, skipRmsNorm: true, rotary: false, attention: 'none', projections: true, scoredLogSoftmax: true } });
     expect(plugin!.hooks.describe!()).toMatchObject({ graphOptimizationLevel: 'disabled' });
   });
 
@@ -228,7 +236,7 @@ describe('the kernel-fusion plugin', () => {
     expect(await loadError({ graphOptimizationLevel: 'max' })).toMatch(/^plugins\[0\]\.options\.graphOptimizationLevel: Invalid option/);
     expect(await loadError({ fuseEverything: true })).toMatch(/fuseEverything/);
     expect(await loadError({ rmsNorm: 'yes' })).toMatch(/^plugins\[0\]\.options\.rmsNorm: /);
-    expect(await loadError({ rmsNorm: false, skipRmsNorm: false, rotary: false, attention: 'none', projections: false })).toMatch(/no fusion chosen/);
+    expect(await loadError({ rmsNorm: false, skipRmsNorm: false, rotary: false, attention: 'none', projections: false, scoredLogSoftmax: false })).toMatch(/no fusion chosen/);
   });
 
   it('refuses to run with onnx-session, which sets the same optimisation level, in either order', async () => {

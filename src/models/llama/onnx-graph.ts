@@ -172,7 +172,12 @@ export async function buildLlamaGraph(
         const last = parts.norm.addAndNorm(ctx, hidden, pendingResidual!, finalNorm);
         const allLogits = toFloat(ctx, parts.linear.apply(ctx, last.normed, lmHead));
         logits = at(allLogits);
-        logprobs = at(g.op('LogSoftmax', [allLogits], { axis: attr.int(-1) }));
+        if (extra.fusions?.scoredLogSoftmax) {
+          recordFact(ctx, 'fusions', FUSION_OPERATORS.scoredLogSoftmax);
+          logprobs = g.op('LogSoftmax', [logits], { axis: attr.int(-1) });
+        } else {
+          logprobs = at(g.op('LogSoftmax', [allLogits], { axis: attr.int(-1) }));
+        }
       }
       const targets = g.op('Unsqueeze', [targetIds, g.int64s([2])]);
       const targetLogprobs = g.op('Squeeze', [g.op('GatherElements', [logprobs, targets], { axis: attr.int(2) }), g.int64s([2])]);

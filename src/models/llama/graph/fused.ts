@@ -39,6 +39,13 @@ export const fusionSettingsSchema = z.strictObject({
    * quantization instead of three (or two).
    */
   projections: z.boolean().default(false),
+  /**
+   * With the head at every position (lm-eval's way), the log-softmax over the vocabulary only at the scored
+   * positions: the logits are gathered first and LogSoftmax runs on those rows. It is row-wise, so each scored
+   * row gets the same numbers; the rows nobody reads are not computed. (The LM head's matmul still runs at
+   * every position: skipping that is head-pruning's.)
+   */
+  scoredLogSoftmax: z.boolean().default(false),
 });
 
 export type FusionSettings = z.infer<typeof fusionSettingsSchema>;
@@ -50,6 +57,7 @@ export const FUSION_OPERATORS = {
   rotary: 'RotaryEmbedding',
   attention: 'MultiHeadAttention',
   projections: 'fused projections (qkv, gate+up)',
+  scoredLogSoftmax: 'LogSoftmax at the scored positions',
 } as const;
 
 const MS = 'com.microsoft';
