@@ -161,6 +161,12 @@ describe('optibench bench --full: every item, baseline and the plugins together,
     expect(all.cv).toBeCloseTo(Math.sqrt(ratios.reduce((acc, r) => acc + (r - mean) ** 2, 0) / 2) / mean, 12);
     expect(bench.configurations[0]!.cv).toBeNull();
     expect(stdout).toMatch(/^whole passes \(sum of every turn\): baseline \d+\.\d s, all \d+\.\d s \(\d+\.\d\dx\)$/m);
+    const html = await readFile(path.join(dir, 'index.html'), 'utf8');
+    expect(html).toContain('each pass ran in 3 segments');
+    expect(html).toContain('<th>per-segment ratios</th><th>CV of those ratios</th><th>whole pass</th><th>whole-pass ratio</th>');
+    expect(html).toContain(`<td>${all.wholeSpeedup!.toFixed(2)}x</td>`);
+    expect(html).toContain('None: the full-set run (<code>bench --full</code>) skips them.');
+    for (const r of bench.noise.reasons.filter((x) => x.rule === 'cv')) expect(r.message).toMatch(/per-segment ratios to the baseline vary by/);
   });
 
   it('segments change the batches, not the answers: the baseline matches an unsegmented run item by item', async () => {

@@ -222,6 +222,7 @@ function assemble(
     peaks: sampler.samples.map((s) => s.gflopsPerSecond),
     ofPeak: configurations.map((x) => ({ label: x.label, fraction: x.flops.fractionOfPeak })),
     cv: configurations.map((x) => ({ label: x.label, cv: x.cv })),
+    ...(segments > 1 ? { cvOf: 'per-segment ratios to the baseline' } : {}),
     thresholds: input.noise ?? DEFAULT_NOISE,
   });
   return benchFileSchema.parse({

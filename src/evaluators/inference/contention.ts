@@ -101,6 +101,8 @@ export interface NoiseInput {
   readonly ofPeak: readonly { label: string; fraction: number }[];
   /** Each configuration's coefficient of variation of its pass times (null with one pass). */
   readonly cv: readonly { label: string; cv: number | null }[];
+  /** What the CVs are of, for the message: `pass times` unless the passes were segmented. */
+  readonly cvOf?: string;
   readonly thresholds: NoiseThresholds;
 }
 
@@ -130,7 +132,7 @@ export function judgeNoise(input: NoiseInput): Noise {
   }
   for (const { label, cv } of input.cv) {
     if (cv !== null && cv > thresholds.maxCv) {
-      reasons.push({ rule: 'cv', configuration: label, value: cv, threshold: thresholds.maxCv, message: `${label}'s pass times vary by ${pct(cv)} (CV; threshold ${pct(thresholds.maxCv)})` });
+      reasons.push({ rule: 'cv', configuration: label, value: cv, threshold: thresholds.maxCv, message: `${label}'s ${input.cvOf ?? 'pass times'} vary by ${pct(cv)} (CV; threshold ${pct(thresholds.maxCv)})` });
     }
   }
   return { noisy: reasons.length > 0, thresholds: { ...thresholds }, reasons };

@@ -55,6 +55,7 @@ export function renderBenchReport(b: BenchFile): string {
         medianBatch: median,
       };
     }),
+    anyMicro: b.configurations.some((c) => c.micro.length > 0),
     charts: benchCharts(b),
   });
 }
