@@ -12,6 +12,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inferenceResultSchema } from '../../src/evaluators/inference/results.js';
 import { benchFileSchema, type BenchFile } from '../../src/evaluators/inference/bench-schema.js';
+import { fp32FloatWork } from '../../src/evaluators/inference/bench.js';
 import { compareFileSchema } from '../../src/evaluators/inference/compare-schema.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 
@@ -120,7 +121,7 @@ describe('optibench bench --full: every item, baseline and the plugins together,
   let stdout: string;
 
   beforeAll(async () => {
-    const run = optibench(['bench', '--full', '--segments', '3', '--plugins', 'prefix-sharing,head-pruning', '-b', '4', '-o', 'full']);
+    const run = optibench(['bench', '--full', '--segments', '3', '--plugins', 'prefix-sharing,head-pruning,quantization', '-b', '4', '-o', 'full']);
     expect(run.stderr).not.toMatch(/error/);
     expect(run.code).toBe(0);
     stdout = run.stdout;
@@ -167,6 +168,14 @@ describe('optibench bench --full: every item, baseline and the plugins together,
     expect(html).toContain(`<td>${all.wholeSpeedup!.toFixed(2)}x</td>`);
     expect(html).toContain('None: the full-set run (<code>bench --full</code>) skips them.');
     for (const r of bench.noise.reasons.filter((x) => x.rule === 'cv')) expect(r.message).toMatch(/per-segment ratios to the baseline vary by/);
+  });
+
+  it('holds only float32 work against the fp32 MatMul peak: the quantized configuration is not judged by it', async () => {
+    const [base, all] = await Promise.all(bench.configurations.map(async (c) => inferenceResultSchema.parse(await readJson(path.join(dir, c.resultsFile)))));
+    expect(fp32FloatWork(base!)).toBe(true);
+    expect(fp32FloatWork(all!)).toBe(false);
+    expect(bench.noise.reasons.filter((r) => r.rule === 'of-peak' && r.configuration === 'all')).toEqual([]);
+    expect(stdout).toMatch(/^of peak: .*integer work is counted as fp32 FLOPs/m);
   });
 
   it('segments change the batches, not the answers: the baseline matches an unsegmented run item by item', async () => {
