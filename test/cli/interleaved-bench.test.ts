@@ -97,12 +97,15 @@ describe('optibench bench, interleaved: baseline and head-pruning, 6 items, 3 ro
   });
 
   it('the noise verdict follows from the figures, on screen, in bench.json and in the report', async () => {
-    expect(bench.noise.thresholds).toEqual({ peakTolerance: 0.15, maxCv: 0 });
+    expect(bench.noise.thresholds).toEqual({ peakTolerance: 0.15, maxCv: 0, maxLoadExcess: 1 });
     const peaks = bench.peakSamples.map((s) => s.gflopsPerSecond);
+    // The runs use one thread per CPU (--threads left at 0): the load rule's limit is that + 1.
+    const highestLoad = Math.max(...bench.peakSamples.map((s) => s.loadAverage![0]));
     const expected = [
       ...bench.configurations.filter((c) => c.flops.fractionOfPeak > 1).map((c) => `of-peak ${c.label}`),
       ...((Math.max(...peaks) - Math.min(...peaks)) / Math.max(...peaks) > 0.15 ? ['peak-moved null'] : []),
       ...bench.configurations.filter((c) => c.cv! > 0).map((c) => `cv ${c.label}`),
+      ...(highestLoad > os.availableParallelism() + 1 ? ['load null'] : []),
     ];
     expect(bench.noise.reasons.map((r) => `${r.rule} ${r.configuration}`)).toEqual(expected);
     expect(expected).toContain('cv baseline');

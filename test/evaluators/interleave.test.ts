@@ -162,6 +162,17 @@ describe('noise rules', () => {
     expect(noise.reasons[0]!.message).toContain('30.0 %');
   });
 
+  it('a load average above the own threads + the margin is noisy; at the limit, or unknown, it is not', () => {
+    const limits = { ...thresholds, maxLoadExcess: 1 };
+    // The loaded bench of the README: two busy loops beside a 2-thread bench, 1-minute load 3.37 to 4.42.
+    const loaded = judgeNoise({ ...clean, thresholds: limits, load: { averages: [3.37, 3.91, null, 4.42], ownThreads: 2 } });
+    expect(loaded.reasons).toEqual([{ rule: 'load', configuration: null, value: 4.42, threshold: 3, message: expect.stringContaining('reached 4.42 with the benchmark\'s own 2 threads (limit 3.00') }]);
+    expect(judgeNoise({ ...clean, thresholds: limits, load: { averages: [2.0, 3.0], ownThreads: 2 } }).noisy).toBe(false);
+    expect(judgeNoise({ ...clean, thresholds: limits, load: { averages: [null, null], ownThreads: 2 } }).noisy).toBe(false);
+    // A file written before the rule has no margin: no load rule.
+    expect(judgeNoise({ ...clean, load: { averages: [9], ownThreads: 2 } }).noisy).toBe(false);
+  });
+
   it('a CV of 25 % is noisy; one pass (no CV) is not', () => {
     const noise = judgeNoise({ ...clean, cv: [{ label: 'baseline', cv: 0.25 }, { label: 'quantization', cv: null }] });
     expect(noise.reasons).toEqual([{ rule: 'cv', configuration: 'baseline', value: 0.25, threshold: 0.1, message: expect.stringContaining('25.0 %') }]);

@@ -3,6 +3,7 @@
  * all together run on the same items with the same repeats; every speedup is against the baseline measured
  * here, never against a figure from another invocation or machine.
  */
+import os from 'node:os';
 import path from 'node:path';
 import type { BackendName } from '../../core/backend.js';
 import type { PluginEntry, RunConfig } from './config.js';
@@ -225,6 +226,7 @@ function assemble(
     ofPeak: configurations.filter((_, position) => fp32FloatWork(runs[position]!.run.results)).map((x) => ({ label: x.label, fraction: x.flops.fractionOfPeak })),
     cv: configurations.map((x) => ({ label: x.label, cv: x.cv })),
     ...(segments > 1 ? { cvOf: 'per-segment ratios to the baseline' } : {}),
+    load: { averages: sampler.samples.map((x) => x.loadAverage?.[0] ?? null), ownThreads: c.backend.intraOpThreads || os.availableParallelism() },
     thresholds: input.noise ?? DEFAULT_NOISE,
   });
   return benchFileSchema.parse({
@@ -271,7 +273,8 @@ export function fp32FloatWork(r: WrittenRun['results']): boolean {
 /** The verdict on the machine's quietness, first word `noisy` or `quiet`, then what was seen. */
 export function noiseLines(b: BenchFile): string[] {
   const t = b.noise.thresholds;
-  const rules = `peak within ${(100 * t.peakTolerance).toFixed(0)} %, CV at most ${(100 * t.maxCv).toFixed(0)} %, of peak at most 100 %`;
+  const load = t.maxLoadExcess === undefined ? '' : `, load average at most the threads + ${t.maxLoadExcess}`;
+  const rules = `peak within ${(100 * t.peakTolerance).toFixed(0)} %, CV at most ${(100 * t.maxCv).toFixed(0)} %, of peak at most 100 %${load}`;
   if (!b.noise.noisy) return [`quiet: no sign of contention (${rules})`];
   return [`NOISY: the machine was busy; these ratios may not hold (${rules}):`, ...b.noise.reasons.map((r) => `  ${r.rule}: ${r.message}`)];
 }

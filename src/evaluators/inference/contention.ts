@@ -2,18 +2,24 @@
  * Is the machine the benchmark ran on busy? The MatMul peak sampled before, between and after the rounds,
  * the load average and the CPU time stolen by the hypervisor at each sample, and the rules that mark a
  * benchmark "noisy": any figure of peak above 100 % (the peak itself was measured while slowed), a peak that
- * moved by more than a tolerance (the machine changed under the runs), or a configuration whose pass times
- * vary more than a threshold.
+ * moved by more than a tolerance (the machine changed under the runs), a configuration whose pass times
+ * vary more than a threshold, or a 1-minute load average above the benchmark's own threads by more than a
+ * margin (a steady load slows every sample alike, so the peak does not move: only the load shows it).
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 
-export const DEFAULT_NOISE = { peakTolerance: 0.15, maxCv: 0.1 } as const;
+export const DEFAULT_NOISE = { peakTolerance: 0.15, maxCv: 0.1, maxLoadExcess: 1 } as const;
 export const noiseThresholdsSchema = z.object({
   /** Largest allowed (highest - lowest) / highest of the peak samples. */
   peakTolerance: z.number().nonnegative(),
   /** Largest allowed coefficient of variation of a configuration's pass times. */
   maxCv: z.number().nonnegative(),
+  /**
+   * Largest allowed 1-minute load average at a peak sample beyond the benchmark's own threads (the runs take
+   * turns, so their own load is about their thread count). Absent in files written before it (no such rule).
+   */
+  maxLoadExcess: z.number().nonnegative().optional(),
 });
 export type NoiseThresholds = z.infer<typeof noiseThresholdsSchema>;
 
@@ -37,7 +43,7 @@ export const peakSampleSchema = z.object({
 export type PeakSample = z.infer<typeof peakSampleSchema>;
 
 export const noiseReasonSchema = z.object({
-  rule: z.enum(['of-peak', 'peak-moved', 'cv']),
+  rule: z.enum(['of-peak', 'peak-moved', 'cv', 'load']),
   /** The configuration the reason is about; null for the peak's own movement. */
   configuration: z.string().nullable(),
   value: z.number(),
@@ -103,6 +109,8 @@ export interface NoiseInput {
   readonly cv: readonly { label: string; cv: number | null }[];
   /** What the CVs are of, for the message: `pass times` unless the passes were segmented. */
   readonly cvOf?: string;
+  /** The 1-minute load average at each peak sample (null where unknown), and the threads the runs use. */
+  readonly load?: { readonly averages: readonly (number | null)[]; readonly ownThreads: number };
   readonly thresholds: NoiseThresholds;
 }
 
@@ -133,6 +141,20 @@ export function judgeNoise(input: NoiseInput): Noise {
   for (const { label, cv } of input.cv) {
     if (cv !== null && cv > thresholds.maxCv) {
       reasons.push({ rule: 'cv', configuration: label, value: cv, threshold: thresholds.maxCv, message: `${label}'s ${input.cvOf ?? 'pass times'} vary by ${pct(cv)} (CV; threshold ${pct(thresholds.maxCv)})` });
+    }
+  }
+  const known = (input.load?.averages ?? []).filter((v): v is number => v !== null);
+  if (input.load && thresholds.maxLoadExcess !== undefined && known.length) {
+    const highest = Math.max(...known);
+    const limit = input.load.ownThreads + thresholds.maxLoadExcess;
+    if (highest > limit) {
+      reasons.push({
+        rule: 'load',
+        configuration: null,
+        value: highest,
+        threshold: limit,
+        message: `the 1-minute load average reached ${highest.toFixed(2)} with the benchmark's own ${input.load.ownThreads} thread${input.load.ownThreads === 1 ? '' : 's'} (limit ${limit.toFixed(2)}: other work shared the CPUs)`,
+      });
     }
   }
   return { noisy: reasons.length > 0, thresholds: { ...thresholds }, reasons };

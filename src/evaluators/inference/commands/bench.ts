@@ -23,6 +23,7 @@ interface BenchFlags extends RunFlags, ProgressFlags {
   reference?: 'pytorch' | 'onnx';
   peakTolerance: number;
   maxCv: number;
+  maxLoadExcess: number;
   full?: boolean;
   segments?: number;
 }
@@ -44,6 +45,12 @@ export function registerBench(program: Command): void {
     .option('--micro-samples <n>', 'tinybench minimum samples per micro-benchmark', positiveInteger, DEFAULT_MICRO.minSamples)
     .option('--peak-tolerance <percent>', 'mark the run noisy when the MatMul peak samples differ by more than this', nonNegativeNumber, 100 * DEFAULT_NOISE.peakTolerance)
     .option('--max-cv <percent>', "mark the run noisy when a configuration's pass times vary by more than this (coefficient of variation)", nonNegativeNumber, 100 * DEFAULT_NOISE.maxCv)
+    .option(
+      '--max-load-excess <n>',
+      "mark the run noisy when the 1-minute load average at a peak sample exceeds the runs' own threads by more than this",
+      nonNegativeNumber,
+      DEFAULT_NOISE.maxLoadExcess,
+    )
     .option(
       '--full',
       'the full-set figures: every item of the dataset, one pass each for the baseline and the plugins together (no plugin alone; plus --reference), interleaved segment by segment, no micro-benchmarks',
@@ -74,7 +81,7 @@ async function benchCommand(flags: BenchFlags): Promise<number> {
         micro: flags.full ? null : { timeMs: flags.microTime, minSamples: flags.microSamples },
         segments,
         combinedOnly: flags.full === true,
-        noise: { peakTolerance: flags.peakTolerance / 100, maxCv: flags.maxCv / 100 },
+        noise: { peakTolerance: flags.peakTolerance / 100, maxCv: flags.maxCv / 100, maxLoadExcess: flags.maxLoadExcess },
         command: ['optibench', ...process.argv.slice(2)],
         onMessage: (message) => process.stderr.write(`optibench: ${message}\n`),
         observer: (label) => stderrObserver(label, signal, wantsProgress(flags)),
