@@ -94,7 +94,7 @@ describe('the ONNX backend with the cache', () => {
       });
     await expect(attempt({ extra: { torchCompile: true } }, {})).rejects.toThrow('build setting "torchCompile" is not supported by the ONNX LLaMA builder');
     await expect(attempt({ extra: { fusions: { rmsNorm: true, rmsnorm: true } } }, {})).rejects.toThrow(
-      'build setting "fusions.rmsnorm" is not supported by the ONNX LLaMA builder (known: rmsNorm, skipRmsNorm, rotary, attention, projections)',
+      'build setting "fusions.rmsnorm" is not supported by the ONNX LLaMA builder (known: rmsNorm, skipRmsNorm, rotary, attention, projections, scoredLogSoftmax)',
     );
     await expect(attempt({}, { extra: { compileMode: 'max' } })).rejects.toThrow('session setting "compileMode" is not supported by the ONNX backend');
   });
