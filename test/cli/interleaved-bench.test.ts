@@ -197,6 +197,15 @@ describe('optibench bench --full: every item, baseline and the plugins together,
     expect(segmented.metrics).toEqual(plain.metrics);
   });
 
+  it('samples the peak at most 16 times between turns however many segments there are', async () => {
+    // 40 items in 40 segments: 40 turns; a sample every third turn, plus the first and the last.
+    const run = optibench(['bench', '--full', '--segments', '40', '--plugins', 'head-pruning', '-b', '4', '-o', 'many']);
+    expect(run.code).toBe(0);
+    const many = benchFileSchema.parse(await readJson(path.join(await onlyDir(path.join(work, 'many')), 'bench.json')));
+    expect(many.passes).toHaveLength(80);
+    expect(many.peakSamples.map((x) => x.roundsDone)).toEqual([0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 40]);
+  });
+
   it('refuses --full with --limit, before computing anything', () => {
     const run = optibench(['bench', '--full', '--limit', '5', '-o', 'refused']);
     expect(run.code).not.toBe(0);

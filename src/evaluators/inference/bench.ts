@@ -137,6 +137,8 @@ export async function runBench(input: BenchInput): Promise<BenchOutcome> {
       atBoundary: async (roundsDone) => {
         const what = segments > 1 ? `turn${rounds === 1 ? '' : 's'} (${config.repeats} pass${config.repeats === 1 ? '' : 'es'} in ${segments} segments)` : `round${rounds === 1 ? '' : 's'}`;
         input.onMessage?.(roundsDone === 0 ? `all ${configs.length} configurations loaded; ${rounds} ${what} of interleaved passes` : `${segments > 1 ? 'turn' : 'round'} ${roundsDone} of ${rounds} done${turnSoFar(roundsDone)}`);
+        // At most ~16 samples between the first and the last: many small segments must not turn into hours of peak sampling.
+        if (roundsDone !== 0 && roundsDone !== rounds && roundsDone % Math.ceil(rounds / MAX_PEAK_SAMPLES_BETWEEN) !== 0) return;
         const s = await sampler.sample(roundsDone, rounds);
         input.onMessage?.(`MatMul peak: ${s.gflopsPerSecond.toFixed(1)} GFLOP/s${s.loadAverage ? `, load average ${s.loadAverage[0].toFixed(2)}` : ''}${s.stealShare === null ? '' : `, steal ${(100 * s.stealShare).toFixed(1)} %`}`);
       },
@@ -149,6 +151,9 @@ export async function runBench(input: BenchInput): Promise<BenchOutcome> {
   const report = await writeBenchReport(bench, dir);
   return { bench, dir, file, report };
 }
+
+/** Peak samples taken between rounds at the most (plus the one before the first and the one after the last). */
+const MAX_PEAK_SAMPLES_BETWEEN = 16;
 
 export function referenceLabel(backend: BackendName): string {
   return backend === 'pytorch' ? 'pytorch eager (lm-eval way)' : `${backend} (lm-eval way)`;
