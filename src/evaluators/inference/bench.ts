@@ -270,9 +270,8 @@ function assemble(
 
 /** Whether a run's matmuls were float32 ones (no quantized weights, an fp32 build): the peak's own kind of work. */
 export function fp32FloatWork(r: WrittenRun['results']): boolean {
-  const load = r.payload.backend.load as { [key: string]: unknown } | undefined;
-  const dtype = (r.payload.backend.build as { dtype?: unknown } | undefined)?.dtype;
-  return (dtype === undefined || dtype === 'fp32') && !(load && 'quantized' in load);
+  const { build, load } = r.payload.backend;
+  return (build.dtype ?? 'fp32') === 'fp32' && !('quantized' in load);
 }
 
 /** The verdict on the machine's quietness, first word `noisy` or `quiet`, then what was seen. */

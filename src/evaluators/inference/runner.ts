@@ -228,13 +228,10 @@ function segmentedSchedule(
   const count = Math.max(1, Math.min(Math.floor(segments), docs));
   if (count === 1) return { batches: scheduleRequests(requests, batchSize, plugins), segmentStarts: [0], segmentItems: [docs] };
   const bounds = Array.from({ length: count + 1 }, (_, s) => Math.floor((s * docs) / count));
+  const segmentOf = new Int32Array(docs);
+  for (let s = 0; s < count; s++) segmentOf.fill(s, bounds[s], bounds[s + 1]);
   const bySegment: TokenRequest[][] = Array.from({ length: count }, () => []);
-  for (const request of requests) {
-    let s = Math.min(count - 1, Math.floor((request.group * count) / docs));
-    while (request.group < bounds[s]!) s--;
-    while (request.group >= bounds[s + 1]!) s++;
-    bySegment[s]!.push(request);
-  }
+  for (const request of requests) bySegment[segmentOf[request.group]!]!.push(request);
   const batches: TokenRequest[][] = [];
   const segmentStarts: number[] = [];
   for (const part of bySegment) {
@@ -574,7 +571,7 @@ function assembleResults(input: AssembleInput): InferenceResult {
       harnessOverhead: harnessOverhead(input.repeatMs, input.modelMs),
       batches: batchTimings(input.batchMs, input.batchRequests, input.repeatMs.length),
       ...(prepared.segmentStarts.length > 1
-        ? { segments: { count: prepared.segmentStarts.length, items: prepared.segmentItems, passesMs: input.segmentMs.slice(0, input.repeatMs.length) } }
+        ? { segments: { count: prepared.segmentStarts.length, items: prepared.segmentItems, passesMs: input.segmentMs } }
         : {}),
       totalMs: input.totalMs,
     },
