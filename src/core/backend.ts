@@ -90,6 +90,35 @@ export interface LoadRequest {
   readonly onProgress?: (message: string) => void;
   /** Told right before and after each model execution; optional (see ExecutionProbe). */
   readonly probe?: ExecutionProbe;
+  /**
+   * Turn on the runtime's own per-operator profiler, writing its trace under this directory (one the caller
+   * created for it); `operatorProfile` then reads it back. Only for a backend that has `operatorProfile`.
+   */
+  readonly profileDir?: string;
+}
+
+/**
+ * Where a forward's time goes, from the runtime's own profiler: each operator's kernel time, summed per graph
+ * scope (`attn`, `mlp`, `head`, ... with the layer number dropped). For looking, never for ranking: the
+ * profiler's own bookkeeping slows the runs it watches.
+ */
+export interface OperatorProfile {
+  /** Model executions summed here (those before them, the warm-up, are left out). */
+  readonly runs: number;
+  /** Their wall time inside the runtime (its own per-execution events), ms. */
+  readonly runMs: number;
+  /** The kernels' summed time, ms; the rest of runMs is the runtime's work between kernels. */
+  readonly kernelMs: number;
+  /** One entry per (scope, operator), the operator as the runtime ran it (after its own graph rewrites). */
+  readonly kernels: readonly OperatorTime[];
+}
+
+export interface OperatorTime {
+  readonly scope: string;
+  readonly operator: string;
+  /** Kernel executions summed (nodes x runs). */
+  readonly calls: number;
+  readonly ms: number;
 }
 
 /**
@@ -124,5 +153,11 @@ export interface Backend {
    * optibench's own.
    */
   peakRssBytes?(): Promise<number | null>;
+  /**
+   * For a backend loaded with `profileDir`: stops the profiler and summarises what it recorded, leaving out
+   * the first `skipRuns` model executions (the caller counts them with its probe). Absent where the runtime
+   * has no per-operator profiler the backend can read.
+   */
+  operatorProfile?(skipRuns: number): Promise<OperatorProfile>;
   close(): Promise<void>;
 }

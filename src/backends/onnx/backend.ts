@@ -4,7 +4,8 @@
  * the longest request in the batch.
  */
 import * as ort from 'onnxruntime-node';
-import type { Backend, BatchAnswer, BuildSettings, ExecutionProbe, LoadInfo, LoadRequest, SessionSettings, TokenRequest } from '../../core/backend.js';
+import path from 'node:path';
+import type { Backend, BatchAnswer, BuildSettings, ExecutionProbe, LoadInfo, LoadRequest, OperatorProfile, SessionSettings, TokenRequest } from '../../core/backend.js';
 import { OptibenchError } from '../../core/errors.js';
 import { checkWeights, listWeights, readLlamaConfig } from '../../models/llama/hf-model.js';
 import { parseOnnxBuildExtra } from '../../models/llama/graph/build-settings.js';
@@ -13,6 +14,7 @@ import { weightsSha256 } from '../../models/llama/weights-hash.js';
 import { cachedGraph, graphCacheKey } from './graph-cache.js';
 import { withInt8WeightsForThisCpu } from '../../models/llama/graph/quantized-linear.js';
 import { checkRequests, scorePairwise, scoreTree, type Forward } from '../scoring.js';
+import { readTrace } from './operator-profile.js';
 import { groupByPrefix, packContinuationPass, packPrefixPass, sumRow, type Pass } from './pack.js';
 
 const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
@@ -93,6 +95,7 @@ export class OnnxBackend implements Backend {
   private headDim = 0;
   private floatType: 'float32' | 'float16' = 'float32';
   private profiling = false;
+  private profileDir: string | undefined;
   private probe: ExecutionProbe | undefined;
 
   async load(request: LoadRequest): Promise<LoadInfo> {
@@ -101,6 +104,12 @@ export class OnnxBackend implements Backend {
       throw new OptibenchError('the ONNX backend runs fp32 or fp16 (bf16 is for the PyTorch backend)', { key: 'backend.dtype' });
     }
     const sessionOptions = toOrtSessionOptions(request.session);
+    if (request.profileDir !== undefined) {
+      // The caller's directory wins over a plugin's profileFilePrefix: the profile is read back from there.
+      sessionOptions.enableProfiling = true;
+      sessionOptions.profileFilePrefix = path.join(request.profileDir, 'onnxruntime-profile');
+      this.profileDir = request.profileDir;
+    }
     const { config, sha, key, graph } = await preparedGraph(request);
     request.onProgress?.('creating ONNX Runtime session');
     try {
@@ -227,6 +236,16 @@ export class OnnxBackend implements Backend {
       positions: first.positions + second.positions,
       paddedPositions: first.rows * first.seq + second.rows * second.seq,
     };
+  }
+
+  async operatorProfile(skipRuns: number): Promise<OperatorProfile> {
+    if (!this.session || this.profileDir === undefined) throw new Error('OnnxBackend.operatorProfile needs a session loaded with profileDir');
+    if (this.profiling) {
+      // endProfiling writes the trace and stops the profiler; close() must not end it again.
+      this.session.endProfiling();
+      this.profiling = false;
+    }
+    return readTrace(this.profileDir, skipRuns);
   }
 
   async close(): Promise<void> {

@@ -109,6 +109,18 @@ export const inferenceTimingsSchema = z.object({
   totalMs: z.number(),
 });
 
+/** Bounded as any untrusted input is: a sandboxed run's results come from the submission's side. */
+export const operatorProfileSchema = z.object({
+  batches: z.number().int().nonnegative(),
+  warmupBatches: z.number().int().nonnegative(),
+  runs: z.number().int().nonnegative(),
+  runMs: z.number().nonnegative(),
+  kernelMs: z.number().nonnegative(),
+  kernels: z
+    .array(z.object({ scope: z.string().max(200), operator: z.string().max(200), calls: z.number().int().nonnegative(), ms: z.number().nonnegative() }))
+    .max(10_000),
+});
+
 export const inferencePayloadSchema = z.object({
   task: z.object({
     name: z.string(),
@@ -210,6 +222,12 @@ export const inferencePayloadSchema = z.object({
     .optional(),
   /** Micro-benchmarks taken on the loaded model after the measured repeats (optibench bench). */
   micro: jsonObjectSchema.optional(),
+  /**
+   * `--profile-ops`: the runtime profiler's kernel times on a sample of the run's batches, taken in a second
+   * session after the measured passes (never during them). For looking at where the time goes, never ranked:
+   * in a sandboxed run it is what the submission's side of the sandbox wrote.
+   */
+  operatorProfile: operatorProfileSchema.optional(),
   /** The task's metric quoted first and judged by the accuracy gate by default (acc_norm for HellaSwag); a key of `metrics`. */
   primaryMetric: z.string(),
   items: z.array(itemResultSchema),

@@ -27,6 +27,7 @@ import { RESULT_SCHEMA_ID, RESULT_VERSION } from '../../core/result.js';
 import type { JsonObject } from '../../core/json.js';
 import { INFERENCE_EVALUATOR_ID, INFERENCE_EVALUATOR_VERSION } from './hooks.js';
 import { inferenceHeadline, selectionRecord, type CarriedRequest, type InferencePayload, type InferenceTimings, type InferenceResult, type ItemResult } from './results.js';
+import { profileOperators, type OperatorProfileRecord } from './profile-operators.js';
 import { scheduleRequests } from './schedule.js';
 import { scoredItem } from './scored-item.js';
 import { selectDocs } from '../../core/subset.js';
@@ -37,7 +38,7 @@ import { latencySummary, median, repeatStats } from '../../core/timing.js';
 import { ProgressBar } from '../../core/cli/progress.js';
 import type { Pacer } from './interleave.js';
 
-export type RunPhase = 'prepare' | 'load' | 'warmup' | 'inference';
+export type RunPhase = 'prepare' | 'load' | 'warmup' | 'inference' | 'profile';
 
 /** What a caller may measure on the loaded backend once the measured repeats are done (see `afterInference`). */
 export interface LoadedRun {
@@ -108,6 +109,11 @@ export interface RunOptions {
    * configuration's slice by slice. Default 1: one turn per pass, one schedule over all items.
    */
   readonly segments?: number;
+  /**
+   * After the measured passes, profile this many of the run's batches operator by operator, in a second
+   * session with the runtime's profiler on (`profile-operators.ts`); the measured passes never run profiled.
+   */
+  readonly profileOperators?: number;
 }
 
 /** A run that failed after computing something: `partial` holds it, with status `incomplete`. */
@@ -307,7 +313,12 @@ export async function runEvaluation(
   let loadMs = 0;
   let warmupMs = 0;
   let loadInfo: LoadInfo | undefined;
-  const backend = options.createBackend ? options.createBackend() : createBackend(config.backend.name);
+  const newBackend = options.createBackend ?? (() => createBackend(config.backend.name));
+  const backend = newBackend();
+  if (options.profileOperators !== undefined && !backend.operatorProfile) {
+    throw new OptibenchError(`operator profiles come from ONNX Runtime's profiler: the ${config.backend.name} backend has none optibench can read (use --backend onnx)`);
+  }
+  let operatorProfile: OperatorProfileRecord | undefined;
   // Derived from the shuffle seed, so the recorded seed reproduces the whole schedule, canaries included.
   const random = createRandom(prepared.shuffleSeed ^ 0x5bd1e995);
   const canary = options.canary && options.canary.items > 0 ? planCanary(plan, options.canary, config.batchSize, random) : undefined;
@@ -328,7 +339,7 @@ export async function runEvaluation(
 
   const results = (status: InferenceResult['status'], error?: string): InferenceResult =>
     assembleResults({
-      config, configSha256: configHash, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, workerPeakRssBytes, repeatMs, modelMs, batchMs, batchRequests, segmentMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0,
+      config, configSha256: configHash, runId, startedAt, status, error, prepared, environment, loadInfo, answers, work, micro, operatorProfile, workerPeakRssBytes, repeatMs, modelMs, batchMs, batchRequests, segmentMs, repeatMaxAbsDiff, prepareMs, loadMs, warmupMs, totalMs: performance.now() - t0,
       canary: canary && options.canary ? { items: canary.items, requests: canary.requests, tolerance: options.canary.tolerance, maxAbsDiff: canaryMaxAbsDiff } : undefined,
       subject: options.subject,
     });
@@ -445,6 +456,22 @@ export async function runEvaluation(
   } finally {
     await backend.close();
   }
+  if (options.profileOperators !== undefined && repeatMs.length > 0) {
+    observer.phase?.('profile', `profiling ${Math.min(options.profileOperators, batches.length)} batches operator by operator (a second session, after the measured passes)`);
+    try {
+      operatorProfile = await profileOperators({
+        createBackend: newBackend,
+        load: { modelDir: prepared.modelDir, build: prepared.build, session: prepared.session, cacheDir: prepared.cacheDir },
+        batches,
+        warmupBatches: config.warmupBatches,
+        count: options.profileOperators,
+        signal: observer.signal,
+      });
+    } catch (error) {
+      const message = error instanceof OptibenchError ? error.oneLine() : error instanceof Error ? error.message : String(error);
+      throw new RunFailure(results('incomplete', `the operator profile failed after the measured passes: ${message}`), error);
+    }
+  }
   return results('complete');
 }
 
@@ -463,6 +490,7 @@ interface AssembleInput {
   answers: ReadonlyMap<number, TokenAnswer>;
   work: { positions: number; paddedPositions: number };
   micro: { [key: string]: JsonValue } | undefined;
+  operatorProfile: OperatorProfileRecord | undefined;
   workerPeakRssBytes: number | null;
   repeatMs: number[];
   modelMs: number[];
@@ -631,6 +659,7 @@ function assembleResults(input: AssembleInput): InferenceResult {
         : {}),
       ...(partial.length ? { partialRequests: partial } : {}),
       ...(input.micro ? { micro: input.micro } : {}),
+      ...(input.operatorProfile ? { operatorProfile: { ...input.operatorProfile, kernels: [...input.operatorProfile.kernels] } } : {}),
       primaryMetric: task.headlineMetric,
       items,
     },

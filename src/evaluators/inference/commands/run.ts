@@ -1,7 +1,10 @@
 /** `optibench run`: one evaluation, then results.json and the HTML report under <outputDir>/<run-id>/. */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { OptibenchError } from '../../../core/errors.js';
+import { MAX_PROFILED_BATCHES } from '../profile-operators.js';
+import { sharesByOperator, sharesByScope, type Share } from '../operator-shares.js';
 import { evaluateAndWrite, RescuedOutput, StoppedEvaluation } from '../../../core/evaluation.js';
 import { recordedSelection, type InferenceResult } from '../results.js';
 import { describeSelection } from '../../../core/subset.js';
@@ -19,6 +22,17 @@ import { defaultCacheDir } from '../../../core/paths.js';
 
 interface RunCommandFlags extends RunFlags, RecordFlags, ProgressFlags {
   outputFormat: OutputFormat;
+  /** Batches to profile operator by operator after the measured passes; true: the default count. */
+  profileOps?: number | true;
+}
+
+/** Batches `--profile-ops` profiles when given no number. */
+const DEFAULT_PROFILED_BATCHES = 16;
+
+function profiledBatches(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PROFILED_BATCHES) throw new InvalidArgumentError(`expected a whole number of batches from 1 to ${MAX_PROFILED_BATCHES}`);
+  return n;
 }
 
 export function registerRun(program: Command): void {
@@ -27,9 +41,14 @@ export function registerRun(program: Command): void {
     .description('Score a model on a task and write results.json and an HTML report (defaults: the embedded tiny LLaMA and tiny HellaSwag set)');
   addProgressFlags(addRecordFlags(addRunFlags(command)))
     .addOption(outputFormatOption())
+    .option(
+      '--profile-ops [batches]',
+      `after the measured passes, profile this many of the run's batches (spread along the pass) operator by operator with ONNX Runtime's profiler, in a second session so the measured times are never profiled (onnx backend; default when given without a number: ${DEFAULT_PROFILED_BATCHES})`,
+      profiledBatches,
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  optibench run\n  optibench run --model ~/models/llama-30b --dataset hellaswag_val.jsonl --limit 500\n  optibench run -c bench.yaml --plugin onnx-session --repeats 3\n',
+      '\nExamples:\n  optibench run\n  optibench run --model ~/models/llama-30b --dataset hellaswag_val.jsonl --limit 500\n  optibench run -c bench.yaml --plugin onnx-session --repeats 3\n  optibench run --plugin kernel-fusion --profile-ops\n',
     )
     .action(async (flags: RunCommandFlags) => {
       process.exitCode = await runCommand(flags);
@@ -45,7 +64,11 @@ async function runCommand(flags: RunCommandFlags): Promise<number> {
   }
 }
 
-async function runAndRecord(flags: RunCommandFlags, { config, runId, options, hooks, recorder }: PreparedRunCommand): Promise<number> {
+async function runAndRecord(flags: RunCommandFlags, { config, runId, options: prepared, hooks, recorder }: PreparedRunCommand): Promise<number> {
+  if (flags.profileOps !== undefined && config.backend.name !== 'onnx') {
+    throw new OptibenchError(`--profile-ops reads ONNX Runtime's profiler: it needs --backend onnx (this run uses ${config.backend.name})`);
+  }
+  const options = flags.profileOps === undefined ? prepared : { ...prepared, profileOperators: flags.profileOps === true ? DEFAULT_PROFILED_BATCHES : flags.profileOps };
   const outDir = path.join(config.outputDir, runId);
   const err = process.stderr;
   const bar = new ProgressBar(wantsProgress(flags), 'requests');
@@ -115,6 +138,20 @@ function peakRss(r: InferenceResult): string {
   return `${formatBytes(worker)} (the ${r.payload.backend.name} worker; optibench itself ${formatBytes(r.payload.peakRssBytes)})`;
 }
 
+/** The operator profile in three lines: what was profiled, then the largest shares by operator and by scope. */
+function profileLines(p: NonNullable<InferenceResult['payload']['operatorProfile']>): string[] {
+  const top = (shares: readonly Share[]) =>
+    shares
+      .slice(0, 8)
+      .map((s) => `${s.name} ${(100 * s.share).toFixed(1)} %`)
+      .join(' · ');
+  return [
+    `  operators  ${p.batches} batches profiled after ${p.warmupBatches} warm-up (a second session, after the measured passes): kernels ${formatMs(p.kernelMs)} of ${formatMs(p.runMs)} inside ONNX Runtime`,
+    `             by operator: ${top(sharesByOperator(p.kernels))}`,
+    `             by scope:    ${top(sharesByScope(p.kernels))}`,
+  ];
+}
+
 /** What `optibench run` prints when it finishes. */
 export function summary(r: InferenceResult, resultsFile: string, reportFile: string): string {
   const lines: string[] = [];
@@ -141,6 +178,7 @@ export function summary(r: InferenceResult, resultsFile: string, reportFile: str
   }
   const cache = r.payload.backend.name !== 'onnx' ? '' : r.payload.backend.load.cacheHit === true ? ' (graph from cache)' : ' (graph built now)';
   lines.push(`  load       ${formatMs(r.timings.loadMs)}${cache} · warm-up ${formatMs(r.timings.warmupMs)} · peak RSS ${peakRss(r)}`);
+  if (r.payload.operatorProfile) lines.push(...profileLines(r.payload.operatorProfile));
   lines.push(...recordLines(r));
   lines.push(`  results    ${displayPath(resultsFile)}`);
   lines.push(`  report     ${displayPath(reportFile)}`);

@@ -6,6 +6,7 @@
 import { formatMs } from '../../../report/filters.js';
 import { barChart, histogram, lineChart } from '../../../report/svg-chart.js';
 import type { InferenceResult } from '../results.js';
+import { sharesByOperator, sharesByScope, type Share } from '../operator-shares.js';
 
 export interface RunCharts {
   readonly latency: string | null;
@@ -13,6 +14,9 @@ export interface RunCharts {
   /** Which measured pass the throughput chart shows (1-based), and of how many. */
   readonly throughputPass: { readonly pass: number; readonly of: number } | null;
   readonly accuracy: string | null;
+  /** `--profile-ops`: kernel time by operator and by graph scope. */
+  readonly operators: string | null;
+  readonly scopes: string | null;
 }
 
 export function runCharts(r: InferenceResult): RunCharts {
@@ -39,7 +43,19 @@ export function runCharts(r: InferenceResult): RunCharts {
     throughput,
     throughputPass: pass === null || throughput === null ? null : { pass: pass + 1, of: batches!.passesMs.length },
     accuracy: accuracyChart(r),
+    operators: r.payload.operatorProfile ? shareChart(sharesByOperator(r.payload.operatorProfile.kernels), 'operator') : null,
+    scopes: r.payload.operatorProfile ? shareChart(sharesByScope(r.payload.operatorProfile.kernels), 'graph scope') : null,
   };
+}
+
+/** The largest shares of the profiled kernel time, the rest summed in one bar. */
+function shareChart(shares: readonly Share[], by: string): string | null {
+  if (shares.length === 0) return null;
+  const shown = shares.slice(0, 12);
+  const rest = shares.slice(12).reduce((sum, s) => sum + s.share, 0);
+  const bars = shown.map((s) => ({ label: s.name, value: 100 * s.share, text: `${(100 * s.share).toFixed(1)} % (${formatMs(s.ms)})` }));
+  if (rest > 0) bars.push({ label: `${shares.length - shown.length} others`, value: 100 * rest, text: `${(100 * rest).toFixed(1)} %` });
+  return barChart({ title: `Kernel time by ${by}`, axisLabel: 'percent of the profiled kernel time', bars, format: (v) => `${Number(v.toFixed(1))} %` });
 }
 
 /** The pass whose total batch time is the median (the lower one of two middles): a typical pass, not the best. */
