@@ -119,6 +119,8 @@ export interface OperatorTime {
   /** Kernel executions summed (nodes x runs). */
   readonly calls: number;
   readonly ms: number;
+  /** Matrix products only: their floating-point operations (2 x M x N x K per call), from the recorded shapes. */
+  readonly flops?: number;
 }
 
 /**

@@ -200,3 +200,22 @@ describe('optibench plugins', () => {
     }
   });
 });
+
+describe('optibench run --profile-ops', () => {
+  it('profiles after the run and prints the shares; refuses a bad count and a backend without a profiler', () => {
+    const ok = optibench(['run', '--profile-ops', '3', '-n', '8', '--threads', '1', '-o', 'out']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/profiling 3 batches operator by operator/);
+    expect(ok.stdout).toMatch(/^ {2}operators {2}3 batches profiled after 1 warm-up/m);
+    expect(ok.stdout).toMatch(/by operator: .*MatMul \d+\.\d %/);
+    expect(ok.stdout).toMatch(/by scope: +.*attn \d+\.\d %/);
+
+    const zero = optibench(['run', '--profile-ops', '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/expected a whole number of batches from 1 to 256/);
+
+    const torch = optibench(['run', '--backend', 'pytorch', '--profile-ops', '-o', 'out']);
+    expect(torch.code).toBe(1);
+    expect(torch.stderr).toMatch(/--profile-ops reads ONNX Runtime's profiler: it needs --backend onnx/);
+  });
+});

@@ -9,17 +9,24 @@ import { mkdtemp, readFile, symlink, truncate, writeFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAX_TRACE_BYTES, readTrace, scopeOf, summariseTrace } from '../../src/backends/onnx/operator-profile.js';
+import { MAX_TRACE_BYTES, matmulFlops, readTrace, scopeOf, summariseTrace } from '../../src/backends/onnx/operator-profile.js';
 import { configSchema } from '../../src/evaluators/inference/config.js';
 import { operatorProfileSchema } from '../../src/evaluators/inference/results.js';
 import { profileOperators, spreadSample } from '../../src/evaluators/inference/profile-operators.js';
 import { runEvaluation } from '../../src/evaluators/inference/runner.js';
 import { renderRunReport } from '../../src/evaluators/inference/report/render-run.js';
-import { sharesByOperator, sharesByScope } from '../../src/evaluators/inference/operator-shares.js';
+import { floatMatmulRate, sharesByOperator, sharesByScope } from '../../src/evaluators/inference/operator-shares.js';
 import { PyTorchBackend } from '../../src/backends/pytorch/backend.js';
 
 const run = (ts: number, dur: number) => ({ cat: 'Session', name: 'model_run', ts, dur, ph: 'X', args: {} });
-const kernel = (node: string, op: string, ts: number, dur: number) => ({ cat: 'Node', name: `${node}_kernel_time`, ts, dur, ph: 'X', args: { op_name: op } });
+const kernel = (node: string, op: string, ts: number, dur: number, shapes?: [number[], number[]]) => ({
+  cat: 'Node',
+  name: `${node}_kernel_time`,
+  ts,
+  dur,
+  ph: 'X',
+  args: { op_name: op, ...(shapes ? { input_type_shape: [{ float: shapes[0] }], output_type_shape: [{ float: shapes[1] }] } : {}) },
+});
 
 /** Two runs: the warm-up (0-100 us) and one measured (200-320 us). */
 const TRACE = [
@@ -27,8 +34,9 @@ const TRACE = [
   run(0, 100),
   kernel('layers.0/attn/MatMul', 'MatMul', 10, 40),
   run(200, 120),
-  kernel('layers.0/attn/MatMul', 'MatMul', 210, 30),
-  kernel('layers.1/attn/MatMul_2', 'MatMul', 245, 20),
+  // 2 x (2 x 3 x 5 outputs) x K = 4: 240 FLOPs each.
+  kernel('layers.0/attn/MatMul', 'MatMul', 210, 30, [[2, 3, 4], [2, 3, 5]]),
+  kernel('layers.1/attn/MatMul_2', 'MatMul', 245, 20, [[2, 3, 4], [2, 3, 5]]),
   kernel('layers.1/mlp/MatMul', 'MatMul', 270, 25),
   kernel('head/GatherND', 'GatherND', 300, 10),
   kernel('layers.1/Add', 'Add', 312, 4),
@@ -50,7 +58,8 @@ describe('ONNX Runtime trace summed per scope and operator', () => {
     // 30 + 20 + 25 + 10 + 4 + 2 us
     expect(p.kernelMs).toBeCloseTo(0.091, 12);
     expect(p.kernels).toEqual([
-      { scope: 'attn', operator: 'MatMul', calls: 2, ms: 0.05 },
+      { scope: 'attn', operator: 'MatMul', calls: 2, ms: 0.05, flops: 480 },
+      // Its shapes were not recorded: no FLOP count rather than a wrong one.
       { scope: 'mlp', operator: 'MatMul', calls: 1, ms: 0.025 },
       { scope: 'head', operator: 'GatherND', calls: 1, ms: 0.01 },
       { scope: '(layer)', operator: 'Add', calls: 1, ms: 0.004 },
@@ -62,9 +71,20 @@ describe('ONNX Runtime trace summed per scope and operator', () => {
     expect(sharesByScope(p.kernels).map((s) => s.name)).toEqual(['attn', 'mlp', 'head', '(layer)', '(graph)']);
   });
 
+  it('the float matrix products\' rate: their FLOPs over their time, or nothing when one lacks a count', () => {
+    const p = summariseTrace(TRACE, 1);
+    expect(floatMatmulRate(p.kernels)).toBeNull();
+    const counted = p.kernels.filter((k) => k.scope !== 'mlp');
+    // 480 FLOPs in 50 us: 9.6 MFLOP/s = 0.0096 GFLOP/s, 50 of the 66 us left.
+    expect(floatMatmulRate(counted)!.gflops).toBeCloseTo(0.0096, 12);
+    expect(floatMatmulRate(counted)!.share).toBeCloseTo(50 / 66, 12);
+    expect(matmulFlops({ input_type_shape: [{ float: [1e200] }], output_type_shape: [{ float: [1e200, 1e200] }] })).toBeNull();
+  });
+
   it('with nothing skipped, the warm-up run counts too', () => {
     const p = summariseTrace(TRACE, 0);
     expect(p.runs).toBe(2);
+    // The warm-up kernel has no shapes: the entry's FLOPs are unknown.
     expect(p.kernels.find((k) => k.scope === 'attn')).toEqual({ scope: 'attn', operator: 'MatMul', calls: 3, ms: 0.09 });
   });
 
@@ -166,6 +186,18 @@ describe('the runner profiles in a second session after the measured passes', ()
     const html = renderRunReport(r);
     expect(html).toContain('id="operators"');
     expect(html).toContain('id="chart-operators"');
+  });
+
+  it('the weight matmuls\' FLOPs match the model config times the padded tokens, profiling every batch', async () => {
+    const r = await runWith([], 24);
+    const p = r.payload.operatorProfile!;
+    expect(p.batches).toBe(r.payload.throughput.batches);
+    const c = r.payload.model.config as { hidden_size: number; intermediate_size: number; num_hidden_layers: number; vocab_size: number };
+    const tokens = r.payload.throughput.paddedTokens;
+    const flopsOf = (scope: string) => p.kernels.filter((k) => k.scope === scope && k.operator === 'MatMul').reduce((sum, k) => sum + k.flops!, 0);
+    // gate, up and down: three hidden x intermediate products per token and layer; the head: hidden x vocabulary.
+    expect(flopsOf('mlp')).toBe(tokens * 2 * c.hidden_size * c.intermediate_size * 3 * c.num_hidden_layers);
+    expect(flopsOf('head')).toBe(tokens * 2 * c.hidden_size * c.vocab_size);
   });
 
   it('two model executions per batch with the key/value cache: the warm-up ones left out by the probe count', async () => {

@@ -19,8 +19,36 @@ const traceEvent = z.object({
   name: z.string(),
   ts: z.number().finite().nonnegative(),
   dur: z.number().finite().nonnegative(),
-  args: z.object({ op_name: z.string().optional() }).loose().optional(),
+  args: z
+    .object({
+      op_name: z.string().optional(),
+      input_type_shape: z.array(z.record(z.string(), z.array(z.number().int().nonnegative()))).optional(),
+      output_type_shape: z.array(z.record(z.string(), z.array(z.number().int().nonnegative()))).optional(),
+    })
+    .loose()
+    .optional(),
 });
+
+/** Operators whose work is a matrix product: their FLOPs are counted from the shapes the runtime recorded. */
+export const MATMUL_OPERATORS: ReadonlySet<string> = new Set(['MatMul', 'FusedMatMul', 'Gemm', 'MatMulInteger', 'MatMulIntegerToFloat', 'DynamicQuantizeMatMul', 'MatMulNBits']);
+
+type Shapes = z.infer<typeof traceEvent>['args'];
+
+/**
+ * 2 x M x N x K of one matrix-product kernel: the output's elements (every batch dimension and M x N) times the
+ * first input's last dimension (K), doubled for the multiply and the add. Null when the shapes are missing.
+ * (A transposed first input would have K elsewhere; the graphs optibench builds do not transpose it.)
+ */
+export function matmulFlops(args: Shapes): number | null {
+  const first = args?.input_type_shape?.[0];
+  const output = args?.output_type_shape?.[0];
+  if (!first || !output) return null;
+  const a = Object.values(first)[0];
+  const out = Object.values(output)[0];
+  if (!a || !out || a.length === 0) return null;
+  const flops = 2 * out.reduce((p, d) => p * d, 1) * a[a.length - 1]!;
+  return Number.isFinite(flops) ? flops : null;
+}
 
 const KERNEL_SUFFIX = '_kernel_time';
 
@@ -54,7 +82,7 @@ export function summariseTrace(trace: unknown, skipRuns: number): OperatorProfil
   const skipped = runs.slice(0, skipRuns);
   const kept = runs.slice(skipRuns);
   const from = skipped.reduce((end, run) => Math.max(end, run.ts + run.dur), 0);
-  const byKey = new Map<string, { scope: string; operator: string; calls: number; us: number }>();
+  const byKey = new Map<string, { scope: string; operator: string; calls: number; us: number; flops: number | null }>();
   let kernelUs = 0;
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith(KERNEL_SUFFIX) || e.ts < from) continue;
@@ -62,15 +90,20 @@ export function summariseTrace(trace: unknown, skipRuns: number): OperatorProfil
     if (operator === undefined || operator === '') continue;
     const scope = scopeOf(e.name.slice(0, -KERNEL_SUFFIX.length));
     const key = `${scope}\u0000${operator}`;
-    const entry = byKey.get(key) ?? { scope, operator, calls: 0, us: 0 };
+    const entry = byKey.get(key) ?? { scope, operator, calls: 0, us: 0, flops: MATMUL_OPERATORS.has(operator) ? 0 : null };
     entry.calls++;
     entry.us += e.dur;
+    if (entry.flops !== null) {
+      // One kernel without shapes and the entry's FLOPs are unknown, rather than undercounted.
+      const flops = matmulFlops(e.args);
+      entry.flops = flops === null ? null : entry.flops + flops;
+    }
     byKey.set(key, entry);
     kernelUs += e.dur;
   }
   const kernels: OperatorTime[] = [...byKey.values()]
     .sort((a, b) => b.us - a.us || a.scope.localeCompare(b.scope) || a.operator.localeCompare(b.operator))
-    .map((k) => ({ scope: k.scope, operator: k.operator, calls: k.calls, ms: k.us / 1000 }));
+    .map((k) => ({ scope: k.scope, operator: k.operator, calls: k.calls, ms: k.us / 1000, ...(k.flops === null ? {} : { flops: k.flops }) }));
   return { runs: kept.length, runMs: kept.reduce((sum, run) => sum + run.dur, 0) / 1000, kernelMs: kernelUs / 1000, kernels };
 }
 

@@ -26,3 +26,19 @@ function sharesBy(kernels: readonly OperatorTime[], key: (k: OperatorTime) => st
 
 export const sharesByOperator = (kernels: readonly OperatorTime[]): Share[] => sharesBy(kernels, (k) => k.operator);
 export const sharesByScope = (kernels: readonly OperatorTime[]): Share[] => sharesBy(kernels, (k) => k.scope);
+
+/** The float matrix products (not the integer ones: their operations are not float32 FLOPs). */
+const FLOAT_MATMULS: ReadonlySet<string> = new Set(['MatMul', 'FusedMatMul', 'Gemm']);
+
+/**
+ * The float matrix products' rate: their summed FLOPs over their summed kernel time, and their share of the
+ * kernel time. Null when there are none, or when one of them has no FLOP count (its shapes were not recorded).
+ */
+export function floatMatmulRate(kernels: readonly OperatorTime[]): { gflops: number; share: number } | null {
+  const matmuls = kernels.filter((k) => FLOAT_MATMULS.has(k.operator));
+  if (matmuls.length === 0 || matmuls.some((k) => k.flops === undefined)) return null;
+  const ms = matmuls.reduce((sum, k) => sum + k.ms, 0);
+  const total = kernels.reduce((sum, k) => sum + k.ms, 0);
+  const flops = matmuls.reduce((sum, k) => sum + k.flops!, 0);
+  return ms > 0 && total > 0 ? { gflops: flops / (ms * 1e6), share: ms / total } : null;
+}

@@ -117,7 +117,7 @@ export const operatorProfileSchema = z.object({
   runMs: z.number().nonnegative(),
   kernelMs: z.number().nonnegative(),
   kernels: z
-    .array(z.object({ scope: z.string().max(200), operator: z.string().max(200), calls: z.number().int().nonnegative(), ms: z.number().nonnegative() }))
+    .array(z.object({ scope: z.string().max(200), operator: z.string().max(200), calls: z.number().int().nonnegative(), ms: z.number().nonnegative(), flops: z.number().nonnegative().optional() }))
     .max(10_000),
 });
 

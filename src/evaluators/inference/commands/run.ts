@@ -4,7 +4,7 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { OptibenchError } from '../../../core/errors.js';
 import { MAX_PROFILED_BATCHES } from '../profile-operators.js';
-import { sharesByOperator, sharesByScope, type Share } from '../operator-shares.js';
+import { floatMatmulRate, sharesByOperator, sharesByScope, type Share } from '../operator-shares.js';
 import { evaluateAndWrite, RescuedOutput, StoppedEvaluation } from '../../../core/evaluation.js';
 import { recordedSelection, type InferenceResult } from '../results.js';
 import { describeSelection } from '../../../core/subset.js';
@@ -140,6 +140,7 @@ function peakRss(r: InferenceResult): string {
 
 /** The operator profile in three lines: what was profiled, then the largest shares by operator and by scope. */
 function profileLines(p: NonNullable<InferenceResult['payload']['operatorProfile']>): string[] {
+  const rate = floatMatmulRate(p.kernels);
   const top = (shares: readonly Share[]) =>
     shares
       .slice(0, 8)
@@ -149,6 +150,7 @@ function profileLines(p: NonNullable<InferenceResult['payload']['operatorProfile
     `  operators  ${p.batches} batches profiled after ${p.warmupBatches} warm-up (a second session, after the measured passes): kernels ${formatMs(p.kernelMs)} of ${formatMs(p.runMs)} inside ONNX Runtime`,
     `             by operator: ${top(sharesByOperator(p.kernels))}`,
     `             by scope:    ${top(sharesByScope(p.kernels))}`,
+    ...(rate ? [`             float matrix products: ${rate.gflops.toFixed(1)} GFLOP/s over their kernel time (${(100 * rate.share).toFixed(1)} % of it)`] : []),
   ];
 }
 

@@ -13,6 +13,7 @@ import { describeSelection } from '../../../core/subset.js';
 import { createReportEnvironment } from '../../../report/environment.js';
 import { formatFixed, formatInt } from '../../../report/filters.js';
 import { runCharts } from './run-charts.js';
+import { floatMatmulRate } from '../operator-shares.js';
 import { escapeXml } from '../../../report/svg-chart.js';
 import { randomWeightModel } from '../embedded-default.js';
 
@@ -74,6 +75,7 @@ export function renderRunReport(results: InferenceResult, texts?: ReadonlyMap<nu
     hasTexts: texts !== undefined && results.payload.items.some((item) => texts.has(item.index)),
     charts: runCharts(results),
     randomWeights: randomWeightModel(results.payload.model.config),
+    matmulRate: results.payload.operatorProfile ? floatMatmulRate(results.payload.operatorProfile.kernels) : null,
   });
 }
 
