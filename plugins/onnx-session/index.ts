@@ -12,7 +12,8 @@ const options = z.strictObject({
   /** Busy-waiting worker threads answer faster but burn a core while idle; off is kinder on shared machines. */
   allowSpinning: z.boolean().default(true),
   memoryArena: z.boolean().default(true),
-  memoryPattern: z.boolean().default(true),
+  /** Off by default, as the backend's own default: planned per shape, they cost more than they save when shapes vary. */
+  memoryPattern: z.boolean().default(false),
 });
 
 export default defineInferencePlugin({

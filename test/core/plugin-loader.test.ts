@@ -25,7 +25,7 @@ describe('plugin loader', () => {
   it('loads a built-in by name, validating and defaulting its options', async () => {
     const [plugin] = await loadPlugins([{ name: 'onnx-session', options: { graphOptimizationLevel: 'disabled' } }], 'onnx');
     expect(plugin!.source).toBe('builtin');
-    expect(plugin!.options).toEqual({ graphOptimizationLevel: 'disabled', executionMode: 'sequential', allowSpinning: true, memoryArena: true, memoryPattern: true });
+    expect(plugin!.options).toEqual({ graphOptimizationLevel: 'disabled', executionMode: 'sequential', allowSpinning: true, memoryArena: true, memoryPattern: false });
     const session = { executionProvider: 'cpu' as const, intraOpThreads: 0, interOpThreads: 1, extra: {} };
     plugin!.hooks.sessionOptions!({ backend: 'onnx', session });
     expect(session.extra).toMatchObject({ graphOptimizationLevel: 'disabled' });

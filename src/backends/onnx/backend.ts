@@ -25,6 +25,12 @@ export function toOrtSessionOptions(session: SessionSettings): ort.InferenceSess
     executionProviders: session.executionProvider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
+    // Memory patterns are planned per input shape and pay off only when shapes repeat; a run's batches all
+    // differ in length, so each new shape's planned block was fresh memory to fault in: the first measured
+    // pass of a dynamically quantized graph took ~160,000 more page faults (~630 MB) and ~1.5x the later
+    // passes' time, fading only over passes. Off, the first pass is like the others (README "Where the time
+    // goes"). The onnx-session plugin's memoryPattern option turns them back on.
+    enableMemPattern: false,
   };
   if (session.intraOpThreads > 0) options.intraOpNumThreads = session.intraOpThreads;
   if (session.interOpThreads > 0) options.interOpNumThreads = session.interOpThreads;
@@ -139,6 +145,7 @@ export class OnnxBackend implements Backend {
         onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
         graphFile: graph.modelFile,
         graphKey: key,
+        memoryPattern: sessionOptions.enableMemPattern ?? true,
         weightsSha256: sha,
         ...graph.facts,
       },
