@@ -25,8 +25,8 @@ export function toOrtSessionOptions(session: SessionSettings): ort.InferenceSess
     executionProviders: session.executionProvider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
-    // Memory patterns are planned per input shape and pay off only when shapes repeat; a run's batches all
-    // differ in length, so each new shape's planned block was fresh memory to fault in: the first measured
+    // Memory patterns are planned per input shape and pay off only when shapes repeat; a run's batches come in
+    // many lengths, so each new shape's planned block was fresh memory to fault in: the first measured
     // pass of the int8 medium graph took ~160,000 more minor page faults (~630 MB) than the later ones, ~0.1 s
     // on a quiet machine and seconds beside other work, fading only over passes. Off, the first pass is like
     // the others (README "Quiet and loaded"). The onnx-session plugin's memoryPattern option turns them on.
