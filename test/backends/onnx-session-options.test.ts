@@ -1,6 +1,6 @@
 /**
  * The ONNX Runtime session options optibench opens every session with: memory patterns off unless a plugin
- * asks (they are planned per input shape, and a run's batches all differ in length), and what the results
+ * asks (they are planned per input shape, and a run's batches come in many lengths), and what the results
  * then say about it.
  */
 import { mkdtemp } from 'node:fs/promises';
