@@ -12,6 +12,7 @@ import { registerBench } from './commands/bench.js';
 import { registerCompare } from './commands/compare.js';
 import { registerExport } from './commands/export.js';
 import { registerGenerateModel } from './commands/generate-model.js';
+import { registerMachineCheck } from './commands/machine-check.js';
 import { registerModelScale } from './commands/model-scale.js';
 import { registerRerun } from './commands/rerun.js';
 import { registerRescore } from './commands/rescore.js';
@@ -30,6 +31,7 @@ import { runEvaluation } from './runner.js';
 import { inferenceTables } from './store/tables.js';
 import { recordGateVerdict } from './rerun/baseline.js';
 import { benchFileSchema } from './bench-schema.js';
+import { machineCheckSchema } from './machine-check.js';
 import { leaderboardFileSchema } from './board/schema.js';
 import { compareFileSchema } from './compare-schema.js';
 
@@ -76,6 +78,7 @@ export const inferenceEvaluator: Evaluator<RunConfig, InferencePayload, GateOpti
   fileSchemas: {
     compare: { file: 'compare.json (optibench compare)', jsonSchema: () => jsonSchemaOf(compareFileSchema) },
     bench: { file: 'bench.json (optibench bench)', jsonSchema: () => jsonSchemaOf(benchFileSchema) },
+    'machine-check': { file: 'the JSON of optibench machine-check --json', jsonSchema: () => jsonSchemaOf(machineCheckSchema) },
     leaderboard: { file: "leaderboard.json (the inference board's, beside its page)", jsonSchema: () => jsonSchemaOf(leaderboardFileSchema) },
   },
   readResult: readResultsFile,
@@ -98,6 +101,7 @@ export const inferenceEvaluator: Evaluator<RunConfig, InferencePayload, GateOpti
     registerExport(program);
     registerCompare(program);
     registerBench(program);
+    registerMachineCheck(program);
     registerRerun(program);
     registerGenerateModel(program);
     registerModelScale(program);
