@@ -1,11 +1,11 @@
 /** `optibench machine-check`: is this machine quiet enough for `optibench bench`? */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { EXIT } from '../../../core/cli/exit-codes.js';
 import { nonNegativeInteger, nonNegativeNumber, positiveInteger } from '../../../core/cli/options.js';
 import { interruptible } from '../../../core/cli/terminal.js';
-import { InvalidArgumentError } from 'commander';
 import { DEFAULT_NOISE } from '../contention.js';
 import { checkMachine, machineCheckSummary } from '../machine-check.js';
+import { PEAK_SAMPLE_FLOOR } from '../peak-samples.js';
 
 interface MachineCheckFlags {
   samples: number;
@@ -46,8 +46,9 @@ export function registerMachineCheck(program: Command): void {
         '\nExamples:\n  optibench machine-check\n  optibench machine-check --samples 30 --gap 10 --threads 2\n  optibench machine-check --samples 3 --gap 0 --json\n',
     )
     .action(async (flags: MachineCheckFlags, command: Command) => {
-      if (flags.samples * flags.gap > MAX_CHECK_SECONDS) {
-        command.error(`error: --samples x --gap is over ${MAX_CHECK_SECONDS / 3600} hours (got ${flags.samples} x ${flags.gap} s)`, { exitCode: EXIT.usage });
+      // Each sample takes at least PEAK_SAMPLE_FLOOR's 250 ms on top of its gap.
+      if (flags.samples * (flags.gap + PEAK_SAMPLE_FLOOR.timeMs / 1000) > MAX_CHECK_SECONDS) {
+        command.error(`error: --samples x (--gap + 0.25 s a sample) is over ${MAX_CHECK_SECONDS / 3600} hours (got ${flags.samples} x ${flags.gap} s)`, { exitCode: EXIT.usage });
       }
       const check = await interruptible((signal) =>
         checkMachine({
