@@ -19,8 +19,12 @@ const options = z
     rotary: z.boolean().default(true),
     /** Attention -> com.microsoft.MultiHeadAttention with an additive mask (`mha`), or left plain (`none`). */
     attention: z.enum(['none', 'mha']).default('mha'),
-    /** q/k/v projections as one MatMul over stacked weights, gate/up as another (split after). */
-    projections: z.boolean().default(true),
+    /**
+     * q/k/v projections as one MatMul over stacked weights, gate/up as another (split after). Off by default:
+     * measured interleaved on the medium model, the Split's copies cost more than the wider matmuls save, in
+     * fp32 and with dynamic int8 alike (see the README).
+     */
+    projections: z.boolean().default(false),
     /** With the head at every position: log-softmax only at the scored positions (row-wise, the same numbers). */
     scoredLogSoftmax: z.boolean().default(true),
     /** ONNX Runtime's own graph rewrites on top (`disabled` runs the fused graph exactly as built). */

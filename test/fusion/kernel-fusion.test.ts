@@ -208,26 +208,27 @@ describe('the kernel-fusion plugin', () => {
     return (error as OptibenchError).oneLine();
   }
 
-  it('defaults to every fusion and optimisation level "all", and sets the build and session settings', async () => {
+  it('defaults to every fusion but the stacked projections and optimisation level "all", and sets the build and session settings', async () => {
     const [plugin] = await loadPlugins(['kernel-fusion'], 'onnx');
-    expect(plugin!.options).toEqual({ rmsNorm: true, skipRmsNorm: true, rotary: true, attention: 'mha', projections: true, scoredLogSoftmax: true, graphOptimizationLevel: 'all' });
+    const DEFAULTS = { ...ALL, projections: false };
+    expect(plugin!.options).toEqual({ ...DEFAULTS, graphOptimizationLevel: 'all' });
     const build = { dtype: 'fp32' as const, extra: {} };
     const model = { hiddenSize: 64, intermediateSize: 172, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, vocabSize: 512 };
     plugin!.hooks.modelBuild!({ backend: 'onnx', model, build });
-    expect(build.extra).toEqual({ fusions: ALL });
+    expect(build.extra).toEqual({ fusions: DEFAULTS });
     // What the plugin writes is what the builder accepts.
-    expect(parseOnnxBuildExtra(build.extra).fusions).toEqual(ALL);
+    expect(parseOnnxBuildExtra(build.extra).fusions).toEqual(DEFAULTS);
     const session = { executionProvider: 'cpu' as const, intraOpThreads: 0, interOpThreads: 1, extra: {} };
     plugin!.hooks.sessionOptions!({ backend: 'onnx', session });
     expect(session.extra).toEqual({ graphOptimizationLevel: 'all' });
-    expect(plugin!.hooks.describe!()).toEqual({ requested: ALL, graphOptimizationLevel: 'all' });
+    expect(plugin!.hooks.describe!()).toEqual({ requested: DEFAULTS, graphOptimizationLevel: 'all' });
   });
 
   it('takes a subset of the fusions and another optimisation level', async () => {
     const [plugin] = await loadPlugins([{ name: 'kernel-fusion', options: { attention: 'none', rotary: false, graphOptimizationLevel: 'disabled' } }], 'onnx');
     const build = { dtype: 'fp32' as const, extra: {} };
     plugin!.hooks.modelBuild!({ backend: 'onnx', model: { hiddenSize: 64, intermediateSize: 172, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, vocabSize: 512 }, build });
-    expect(build.extra).toEqual({ fusions: { rmsNorm: true, skipRmsNorm: true, rotary: false, attention: 'none', projections: true, scoredLogSoftmax: true } });
+    expect(build.extra).toEqual({ fusions: { rmsNorm: true, skipRmsNorm: true, rotary: false, attention: 'none', projections: false, scoredLogSoftmax: true } });
     expect(plugin!.hooks.describe!()).toMatchObject({ graphOptimizationLevel: 'disabled' });
   });
 
