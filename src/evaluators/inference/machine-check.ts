@@ -8,7 +8,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { DEFAULT_NOISE, judgeNoise, noiseSchema, peakSampleSchema, type PeakSample } from './contention.js';
-import { PEAK_SAMPLE_FLOOR, PeakSampler } from './peak-samples.js';
+import { PeakSampler, peakSampleBudget } from './peak-samples.js';
 import { PEAK_SHAPE, measureMatmulPeak } from './peak.js';
 
 export const MACHINE_CHECK_SCHEMA_ID = 'optibench/machine-check';
@@ -52,7 +52,7 @@ export async function checkMachine(input: MachineCheckInput): Promise<MachineChe
   if (!Number.isInteger(input.samples) || input.samples < 2) throw new RangeError('a machine check needs at least 2 samples');
   const session = { executionProvider: 'cpu', intraOpThreads: input.intraOpThreads } as const;
   const micro = input.micro ?? { timeMs: 0, minSamples: 0 };
-  const warmUp = await measureMatmulPeak(session, { timeMs: Math.max(micro.timeMs, PEAK_SAMPLE_FLOOR.timeMs), minSamples: Math.max(micro.minSamples, PEAK_SAMPLE_FLOOR.minSamples) });
+  const warmUp = await measureMatmulPeak(session, peakSampleBudget(micro));
   const sampler = await PeakSampler.start(session, micro);
   for (let i = 0; i < input.samples; i++) {
     if (i > 0 && input.gapMs > 0) {

@@ -13,6 +13,11 @@ import { measureMatmulPeak, type Peak } from './peak.js';
  */
 export const PEAK_SAMPLE_FLOOR: MicroOptions = { timeMs: 250, minSamples: 10 };
 
+/** A peak sample's budget: what the options ask, raised to the floor. */
+export function peakSampleBudget(options: MicroOptions): MicroOptions {
+  return { timeMs: Math.max(options.timeMs, PEAK_SAMPLE_FLOOR.timeMs), minSamples: Math.max(options.minSamples, PEAK_SAMPLE_FLOOR.minSamples) };
+}
+
 export class PeakSampler {
   readonly peaks: Peak[] = [];
   readonly samples: PeakSample[] = [];
@@ -25,8 +30,7 @@ export class PeakSampler {
 
   /** Starts counting steal from now. */
   static async start(session: { executionProvider: 'cpu' | 'cuda'; intraOpThreads: number }, options: MicroOptions): Promise<PeakSampler> {
-    const budget = { timeMs: Math.max(options.timeMs, PEAK_SAMPLE_FLOOR.timeMs), minSamples: Math.max(options.minSamples, PEAK_SAMPLE_FLOOR.minSamples) };
-    return new PeakSampler(session, budget, await readCpuTimes());
+    return new PeakSampler(session, peakSampleBudget(options), await readCpuTimes());
   }
 
   async sample(roundsDone: number, rounds: number): Promise<PeakSample> {
