@@ -280,7 +280,13 @@ export function noiseLines(b: BenchFile): string[] {
   const load = t.maxLoadExcess === undefined ? '' : `, load average at most the threads + ${t.maxLoadExcess}`;
   const rules = `peak within ${(100 * t.peakTolerance).toFixed(0)} %, CV at most ${(100 * t.maxCv).toFixed(0)} %, of peak at most 100 %${load}`;
   if (!b.noise.noisy) return [`quiet: no sign of contention (${rules})`];
-  return [`NOISY: the machine was busy; these ratios may not hold (${rules}):`, ...b.noise.reasons.map((r) => `  ${r.rule}: ${r.message}`)];
+  const machine = b.noise.reasons.some((r) => r.rule === 'peak-moved' || r.rule === 'load');
+  return [
+    `NOISY: the machine was busy; these ratios may not hold (${rules}):`,
+    ...b.noise.reasons.map((r) => `  ${r.rule}: ${r.message}`),
+    // The machine-level rules: worth checking the machine alone before the next attempt.
+    ...(machine ? ['  before the next run: `optibench machine-check` samples the peak and load alone and says whether a bench here would be flagged'] : []),
+  ];
 }
 
 /** A long duration as h:mm:ss (seconds with one decimal below a minute). */
