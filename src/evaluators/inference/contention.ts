@@ -116,6 +116,13 @@ export interface NoiseInput {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
+/** How far the peak samples moved: (highest - lowest) / highest, what the peak rule holds against its tolerance. */
+export function peakSpread(peaks: readonly number[]): number {
+  if (peaks.length === 0) return 0;
+  const high = Math.max(...peaks);
+  return (high - Math.min(...peaks)) / high;
+}
+
 export function judgeNoise(input: NoiseInput): Noise {
   const { thresholds } = input;
   const reasons: NoiseReason[] = [];
@@ -127,7 +134,7 @@ export function judgeNoise(input: NoiseInput): Noise {
   if (input.peaks.length > 1) {
     const high = Math.max(...input.peaks);
     const low = Math.min(...input.peaks);
-    const moved = (high - low) / high;
+    const moved = peakSpread(input.peaks);
     if (moved > thresholds.peakTolerance) {
       reasons.push({
         rule: 'peak-moved',

@@ -7,8 +7,8 @@
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { DEFAULT_NOISE, judgeNoise, noiseSchema, peakSampleSchema, type PeakSample } from './contention.js';
-import { PeakSampler, peakSampleBudget } from './peak-samples.js';
+import { DEFAULT_NOISE, judgeNoise, noiseSchema, peakSampleSchema, peakSpread, type PeakSample } from './contention.js';
+import { PEAK_SAMPLE_FLOOR, PeakSampler } from './peak-samples.js';
 import { PEAK_SHAPE, measureMatmulPeak } from './peak.js';
 
 export const MACHINE_CHECK_SCHEMA_ID = 'optibench/machine-check';
@@ -42,8 +42,6 @@ export interface MachineCheckInput {
   readonly intraOpThreads: number;
   readonly peakTolerance?: number;
   readonly maxLoadExcess?: number;
-  /** Time budget and minimum calls per sample (raised to the bench's floor, as in a bench). */
-  readonly micro?: { timeMs: number; minSamples: number };
   readonly onSample?: (sample: PeakSample, index: number) => void;
   readonly signal?: AbortSignal;
 }
@@ -51,9 +49,9 @@ export interface MachineCheckInput {
 export async function checkMachine(input: MachineCheckInput): Promise<MachineCheck> {
   if (!Number.isInteger(input.samples) || input.samples < 2) throw new RangeError('a machine check needs at least 2 samples');
   const session = { executionProvider: 'cpu', intraOpThreads: input.intraOpThreads } as const;
-  const micro = input.micro ?? { timeMs: 0, minSamples: 0 };
-  const warmUp = await measureMatmulPeak(session, peakSampleBudget(micro));
-  const sampler = await PeakSampler.start(session, micro);
+  // Every sample at the bench's floor budget, the warm-up too.
+  const warmUp = await measureMatmulPeak(session, PEAK_SAMPLE_FLOOR);
+  const sampler = await PeakSampler.start(session, PEAK_SAMPLE_FLOOR);
   for (let i = 0; i < input.samples; i++) {
     if (i > 0 && input.gapMs > 0) {
       try {
@@ -75,7 +73,6 @@ export async function checkMachine(input: MachineCheckInput): Promise<MachineChe
     load: { averages: sampler.samples.map((s) => s.loadAverage?.[0] ?? null), ownThreads: input.intraOpThreads || os.availableParallelism() },
     thresholds,
   });
-  const high = Math.max(...peaks);
   return machineCheckSchema.parse({
     schema: MACHINE_CHECK_SCHEMA_ID,
     version: MACHINE_CHECK_VERSION,
@@ -85,7 +82,7 @@ export async function checkMachine(input: MachineCheckInput): Promise<MachineChe
     samplesRequested: input.samples,
     warmUpGflopsPerSecond: warmUp.gflopsPerSecond,
     samples: sampler.samples,
-    spread: peaks.length ? (high - Math.min(...peaks)) / high : 0,
+    spread: peakSpread(peaks),
     noise,
   });
 }

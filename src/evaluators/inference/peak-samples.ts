@@ -13,11 +13,6 @@ import { measureMatmulPeak, type Peak } from './peak.js';
  */
 export const PEAK_SAMPLE_FLOOR: MicroOptions = { timeMs: 250, minSamples: 10 };
 
-/** A peak sample's budget: what the options ask, raised to the floor. */
-export function peakSampleBudget(options: MicroOptions): MicroOptions {
-  return { timeMs: Math.max(options.timeMs, PEAK_SAMPLE_FLOOR.timeMs), minSamples: Math.max(options.minSamples, PEAK_SAMPLE_FLOOR.minSamples) };
-}
-
 export class PeakSampler {
   readonly peaks: Peak[] = [];
   readonly samples: PeakSample[] = [];
@@ -30,7 +25,8 @@ export class PeakSampler {
 
   /** Starts counting steal from now. */
   static async start(session: { executionProvider: 'cpu' | 'cuda'; intraOpThreads: number }, options: MicroOptions): Promise<PeakSampler> {
-    return new PeakSampler(session, peakSampleBudget(options), await readCpuTimes());
+    const budget = { timeMs: Math.max(options.timeMs, PEAK_SAMPLE_FLOOR.timeMs), minSamples: Math.max(options.minSamples, PEAK_SAMPLE_FLOOR.minSamples) };
+    return new PeakSampler(session, budget, await readCpuTimes());
   }
 
   async sample(roundsDone: number, rounds: number): Promise<PeakSample> {

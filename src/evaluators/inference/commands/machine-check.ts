@@ -48,7 +48,7 @@ export function registerMachineCheck(program: Command): void {
     .action(async (flags: MachineCheckFlags, command: Command) => {
       // Each sample takes at least PEAK_SAMPLE_FLOOR's 250 ms on top of its gap.
       if (flags.samples * (flags.gap + PEAK_SAMPLE_FLOOR.timeMs / 1000) > MAX_CHECK_SECONDS) {
-        command.error(`error: --samples x (--gap + 0.25 s a sample) is over ${MAX_CHECK_SECONDS / 3600} hours (got ${flags.samples} x ${flags.gap} s)`, { exitCode: EXIT.usage });
+        command.error(`error: --samples x (--gap + ${PEAK_SAMPLE_FLOOR.timeMs / 1000} s a sample) is over ${MAX_CHECK_SECONDS / 3600} hours (got ${flags.samples} x ${flags.gap} s)`, { exitCode: EXIT.usage });
       }
       const check = await interruptible((signal) =>
         checkMachine({
