@@ -3,7 +3,6 @@
  * all together run on the same items with the same repeats; every speedup is against the baseline measured
  * here, never against a figure from another invocation or machine.
  */
-import os from 'node:os';
 import path from 'node:path';
 import type { BackendName } from '../../core/backend.js';
 import type { PluginEntry, RunConfig } from './config.js';
@@ -17,7 +16,7 @@ import { relativeLink, writeJsonAtomic } from './files.js';
 import { layerWeightParameters, runFlops, shapeFromConfig } from './flops.js';
 import { judge, subsetNote, type GateOptions } from './gate.js';
 import { DEFAULT_MICRO, microFromResults, microObserver, type MicroOptions } from './micro.js';
-import { DEFAULT_NOISE, judgeNoise, type NoiseThresholds } from './contention.js';
+import { DEFAULT_NOISE, judgeNoise, ownThreads, type NoiseThresholds } from './contention.js';
 import { interleave, type PassRecord } from './interleave.js';
 import { BOOTSTRAP, coefficientOfVariation, pairedSpeedup } from './paired-speedup.js';
 import { PeakSampler } from './peak-samples.js';
@@ -231,7 +230,7 @@ function assemble(
     ofPeak: configurations.filter((_, position) => fp32FloatWork(runs[position]!.run.results)).map((x) => ({ label: x.label, fraction: x.flops.fractionOfPeak })),
     cv: configurations.map((x) => ({ label: x.label, cv: x.cv })),
     ...(segments > 1 ? { cvOf: 'per-segment ratios to the baseline' } : {}),
-    load: { averages: sampler.samples.map((x) => x.loadAverage?.[0] ?? null), ownThreads: c.backend.intraOpThreads || os.availableParallelism() },
+    load: { averages: sampler.samples.map((x) => x.loadAverage?.[0] ?? null), ownThreads: ownThreads(c.backend.intraOpThreads) },
     thresholds: input.noise ?? DEFAULT_NOISE,
   });
   return benchFileSchema.parse({

@@ -7,6 +7,7 @@
  * margin (a steady load slows every sample alike, so the peak does not move: only the load shows it).
  */
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import { z } from 'zod';
 
 export const DEFAULT_NOISE = { peakTolerance: 0.15, maxCv: 0.1, maxLoadExcess: 1 } as const;
@@ -115,6 +116,11 @@ export interface NoiseInput {
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+
+/** The threads a run's own work keeps busy, which the load rule allows for: its intra-op threads, or one per core for 0. */
+export function ownThreads(intraOpThreads: number): number {
+  return intraOpThreads || os.availableParallelism();
+}
 
 /** How far the peak samples moved: (highest - lowest) / highest, what the peak rule holds against its tolerance. */
 export function peakSpread(peaks: readonly number[]): number {

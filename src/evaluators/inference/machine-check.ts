@@ -4,10 +4,9 @@
  * comes out noisy says so after the fact; this says it before the hours are spent, and shows how far a shared
  * VM's peak wanders by itself.
  */
-import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { DEFAULT_NOISE, judgeNoise, noiseSchema, peakSampleSchema, peakSpread, type PeakSample } from './contention.js';
+import { DEFAULT_NOISE, judgeNoise, ownThreads, noiseSchema, peakSampleSchema, peakSpread, type PeakSample } from './contention.js';
 import { PEAK_SAMPLE_FLOOR, PeakSampler } from './peak-samples.js';
 import { PEAK_SHAPE, measureMatmulPeak } from './peak.js';
 
@@ -70,7 +69,7 @@ export async function checkMachine(input: MachineCheckInput): Promise<MachineChe
     peaks,
     ofPeak: [],
     cv: [],
-    load: { averages: sampler.samples.map((s) => s.loadAverage?.[0] ?? null), ownThreads: input.intraOpThreads || os.availableParallelism() },
+    load: { averages: sampler.samples.map((s) => s.loadAverage?.[0] ?? null), ownThreads: ownThreads(input.intraOpThreads) },
     thresholds,
   });
   return machineCheckSchema.parse({
