@@ -208,6 +208,15 @@ describe('optibench bench --full: every item, baseline and the plugins together,
     expect(many.peakSamples.map((x) => x.roundsDone)).toEqual([0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 40]);
   });
 
+  it('refuses more segments than items before any model loads: an empty segment would be paired as a measured turn', async () => {
+    // The embedded set has 40 items: 41 segments would leave one turn with nothing in it.
+    const run = optibench(['bench', '--segments', '41', '--plugins', 'head-pruning', '-o', 'too-many']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/41 segments for 40 items: each segment needs at least one item \(pass --segments 40 or fewer\)/);
+    expect(run.stderr).not.toMatch(/creating ONNX Runtime session/);
+    expect(existsSync(path.join(work, 'too-many')) ? await readdir(path.join(work, 'too-many'), { recursive: true }) : []).toEqual([]);
+  });
+
   it('refuses --full with --limit, before computing anything', () => {
     const run = optibench(['bench', '--full', '--limit', '5', '-o', 'refused']);
     expect(run.code).not.toBe(0);

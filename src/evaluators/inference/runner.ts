@@ -231,7 +231,11 @@ function segmentedSchedule(
   plugins: readonly LoadedPlugin[],
   segments: number,
 ): { batches: TokenRequest[][]; segmentStarts: number[]; segmentItems: number[] } {
-  const count = Math.max(1, Math.min(Math.floor(segments), docs));
+  // More segments than items would leave empty turns, paired and counted in the medians as if they were measured.
+  if (segments > Math.max(1, docs)) {
+    throw new OptibenchError(`${segments} segments for ${docs} item${docs === 1 ? '' : 's'}: each segment needs at least one item (pass --segments ${Math.max(1, docs)} or fewer)`, { key: 'segments' });
+  }
+  const count = Math.max(1, Math.floor(segments));
   if (count === 1) return { batches: scheduleRequests(requests, batchSize, plugins), segmentStarts: [0], segmentItems: [docs] };
   const bounds = Array.from({ length: count + 1 }, (_, s) => Math.floor((s * docs) / count));
   const segmentOf = new Int32Array(docs);
