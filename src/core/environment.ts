@@ -7,12 +7,25 @@
  */
 import os from 'node:os';
 import type { Systeminformation } from 'systeminformation';
+import { MATMUL_ISA_FLAGS, readCpuinfo } from './cpuinfo.js';
 import { packageVersion } from './paths.js';
 import { z } from 'zod';
 
 /** The machine a run happened on, as results files and the results database record it. */
 export const environmentSchema = z.object({
-  cpu: z.object({ brand: z.string(), manufacturer: z.string(), cores: z.number(), physicalCores: z.number(), speedGHz: z.number() }),
+  cpu: z.object({
+    brand: z.string(),
+    manufacturer: z.string(),
+    cores: z.number(),
+    physicalCores: z.number(),
+    speedGHz: z.number(),
+    /** /proc/cpuinfo's identity where Linux gives one: a VM's brand is often just "EPYC". Absent in older files. */
+    family: z.number().int().optional(),
+    model: z.number().int().optional(),
+    stepping: z.number().int().optional(),
+    /** Which of the matrix kernels' instruction sets (`MATMUL_ISA_FLAGS`) the CPU has. Absent in older files. */
+    isa: z.array(z.string()).optional(),
+  }),
   memory: z.object({ totalBytes: z.number() }),
   gpus: z.array(z.object({ model: z.string(), vendor: z.string(), vramMB: z.number().nullable() })),
   os: z.object({ platform: z.string(), distro: z.string(), release: z.string(), kernel: z.string(), arch: z.string() }),
@@ -36,6 +49,16 @@ export function describeMachine(env: Environment): string {
   for (const gpu of env.gpus) gpus.set(gpu.model, (gpus.get(gpu.model) ?? 0) + 1);
   const gpuText = gpus.size === 0 ? 'no GPU' : [...gpus].map(([model, n]) => `${n}× ${model}`).join(', ');
   return `${cpu.trim() || 'unknown CPU'}, ${cores} cores, ${(env.memory.totalBytes / 1024 ** 3).toFixed(1)} GiB, ${gpuText}`;
+}
+
+/**
+ * The CPU's identity and matrix instruction sets in a few words ("family 26, model 2, stepping 1; avx2 fma
+ * avx512f avx512_vnni"), or '' where the file recorded none (older files, non-Linux hosts).
+ */
+export function describeCpuIdentity(cpu: Environment['cpu']): string {
+  const id = (['family', 'model', 'stepping'] as const).filter((k) => cpu[k] !== undefined).map((k) => `${k} ${cpu[k]}`);
+  const parts = [id.join(', '), (cpu.isa ?? []).join(' ')].filter(Boolean);
+  return parts.join('; ');
 }
 
 export const DEFAULT_ENVIRONMENT_TIMEOUT_MS = 10_000;
@@ -100,6 +123,21 @@ function makeDeadline(ms: number): Deadline {
 }
 
 function cpuFacts(cpu: Systeminformation.CpuData | undefined): Environment['cpu'] {
+  return { ...cpuBasics(cpu), ...cpuIdentity() };
+}
+
+function cpuIdentity(): Pick<Environment['cpu'], 'family' | 'model' | 'stepping' | 'isa'> {
+  const info = readCpuinfo();
+  const flags = new Set(info.flags);
+  return {
+    ...(info.family === undefined ? {} : { family: info.family }),
+    ...(info.model === undefined ? {} : { model: info.model }),
+    ...(info.stepping === undefined ? {} : { stepping: info.stepping }),
+    isa: MATMUL_ISA_FLAGS.filter((flag) => flags.has(flag)),
+  };
+}
+
+function cpuBasics(cpu: Systeminformation.CpuData | undefined): Environment['cpu'] {
   const cpus = os.cpus();
   const osSpeedGHz = (cpus[0]?.speed ?? 0) / 1000;
   if (!cpu) {

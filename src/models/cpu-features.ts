@@ -2,7 +2,7 @@
  * What the CPU offers that changes which ONNX Runtime kernels are exact. Read once per process from
  * /proc/cpuinfo (Linux); elsewhere the conservative answer.
  */
-import { readFileSync } from 'node:fs';
+import { readCpuinfo } from '../core/cpuinfo.js';
 
 let cached: boolean | undefined;
 
@@ -14,11 +14,7 @@ let cached: boolean | undefined;
 export function signedInt8MatmulExact(): boolean {
   if (cached !== undefined) return cached;
   if (process.arch !== 'x64') return (cached = true);
-  try {
-    const flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1]?.split(/\s+/) ?? [];
-    cached = flags.includes('avx512_vnni') || flags.includes('avx_vnni');
-  } catch {
-    cached = false;
-  }
-  return cached;
+  // Unreadable /proc/cpuinfo gives no flags: the conservative answer.
+  const { flags } = readCpuinfo();
+  return (cached = flags.includes('avx512_vnni') || flags.includes('avx_vnni'));
 }

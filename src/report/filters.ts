@@ -3,6 +3,7 @@
  * rendered it, and tests compare against fixed strings.
  */
 import type { Environment } from 'nunjucks';
+import { describeCpuIdentity } from '../core/environment.js';
 
 const MISSING = '—';
 
@@ -88,4 +89,5 @@ export function registerFilters(env: Environment): void {
   env.addFilter('json', formatJson);
   env.addFilter('fact', formatFact);
   env.addFilter('datetime', formatDateTime);
+  env.addFilter('cpuIdentity', describeCpuIdentity);
 }

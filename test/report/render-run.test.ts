@@ -226,6 +226,14 @@ describe('renderRunReport', () => {
     expect(text).toContain('onnxruntime1.30.0');
   });
 
+  it("names the CPU's family, model and instruction sets when the results record them", () => {
+    const base = fixture();
+    const cpu = { ...base.environment.cpu, family: 25, model: 17, stepping: 1, isa: ['avx2', 'fma', 'avx512f', 'avx512_vnni'] };
+    const page = textOf(renderRunReport({ ...base, environment: { ...base.environment, cpu } }));
+    expect(page).toContain('CPUEPYC 9554 (AMD, 3.10 GHz; family 25, model 17, stepping 1; avx2 fma avx512f avx512_vnni)');
+    expect(textOf(renderRunReport({ ...base, environment: { ...base.environment, cpu: { ...base.environment.cpu, isa: [] } } }))).toContain('CPUEPYC 9554 (AMD, 3.10 GHz) cores2 logical');
+  });
+
   it('escapes hostile strings from the model dir and plugin options', () => {
     expect(html).not.toContain(HOSTILE);
     expect(html.split(HOSTILE_ESCAPED).length - 1).toBe(2);
