@@ -8,9 +8,37 @@
  */
 import { niceScale, timeTicks, type Scale } from './chart-scale.js';
 
-/** The page font is 12 px in charts; a character is at most about this wide (digits and lower case are less). */
-const CHAR_WIDTH = 7;
-const FONT_HEIGHT = 12;
+/*
+ * Text is measured here without a browser, so the estimates err on the wide side. The charts' font is 12 px
+ * system-ui; the figures are DejaVu Sans's (Debian's system-ui, and among the wider sans faces) as chromium lays
+ * it out, rounded up per class of character: a label estimated clear of another is clear on the page.
+ */
+const NARROW = new Set(" 'ijlfIJ,.:;|/\\");
+const SEMI = new Set('-()[]tr!"');
+const WIDE = new Set('ABCDGHKNOQRUVXZ&');
+const WIDEST = new Set('mwxMW%@#+<=>^~');
+/** Above and below the baseline: DejaVu Sans at 12 px spans 11.25 px up and 2.81 down. */
+const ASCENT = 11.5;
+const DESCENT = 3.5;
+const TEXT_HEIGHT = ASCENT + DESCENT;
+
+/** About how wide `text` is at the charts' 12 px, never less than chromium draws it with DejaVu Sans. */
+export function textWidth(text: string): number {
+  let width = 0;
+  for (const c of text) {
+    if (NARROW.has(c)) width += 4.2;
+    else if (SEMI.has(c)) width += 4.9;
+    else if (WIDE.has(c)) width += 9.5;
+    else if (WIDEST.has(c) || c.charCodeAt(0) > 126) width += 12.1;
+    else width += 7.7;
+  }
+  return width;
+}
+
+/** The box a start-anchored text at (x, baseline) takes. */
+export function textBox(x: number, baseline: number, text: string): Box {
+  return { x, y: baseline - ASCENT, width: textWidth(text), height: TEXT_HEIGHT };
+}
 
 export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -79,13 +107,14 @@ export interface BarChartSpec {
 export function barChart(spec: BarChartSpec): string {
   const style = spec.style ?? 'bar';
   const labelChars = Math.min(28, Math.max(4, ...spec.bars.map((b) => [...b.label].length)));
-  const valueChars = Math.max(4, ...spec.bars.map((b) => (b.text ?? spec.format(b.value)).length));
+  const labelWidth = Math.max(textWidth('0000'), ...spec.bars.map((b) => textWidth(shorten(b.label, labelChars))));
+  const valueWidth = Math.max(textWidth('0000'), ...spec.bars.map((b) => textWidth(b.text ?? spec.format(b.value))));
   const width = 720;
   const row = 26;
   const rules = spec.rules ?? [];
   // One line per rule label above the plot: two close rules never print over each other or over a tick.
   const top = 10 + 14 * rules.length;
-  const plot: Plot = { left: 12 + labelChars * CHAR_WIDTH, right: width - 16 - valueChars * CHAR_WIDTH, top, bottom: top + row * spec.bars.length };
+  const plot: Plot = { left: 12 + labelWidth, right: width - 16 - valueWidth, top, bottom: top + row * spec.bars.length };
   const height = plot.bottom + 40;
   const values = spec.bars.flatMap((b) => [b.value, b.low ?? b.value, b.high ?? b.value]);
   values.push(...rules.map((r) => r.value), ...(spec.include ?? []));
@@ -246,8 +275,8 @@ export function placeLabels(
   const inside = (b: Box) => b.x >= bounds.x && b.y >= bounds.y && b.x + b.width <= bounds.x + bounds.width && b.y + b.height <= bounds.y + bounds.height;
   return points.map((p, i) => {
     const blocked = [...points.map((q, j) => around(q, j === i ? radius : berth))];
-    const w = [...p.text].length * CHAR_WIDTH;
-    const h = FONT_HEIGHT;
+    const w = textWidth(p.text);
+    const h = TEXT_HEIGHT;
     for (const distance of [radius + 3, radius + 18, radius + 34, radius + 52, radius + 74, radius + 100]) {
       const spots: [number, number][] = [
         [distance, -h / 2 - distance / 2], // right, a little up
@@ -263,7 +292,7 @@ export function placeLabels(
         const box = { x: p.cx + dx, y: p.cy + dy, width: w, height: h };
         if (!inside(box) || taken.some((t) => overlaps(t, box)) || blocked.some((t) => overlaps(t, box))) continue;
         taken.push(box);
-        return { x: box.x, y: box.y + h - 2, box, leader: distance > radius + 3 };
+        return { x: box.x, y: box.y + ASCENT, box, leader: distance > radius + 3 };
       }
     }
     return null;
@@ -317,9 +346,8 @@ export function scatterChart(spec: ScatterSpec): { svg: string; unlabelled: stri
   const obstacles: Box[] = [];
   if (spec.hLine) {
     const at = y(spec.hLine.value);
-    const w = [...spec.hLine.label].length * CHAR_WIDTH;
     // At the left end: the time axis starts at 0, so points seldom sit there.
-    obstacles.push({ x: plot.left + 4, y: at - 5 - FONT_HEIGHT, width: w, height: FONT_HEIGHT + 2 });
+    obstacles.push(textBox(plot.left + 4, at - 5, spec.hLine.label));
     parts.push(`<line class="gate-line" x1="${plot.left}" x2="${plot.right}" y1="${n(at)}" y2="${n(at)}"/><text class="gate-label" x="${plot.left + 4}" y="${n(at - 5)}">${escapeXml(spec.hLine.label)}</text>`);
   }
   const placed = spec.points.map((p) => ({ cx: x(p.x), cy: y(p.y), text: p.label }));

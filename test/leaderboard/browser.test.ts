@@ -15,6 +15,7 @@ import type { CompareFile } from '../../src/evaluators/inference/compare-schema.
 import { readResultsFile } from '../../src/evaluators/inference/results-file.js';
 import type { InferenceResult } from '../../src/evaluators/inference/results.js';
 import { writeLeaderboardSite } from '../../src/leaderboard/site.js';
+import { scatterChart, textBox } from '../../src/report/svg-chart.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { FixtureDb, tempDir } from './db-fixture.js';
 import { buildOddBaselines, buildScenario, HOSTILE } from './scenario.js';
@@ -240,6 +241,40 @@ async function overlappingLabels(selector: string): Promise<string[]> {
     return hits;
   });
 }
+
+describe('chart labels as chromium draws them', () => {
+  it('keeps crowded labels apart, each inside the box it was placed in, digits and wide letters too', async () => {
+    // The reports' own chart rule, taken from the template so the test follows it.
+    const rule = /svg\.chart \{[^}]*\}/.exec(await readFile(path.join(REPO_ROOT, 'reports/templates/base.njk'), 'utf8'))![0];
+    const names = ['baseline', 'head-pruning', 'kernel-fusion', 'all', 'WWMM mmww', '1234567890', 'Ωμέγα-100 %', 'Quantization@8'];
+    // Near-coincident points (a bench whose configurations tie), with the gate line running through them.
+    const chart = scatterChart({
+      title: 'crowded',
+      xLabel: 'time',
+      yLabel: 'acc_norm',
+      points: names.map((label, i) => ({ x: 400 + (i % 3), y: 40 + (i % 2) * 0.01, label, kind: 'pass', title: label })),
+      yFormat: (v) => `${v.toFixed(1)} %`,
+      hLine: { value: 39.99, label: 'gate: acc_norm ≥ 39.99 %' },
+    })!;
+    await page.setContent(`<!doctype html><meta charset="utf-8"><style>figure.chart { max-width: 48rem; } ${rule}</style><figure class="chart">${chart.svg}</figure>`);
+    expect(await overlappingLabels('svg text.point-label, svg text.gate-label')).toEqual([]);
+    const drawn = await page.locator('svg text.point-label, svg text.gate-label').evaluateAll((texts) =>
+      texts.map((t) => {
+        const b = (t as unknown as { getBBox(): { x: number; y: number; width: number; height: number } }).getBBox();
+        return { text: t.textContent!, x: Number(t.getAttribute('x')), y: Number(t.getAttribute('y')), box: { x: b.x, y: b.y, width: b.width, height: b.height } };
+      }),
+    );
+    expect(drawn.map((d) => d.text).sort()).toEqual([...names, 'gate: acc_norm ≥ 39.99 %'].filter((t) => !chart.unlabelled.includes(t)).sort());
+    expect(chart.unlabelled.length).toBeLessThanOrEqual(1);
+    for (const d of drawn) {
+      const placed = textBox(d.x, d.y, d.text);
+      expect(d.box.x, d.text).toBeGreaterThanOrEqual(placed.x - 0.01);
+      expect(d.box.y, d.text).toBeGreaterThanOrEqual(placed.y - 0.01);
+      expect(d.box.x + d.box.width, d.text).toBeLessThanOrEqual(placed.x + placed.width);
+      expect(d.box.y + d.box.height, d.text).toBeLessThanOrEqual(placed.y + placed.height);
+    }
+  });
+});
 
 describe('every page at 1280 px: no horizontal overflow, charts with their marks', () => {
   let pages: string;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { niceScale, scatterChart, timeTicks } from '../../src/evaluators/inference/board/chart.js';
 import { queryStandings } from '../../src/evaluators/inference/board/query.js';
 import { rankStandings } from '../../src/leaderboard/rank.js';
+import { dejavuBox } from '../helpers/dejavu-widths.js';
 import { tempDir } from './db-fixture.js';
 import { buildScenario, HOSTILE } from './scenario.js';
 
@@ -85,11 +86,11 @@ describe('chart labels and the baseline point', () => {
     expect(chart.unlabelled).toEqual([]);
   });
 
-  it('places no label over another label, a point or the gate label (7 px a character, 12 px high)', () => {
-    const boxes = chart.points.flatMap((p) => (p.text ? [{ x: p.text.x, y: p.text.y + 2 - 12, w: [...p.text.value].length * 7, h: 12 }] : []));
-    const dots = chart.points.map((p) => ({ x: p.cx - 6, y: p.cy - 6, w: 12, h: 12 }));
-    const gate = { x: 64 + 4, y: chart.gateLine!.y - 17, w: [...chart.gateLine!.label].length * 7, h: 14 };
-    const hit = (a: typeof gate, b: typeof gate) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  it('places no label over another label, a point or the gate label (text boxes as chromium measures them)', () => {
+    const boxes = chart.points.flatMap((p) => (p.text ? [dejavuBox(p.text.x, p.text.y, p.text.value)] : []));
+    const dots = chart.points.map((p) => ({ x: p.cx - 6, y: p.cy - 6, width: 12, height: 12 }));
+    const gate = dejavuBox(64 + 4, chart.gateLine!.y - 5, chart.gateLine!.label);
+    const hit = (a: typeof gate, b: typeof gate) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
     for (const a of boxes) {
       expect(hit(a, gate)).toBe(false);
       for (const b of [...boxes, ...dots]) if (a !== b) expect(hit(a, b)).toBe(false);

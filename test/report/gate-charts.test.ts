@@ -8,6 +8,7 @@ import type { CompareFile } from '../../src/evaluators/inference/compare-schema.
 import { benchCharts, compareCharts, differenceInterval, outcomeBars } from '../../src/evaluators/inference/report/gate-charts.js';
 import { renderCompareReport } from '../../src/evaluators/inference/report/render.js';
 import { placeLabels } from '../../src/report/svg-chart.js';
+import { dejavuBox } from '../helpers/dejavu-widths.js';
 
 type Config = BenchFile['configurations'][number];
 
@@ -48,8 +49,11 @@ describe('bench charts', () => {
     // 40 % - 0.5 points.
     expect(svg).toContain('gate: acc_norm ≥ 39.50 %');
     expect(charts.unlabelled).toEqual([]);
-    // Every label printed once, and no two label boxes overlap (7 px a character, 12 px high).
-    const labels = [...svg.matchAll(/<text class="point-label" x="([\d.]+)" y="([\d.]+)">([^<]+)<\/text>/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]) - 10, w: m[3]!.length * 7, h: 12, text: m[3] }));
+    // Every label printed once, and no two label boxes overlap as chromium lays them out.
+    const labels = [...svg.matchAll(/<text class="point-label" x="([\d.]+)" y="([\d.]+)">([^<]+)<\/text>/g)].map((m) => {
+      const box = dejavuBox(Number(m[1]), Number(m[2]), m[3]!);
+      return { x: box.x, y: box.y, w: box.width, h: box.height, text: m[3] };
+    });
     expect(labels.map((l) => l.text).sort()).toEqual(['all', 'baseline', 'head-pruning', 'kernel-fusion', 'quantization']);
     for (const a of labels) for (const b of labels) if (a !== b) expect(a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h).toBe(false);
   });

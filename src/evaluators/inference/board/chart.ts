@@ -7,7 +7,7 @@
  */
 import { formatMs } from '../../../report/filters.js';
 import { niceScale, timeTicks, type Scale } from '../../../report/chart-scale.js';
-import { placeLabels, shorten } from '../../../report/svg-chart.js';
+import { placeLabels, shorten, textBox } from '../../../report/svg-chart.js';
 import type { BaselineView, TeamStanding } from './query.js';
 
 /** Re-exported: the scale is shared by every chart of the reports. */
@@ -103,7 +103,7 @@ export function scatterChart(ranked: readonly (ChartRow & { readonly rank: numbe
   }
   const gateLine = gatePct === null ? null : { y: toY(gatePct), label: `gate: acc_norm ≥ ${gatePct.toFixed(2)} %` };
   // The gate label is drawn at the left end (the time axis starts at 0: points seldom sit there); labels keep off it.
-  const obstacles = gateLine ? [{ x: PLOT.left + 4, y: gateLine.y - 5 - 12, width: [...gateLine.label].length * 7, height: 14 }] : [];
+  const obstacles = gateLine ? [textBox(PLOT.left + 4, gateLine.y - 5, gateLine.label)] : [];
   const bounds = { x: PLOT.left + 2, y: PLOT.top, width: PLOT.right - PLOT.left - 2, height: PLOT.bottom - PLOT.top };
   const placed = placeLabels(points.map((p) => ({ cx: p.cx, cy: p.cy, text: p.name })), bounds, 6, obstacles);
   const unlabelled: string[] = [];
