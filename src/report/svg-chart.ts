@@ -26,10 +26,13 @@ const TEXT_HEIGHT = ASCENT + DESCENT;
 export function textWidth(text: string): number {
   let width = 0;
   for (const c of text) {
+    const code = c.codePointAt(0)!;
     if (NARROW.has(c)) width += 4.2;
     else if (SEMI.has(c)) width += 4.9;
     else if (WIDE.has(c)) width += 9.5;
-    else if (WIDEST.has(c) || c.charCodeAt(0) > 126) width += 12.1;
+    else if (WIDEST.has(c) || (code > 126 && code <= 0xff)) width += 12.1;
+    // Past Latin-1 a glyph can be much wider (Œ 12.8, ‰ 16.1, Ǆ 17.1 px) or come from another face (emoji).
+    else if (code > 0xff) width += 17.5;
     else width += 7.7;
   }
   return width;

@@ -246,7 +246,7 @@ describe('chart labels as chromium draws them', () => {
   it('keeps crowded labels apart, each inside the box it was placed in, digits and wide letters too', async () => {
     // The reports' own chart rule, taken from the template so the test follows it.
     const rule = /svg\.chart \{[^}]*\}/.exec(await readFile(path.join(REPO_ROOT, 'reports/templates/base.njk'), 'utf8'))![0];
-    const names = ['baseline', 'head-pruning', 'kernel-fusion', 'all', 'WWMM mmww', '1234567890', 'Ωμέγα-100 %', 'Quantization@8'];
+    const names = ['baseline', 'head-pruning', 'kernel-fusion', 'all', 'WWMM mmww', '1234567890', 'Ωμέγα-100 % ©', 'Quantization@8', 'ǄŒ‰Ж 😀'];
     // Near-coincident points (a bench whose configurations tie), with the gate line running through them.
     const chart = scatterChart({
       title: 'crowded',
